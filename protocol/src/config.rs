@@ -1,0 +1,155 @@
+//! Server configuration.
+
+use std::time::Duration;
+
+/// Which origins may open sessions from a browser (the `Origin` header).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Cors {
+    /// Only pages served from the same host (the `Origin` authority equals `Host`). Requests
+    /// without an `Origin` header (non-browser clients) are always allowed.
+    #[default]
+    SameOrigin,
+    /// Any origin (`*`).
+    Any,
+    /// Exactly these origins, such as `https://example.com`.
+    List(Vec<String>),
+}
+
+/// How the session cookie is set on the handshake response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cookie {
+    /// Cookie name (Engine.IO's default is `io`).
+    pub name: String,
+    /// Cookie path.
+    pub path: String,
+    /// Adds `HttpOnly`.
+    pub http_only: bool,
+    /// The `SameSite` attribute (`Lax`, `Strict` or `None`).
+    pub same_site: String,
+}
+
+impl Default for Cookie {
+    fn default() -> Self {
+        Cookie {
+            name: "io".into(),
+            path: "/".into(),
+            http_only: true,
+            same_site: "Lax".into(),
+        }
+    }
+}
+
+/// What a broadcast does with a recipient whose outbound queue is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SlowConsumer {
+    /// Close the recipient's session with [`DisconnectReason::SlowConsumer`](crate::DisconnectReason).
+    #[default]
+    Disconnect,
+    /// Drop the packet for that recipient only.
+    Drop,
+}
+
+/// Configuration of a [`Server`](crate::Server). Every setter returns `self` for chaining.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) ping_interval: Duration,
+    pub(crate) ping_timeout: Duration,
+    pub(crate) upgrade_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_payload: usize,
+    pub(crate) polling: bool,
+    pub(crate) websocket: bool,
+    pub(crate) cors: Cors,
+    pub(crate) cookie: Option<Cookie>,
+    pub(crate) max_attachments: usize,
+    pub(crate) max_attachment_bytes: usize,
+    pub(crate) max_queue_packets: usize,
+    pub(crate) max_queue_bytes: usize,
+    pub(crate) max_namespaces: usize,
+    pub(crate) max_pending_acks: usize,
+    pub(crate) slow_consumer: SlowConsumer,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            connect_timeout: Duration::from_millis(45_000),
+            max_payload: 1_000_000,
+            polling: true,
+            websocket: true,
+            cors: Cors::SameOrigin,
+            cookie: None,
+            max_attachments: 32,
+            max_attachment_bytes: 10_000_000,
+            max_queue_packets: 4096,
+            max_queue_bytes: 16 << 20,
+            max_namespaces: 32,
+            max_pending_acks: 4096,
+            slow_consumer: SlowConsumer::Disconnect,
+        }
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$m:meta])* $field:ident: $ty:ty;)*) => {
+        impl Config {
+            $(
+                $(#[$m])*
+                pub fn $field(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Interval between server pings (default 25 s).
+    ping_interval: Duration;
+    /// How long to wait for the pong after a ping (default 20 s).
+    ping_timeout: Duration;
+    /// How long an upgrade to WebSocket may take after the WebSocket opened (default 10 s).
+    upgrade_timeout: Duration;
+    /// How long a new session may stay without a Socket.IO namespace connection (default 45 s).
+    connect_timeout: Duration;
+    /// Largest polling body or WebSocket message accepted, in bytes (default 1,000,000).
+    max_payload: usize;
+    /// Whether the long-polling transport is allowed (default true).
+    polling: bool;
+    /// Whether the WebSocket transport is allowed (default true).
+    websocket: bool;
+    /// Allowed browser origins (default same origin).
+    cors: Cors;
+    /// The session cookie, off by default.
+    cookie: Option<Cookie>;
+    /// Largest number of binary attachments one packet may declare (default 32).
+    max_attachments: usize;
+    /// Largest total size of the attachments of one packet (default 10 MB).
+    max_attachment_bytes: usize;
+    /// Most packets waiting in one session's outbound queue (default 4096).
+    max_queue_packets: usize;
+    /// Most bytes waiting in one session's outbound queue (default 16 MiB).
+    max_queue_bytes: usize;
+    /// Most namespaces one session may connect to (default 32).
+    max_namespaces: usize;
+    /// Most acknowledgements one socket may wait for at once (default 4096).
+    max_pending_acks: usize;
+    /// What a broadcast does to a recipient whose queue is full (default: disconnect it).
+    slow_consumer: SlowConsumer;
+}
+
+impl Config {
+    /// The configured ping interval.
+    pub fn ping_interval_value(&self) -> Duration {
+        self.ping_interval
+    }
+
+    /// The configured max payload.
+    pub fn max_payload_value(&self) -> usize {
+        self.max_payload
+    }
+}

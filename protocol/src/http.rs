@@ -1,0 +1,223 @@
+//! Plain HTTP and WebSocket data exchanged between a runtime driver and the core.
+//!
+//! These types carry no I/O: a driver parses a request with whatever HTTP library it uses, copies
+//! the parts the Engine.IO handshake needs into an [`HttpRequest`], and writes the
+//! [`HttpResponse`] the core hands back.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+/// The HTTP method of a request, as far as Engine.IO cares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub enum Method {
+    /// `GET`: handshake or long-polling read.
+    #[default]
+    Get,
+    /// `POST`: long-polling write.
+    Post,
+    /// `OPTIONS`: CORS preflight.
+    Options,
+    /// Any other method; answered with an error.
+    Other,
+}
+
+impl Method {
+    /// Maps a method name to a [`Method`].
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "OPTIONS" => Method::Options,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// An HTTP request on the Engine.IO path, or the request that opened a WebSocket.
+#[derive(Clone, Default)]
+pub struct HttpRequest {
+    /// The request method.
+    pub method: Method,
+    /// The path, without the query string.
+    pub path: String,
+    /// The raw query string, without the leading `?`.
+    pub query: String,
+    /// Headers with lower-case names, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The request body (empty for `GET` and for WebSocket upgrades).
+    pub body: Bytes,
+    /// The peer address, when the driver knows it.
+    pub peer: Option<SocketAddr>,
+}
+
+impl HttpRequest {
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first query parameter with this name, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        query_pairs(&self.query)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The value of a cookie sent in the `Cookie` header.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &self.headers.len())
+            .field("body_len", &self.body.len())
+            .field("peer", &self.peer)
+            .finish()
+    }
+}
+
+/// Iterates over the `key=value` pairs of a query string, percent-decoding both sides.
+pub fn query_pairs(query: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    query.split('&').filter(|s| !s.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k), percent_decode(v))
+    })
+}
+
+/// Decodes `%XX` escapes and `+` (as a space). Invalid escapes are kept as they are.
+pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(s);
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                }
+                _ => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// An HTTP response produced by the core.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Response headers (names in canonical case).
+    pub headers: Vec<(&'static str, String)>,
+    /// Response body.
+    pub body: Bytes,
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// One WebSocket data message, in either direction.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text message. The bytes must be valid UTF-8 when sent by the core; bytes received
+    /// from a peer are validated by the core.
+    Text(Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Frame {
+    /// The payload length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Frame::Text(b) | Frame::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Debug for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Frame::Text(b) => write!(f, "Text({} bytes)", b.len()),
+            Frame::Binary(b) => write!(f, "Binary({} bytes)", b.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_and_cookies() {
+        let req = HttpRequest {
+            query: "EIO=4&transport=polling&name=a%20b+c&bad=%zz&t=".into(),
+            headers: vec![("cookie".into(), "io=abc; theme=dark".into())],
+            ..Default::default()
+        };
+        assert_eq!(req.query_param("EIO").as_deref(), Some("4"));
+        assert_eq!(req.query_param("name").as_deref(), Some("a b c"));
+        assert_eq!(req.query_param("bad").as_deref(), Some("%zz"));
+        assert_eq!(req.query_param("t").as_deref(), Some(""));
+        assert_eq!(req.query_param("missing"), None);
+        assert_eq!(req.cookie("theme"), Some("dark"));
+        assert_eq!(req.cookie("io"), Some("abc"));
+        assert_eq!(percent_decode("%"), "%");
+        assert_eq!(percent_decode("a%4"), "a%4");
+    }
+}

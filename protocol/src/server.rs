@@ -1,0 +1,1515 @@
+//! The [`Server`]: inputs in, outputs out, nothing else.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use serde_json::Value;
+use smallvec::SmallVec;
+
+use crate::config::{Config, Cors};
+use crate::engineio::payload::decode_payload;
+use crate::engineio::session::{OutPacket, Parked, Phase, Session, Transport};
+use crate::engineio::{Packet as EioPacket, PacketType};
+use crate::http::{Frame, HttpRequest, HttpResponse, Method};
+use crate::id::{AckId, Entropy, Namespace, Room, SessionHandle, Sid, SocketId, TransportHandle};
+use crate::slab::Slab;
+use crate::socketio::binary::Attachments;
+use crate::socketio::packet::{encode_header, Limits};
+use crate::socketio::rooms::RoomsIndex;
+use crate::socketio::{Packet as SioPacket, PacketKind, Reassembly};
+use crate::str::Str;
+use crate::time::{TimerHeap, TimerKind};
+
+/// How far away "no deadline" is: the [`Output::Timeout`] of an idle server.
+const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365);
+
+/// Everything that can happen to the server from the outside. Every variant carries the time it
+/// happened; time never goes backwards inside the server (earlier instants are clamped).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // inputs are built once and moved in; boxing buys nothing
+pub enum Input {
+    /// An HTTP request on the Engine.IO path that is not a WebSocket upgrade. Exactly one
+    /// [`Transmit::Http`] answers it, at once or later (a parked long-polling GET).
+    HttpRequest {
+        /// When it arrived.
+        now: Instant,
+        /// The driver's number for this request.
+        transport: TransportHandle,
+        /// The request.
+        request: HttpRequest,
+    },
+    /// A WebSocket on the Engine.IO path finished its opening handshake.
+    WebSocketOpen {
+        /// When it opened.
+        now: Instant,
+        /// The driver's number for this WebSocket.
+        transport: TransportHandle,
+        /// The request that opened it.
+        request: HttpRequest,
+    },
+    /// A data message arrived on a WebSocket.
+    WebSocketMessage {
+        /// When it arrived.
+        now: Instant,
+        /// Which WebSocket.
+        transport: TransportHandle,
+        /// The message.
+        frame: Frame,
+    },
+    /// A WebSocket closed, or the peer of a parked polling request went away.
+    TransportClosed {
+        /// When it was noticed.
+        now: Instant,
+        /// Which transport.
+        transport: TransportHandle,
+    },
+    /// Time passed. Safe to deliver early, late or more than once.
+    Timeout(Instant),
+}
+
+/// What the server asks of its driver. Drain with [`Server::poll_output`] until `Timeout`.
+#[derive(Debug)]
+#[must_use]
+pub enum Output {
+    /// Bytes to put on a transport.
+    Transmit(Transmit),
+    /// Something the application must hear about.
+    Event(Event),
+    /// Nothing more to do until this instant (a far-future instant when idle), or until the
+    /// next input.
+    Timeout(Instant),
+}
+
+/// Bytes for one transport.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Transmit {
+    /// The response to an HTTP request.
+    Http {
+        /// The request being answered.
+        transport: TransportHandle,
+        /// The response.
+        response: HttpResponse,
+    },
+    /// A message on a WebSocket.
+    WebSocket {
+        /// The WebSocket.
+        transport: TransportHandle,
+        /// The message.
+        frame: Frame,
+    },
+    /// Close a WebSocket (after the messages transmitted before this one).
+    CloseWebSocket {
+        /// The WebSocket.
+        transport: TransportHandle,
+    },
+}
+
+/// Why a socket or session went away. The strings match the reference implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The client closed the connection, or its transport went away.
+    TransportClose,
+    /// The transport failed, for example a payload over the size limit.
+    TransportError,
+    /// The client did not answer a ping in time.
+    PingTimeout,
+    /// The client sent something that does not parse.
+    ParseError,
+    /// The server is shutting down.
+    ServerShuttingDown,
+    /// The client left the namespace.
+    ClientNamespaceDisconnect,
+    /// The server removed the socket from the namespace.
+    ServerNamespaceDisconnect,
+    /// The server closed the whole session.
+    ForcedClose,
+    /// The client never connected to a namespace in time.
+    ConnectTimeout,
+    /// The client did not read fast enough and its outbound queue filled up.
+    SlowConsumer,
+}
+
+impl DisconnectReason {
+    /// The reason as the reference implementation spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ServerShuttingDown => "server shutting down",
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::ConnectTimeout => "connect timeout",
+            DisconnectReason::SlowConsumer => "slow consumer",
+        }
+    }
+
+    /// Whether the server chose to close, so that queued packets are still delivered.
+    fn is_graceful(self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::ServerShuttingDown | DisconnectReason::ForcedClose
+        )
+    }
+}
+
+impl std::fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the application hears from the server.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A new Engine.IO session opened (the handshake request is available through
+    /// [`Server::session_request`]).
+    SessionOpened {
+        /// The session.
+        session: SessionHandle,
+        /// Its Engine.IO id.
+        sid: Sid,
+    },
+    /// A session is gone. This is the last event that mentions it; its handle is stale after.
+    SessionClosed {
+        /// The session.
+        session: SessionHandle,
+        /// Its Engine.IO id.
+        sid: Sid,
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// A client asks to connect to a namespace. Answer with [`SocketMut::accept`] or
+    /// [`SocketMut::reject`](crate::SocketMut::reject); until then the socket is pending.
+    ///
+    /// [`SocketMut::accept`]: crate::SocketMut::accept
+    Connect {
+        /// The new socket.
+        socket: SocketId,
+        /// Its session.
+        session: SessionHandle,
+        /// The namespace.
+        namespace: Namespace,
+        /// The auth payload the client sent, if any.
+        auth: Option<Value>,
+    },
+    /// An event from the client: `data` is `["name", args...]` with attachment placeholders.
+    Message {
+        /// The socket.
+        socket: SocketId,
+        /// The event array.
+        data: Value,
+        /// Binary attachments the placeholders refer to.
+        attachments: Attachments,
+        /// Set when the client waits for an acknowledgement with this id; answer with
+        /// [`SocketMut::ack`](crate::SocketMut::ack).
+        ack: Option<u64>,
+    },
+    /// The client acknowledged an emit.
+    Ack {
+        /// The socket.
+        socket: SocketId,
+        /// Which emit.
+        ack: AckId,
+        /// The acknowledgement arguments.
+        data: Value,
+        /// Binary attachments the placeholders refer to.
+        attachments: Attachments,
+    },
+    /// An acknowledgement did not arrive before its deadline.
+    AckTimeout {
+        /// The socket.
+        socket: SocketId,
+        /// Which emit.
+        ack: AckId,
+    },
+    /// A socket left its namespace (also sent for pending sockets whose session closed).
+    Disconnect {
+        /// The socket.
+        socket: SocketId,
+        /// Its namespace.
+        namespace: Namespace,
+        /// Why.
+        reason: DisconnectReason,
+    },
+}
+
+/// A packet ready to send: serialized JSON plus its binary attachments.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Payload {
+    /// The JSON text: `["event", args...]` for an event, `[args...]` for an acknowledgement.
+    /// Binary arguments are replaced by [placeholders](crate::socketio::placeholder).
+    pub json: Bytes,
+    /// The attachments, in placeholder order.
+    pub attachments: Attachments,
+}
+
+impl Payload {
+    /// A payload with no attachments.
+    pub fn json(json: impl Into<Bytes>) -> Self {
+        Payload {
+            json: json.into(),
+            attachments: Attachments::new(),
+        }
+    }
+
+    /// Total bytes of JSON and attachments.
+    pub fn len(&self) -> usize {
+        self.json.len() + self.attachments.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// State of one Socket.IO socket.
+#[derive(Debug)]
+pub(crate) struct SocketState {
+    pub(crate) session: SessionHandle,
+    pub(crate) namespace: Namespace,
+    pub(crate) sid: Sid,
+    pub(crate) connected: bool,
+    pub(crate) rooms: SmallVec<[Room; 4]>,
+    pub(crate) next_ack: u64,
+    /// Acks the server waits for, ordered by id (ids only grow).
+    pub(crate) acks: Vec<(u64, Option<Instant>)>,
+    /// Packets emitted before the connection was accepted.
+    pub(crate) pending_out: Vec<OutPacket>,
+}
+
+/// Per-namespace state: connected sockets and rooms.
+#[derive(Debug, Default)]
+pub(crate) struct NamespaceState {
+    pub(crate) sockets: HashSet<SocketId>,
+    pub(crate) rooms: RoomsIndex,
+}
+
+/// The sans-IO Engine.IO + Socket.IO server.
+///
+/// # Method groups
+/// - Inputs: [`handle_input`](Self::handle_input).
+/// - Outputs: [`poll_output`](Self::poll_output).
+/// - Commands through borrowed handles: [`socket`](Self::socket) (emit, ack, rooms, accept,
+///   disconnect) and [`broadcast`](Self::broadcast); plus [`close_room`](Self::close_room),
+///   [`close_session`](Self::close_session) and [`shutdown`](Self::shutdown).
+/// - Queries: [`session_request`](Self::session_request), [`socket_info`](Self::socket_info),
+///   [`socket_by_sid`](Self::socket_by_sid), [`room_members`](Self::room_members), counts.
+///
+/// # Drain order
+/// After every input and every command, call [`poll_output`](Self::poll_output) until it returns
+/// [`Output::Timeout`] before the next input. Commands issued while draining (for instance from
+/// an event handler) are fine. Debug builds assert this.
+pub struct Server {
+    pub(crate) config: Config,
+    entropy: Box<dyn Entropy>,
+    pub(crate) sessions: Slab<Session>,
+    by_sid: HashMap<Sid, SessionHandle>,
+    transports: HashMap<TransportHandle, SessionHandle>,
+    pub(crate) sockets: Slab<SocketState>,
+    socket_by_sid: HashMap<Sid, SocketId>,
+    pub(crate) namespaces: HashMap<Namespace, NamespaceState>,
+    heap: TimerHeap,
+    out: VecDeque<Output>,
+    dirty: Vec<SessionHandle>,
+    scratch: BytesMut,
+    last_now: Instant,
+    last_timeout_reason: Option<TimerKind>,
+    undrained: bool,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("sessions", &self.sessions.len())
+            .field("sockets", &self.sockets.len())
+            .field("namespaces", &self.namespaces.len())
+            .field("pending_outputs", &self.out.len())
+            .finish()
+    }
+}
+
+impl Server {
+    /// A server with this configuration. `entropy` supplies the random bits of every id; `now`
+    /// is the starting time.
+    pub fn new(config: Config, entropy: Box<dyn Entropy>, now: Instant) -> Self {
+        Server {
+            config,
+            entropy,
+            sessions: Slab::new(),
+            by_sid: HashMap::new(),
+            transports: HashMap::new(),
+            sockets: Slab::new(),
+            socket_by_sid: HashMap::new(),
+            namespaces: HashMap::new(),
+            heap: TimerHeap::default(),
+            out: VecDeque::new(),
+            dirty: Vec::new(),
+            scratch: BytesMut::with_capacity(4096),
+            last_now: now,
+            last_timeout_reason: None,
+            undrained: false,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Feeds one input. Peer faults never surface here: they close the peer's session and show
+    /// up as events. Afterwards, drain [`poll_output`](Self::poll_output).
+    pub fn handle_input(&mut self, input: Input) {
+        debug_assert!(
+            !self.undrained,
+            "poll_output must be drained until Timeout before the next input"
+        );
+        self.undrained = true;
+        match input {
+            Input::HttpRequest {
+                now,
+                transport,
+                request,
+            } => {
+                self.advance(now);
+                self.on_http(transport, request);
+            }
+            Input::WebSocketOpen {
+                now,
+                transport,
+                request,
+            } => {
+                self.advance(now);
+                self.on_ws_open(transport, request);
+            }
+            Input::WebSocketMessage {
+                now,
+                transport,
+                frame,
+            } => {
+                self.advance(now);
+                self.on_ws_message(transport, frame);
+            }
+            Input::TransportClosed { now, transport } => {
+                self.advance(now);
+                self.on_transport_closed(transport);
+            }
+            Input::Timeout(now) => {
+                self.advance(now);
+                self.on_timeout();
+            }
+        }
+    }
+
+    /// The next output. Always ends in [`Output::Timeout`]; call again after any input or
+    /// command. A [`Event::SessionClosed`] returned here frees the session's slot.
+    pub fn poll_output(&mut self) -> Output {
+        loop {
+            if let Some(o) = self.out.pop_front() {
+                if let Output::Event(Event::SessionClosed { session, .. }) = &o {
+                    self.sessions.remove(session.index, session.generation);
+                }
+                return o;
+            }
+            if self.dirty.is_empty() {
+                self.undrained = false;
+                return Output::Timeout(self.next_deadline());
+            }
+            for h in std::mem::take(&mut self.dirty) {
+                self.flush(h);
+            }
+        }
+    }
+
+    /// The timer that fired last, for debugging.
+    pub fn last_timeout_reason(&self) -> Option<TimerKind> {
+        self.last_timeout_reason
+    }
+
+    /// Number of live sessions (closing ones included).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of sockets, pending ones included.
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// The handshake request of a session (without body).
+    pub fn session_request(&self, session: SessionHandle) -> Option<&HttpRequest> {
+        self.session(session).map(|s| &s.request)
+    }
+
+    /// The Engine.IO id of a session.
+    pub fn session_sid(&self, session: SessionHandle) -> Option<Sid> {
+        self.session(session).map(|s| s.sid)
+    }
+
+    /// Whether the session currently uses WebSocket.
+    pub fn session_is_websocket(&self, session: SessionHandle) -> Option<bool> {
+        self.session(session).map(Session::is_websocket)
+    }
+
+    /// Closes a whole session from the server side; queued packets are still delivered.
+    pub fn close_session(&mut self, session: SessionHandle) {
+        self.close(session, DisconnectReason::ForcedClose);
+    }
+
+    /// Closes every session (graceful: queued packets are delivered first). Drain afterwards.
+    pub fn shutdown(&mut self) {
+        let all: Vec<SessionHandle> = self
+            .sessions
+            .iter()
+            .map(|(index, generation, _)| SessionHandle { index, generation })
+            .collect();
+        for h in all {
+            self.close(h, DisconnectReason::ServerShuttingDown);
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        if now > self.last_now {
+            self.last_now = now;
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        self.last_now
+    }
+
+    pub(crate) fn session(&self, h: SessionHandle) -> Option<&Session> {
+        self.sessions.get(h.index, h.generation)
+    }
+
+    pub(crate) fn session_mut(&mut self, h: SessionHandle) -> Option<&mut Session> {
+        self.sessions.get_mut(h.index, h.generation)
+    }
+
+    pub(crate) fn socket_state(&self, id: SocketId) -> Option<&SocketState> {
+        self.sockets.get(id.index, id.generation)
+    }
+
+    pub(crate) fn socket_state_mut(&mut self, id: SocketId) -> Option<&mut SocketState> {
+        self.sockets.get_mut(id.index, id.generation)
+    }
+
+    pub(crate) fn push_event(&mut self, e: Event) {
+        self.out.push_back(Output::Event(e));
+    }
+
+    fn transmit(&mut self, t: Transmit) {
+        self.out.push_back(Output::Transmit(t));
+    }
+
+    pub(crate) fn mark_dirty(&mut self, h: SessionHandle) {
+        if let Some(s) = self.session_mut(h) {
+            if !s.dirty {
+                s.dirty = true;
+                self.dirty.push(h);
+            }
+        }
+    }
+
+    fn next_deadline(&mut self) -> Instant {
+        while let Some((at, h)) = self.heap.peek() {
+            match self.session(h) {
+                Some(s) if s.scheduled == Some(at) => return at,
+                _ => {
+                    self.heap.pop();
+                }
+            }
+        }
+        self.last_now + FAR_FUTURE
+    }
+
+    fn reschedule(&mut self, h: SessionHandle) {
+        let Some(s) = self.sessions.get_mut(h.index, h.generation) else {
+            return;
+        };
+        let next = if s.phase == Phase::Closed {
+            None
+        } else {
+            s.timers.next()
+        };
+        if next != s.scheduled {
+            s.scheduled = next;
+            if let Some(at) = next {
+                self.heap.push(at, h);
+            }
+        }
+    }
+
+    /// Moves what a session has queued onto its transport, then re-arms its timer.
+    fn flush(&mut self, h: SessionHandle) {
+        let Some(s) = self.sessions.get_mut(h.index, h.generation) else {
+            return;
+        };
+        s.dirty = false;
+        if s.phase == Phase::Closed {
+            return;
+        }
+        let closing = s.phase == Phase::Closing;
+        match &mut s.transport {
+            Transport::WebSocket { ws } => {
+                let ws = *ws;
+                while let Some(p) = s.queue.pop() {
+                    self.out.push_back(Output::Transmit(Transmit::WebSocket {
+                        transport: ws,
+                        frame: to_frame(p),
+                    }));
+                }
+            }
+            Transport::Polling { get } => {
+                if get.is_some() && (!s.queue.is_empty() || closing) {
+                    let parked = get.take().expect("checked above");
+                    let tail: &[&[u8]] = if closing { &[b"1"] } else { &[] };
+                    let body = s.queue.drain_payload(tail);
+                    self.answer_parked(parked, body);
+                    if closing {
+                        self.finalize(h);
+                    }
+                }
+            }
+            Transport::Upgrading { get, noop_owed, .. } => {
+                if get.is_some() && (!s.queue.is_empty() || *noop_owed) {
+                    let parked = get.take().expect("checked above");
+                    let tail: &[&[u8]] = if *noop_owed { &[b"6"] } else { &[] };
+                    *noop_owed = false;
+                    let body = s.queue.drain_payload(tail);
+                    self.answer_parked(parked, body);
+                }
+            }
+        }
+        self.reschedule(h);
+    }
+
+    fn answer_parked(&mut self, parked: Parked, body: Bytes) {
+        self.transports.remove(&parked.transport);
+        let mut headers = parked.headers;
+        headers.push(("Content-Type", "text/plain; charset=UTF-8".into()));
+        self.transmit(Transmit::Http {
+            transport: parked.transport,
+            response: HttpResponse {
+                status: 200,
+                headers,
+                body,
+            },
+        });
+    }
+
+    // ---- HTTP ------------------------------------------------------------------------------
+
+    fn on_http(&mut self, t: TransportHandle, req: HttpRequest) {
+        let Ok(cors) = self.cors_headers(&req) else {
+            return self.http_error(t, 403, 4, "Forbidden", Vec::new());
+        };
+        if req.method == Method::Options {
+            let mut headers = cors;
+            headers.push(("Access-Control-Allow-Methods", "OPTIONS, GET, POST".into()));
+            if let Some(h) = req.header("access-control-request-headers") {
+                headers.push(("Access-Control-Allow-Headers", h.to_string()));
+            }
+            return self.http_response(t, 204, headers, Bytes::new());
+        }
+        if req.query_param("EIO").as_deref() != Some("4") {
+            return self.http_error(t, 400, 5, "Unsupported protocol version", cors);
+        }
+        match req.query_param("transport").as_deref() {
+            Some("polling") if self.config.polling => {}
+            Some("websocket") if self.config.websocket => {
+                return self.http_error(t, 400, 3, "Bad request", cors);
+            }
+            _ => return self.http_error(t, 400, 0, "Transport unknown", cors),
+        }
+        let Some(sid) = req.query_param("sid") else {
+            if req.method != Method::Get {
+                return self.http_error(t, 400, 2, "Bad handshake method", cors);
+            }
+            return self.handshake(t, req, cors, false);
+        };
+        let Some(h) = Sid::parse(&sid).and_then(|s| self.by_sid.get(&s).copied()) else {
+            return self.http_error(t, 400, 1, "Session ID unknown", cors);
+        };
+        match req.method {
+            Method::Get => self.poll_get(h, t, cors),
+            Method::Post => self.poll_post(h, t, req.body, cors),
+            _ => self.http_error(t, 400, 3, "Bad request", cors),
+        }
+    }
+
+    /// CORS headers for a request, or `Err` when its origin is not allowed.
+    fn cors_headers(&self, req: &HttpRequest) -> Result<Vec<(&'static str, String)>, ()> {
+        let Some(origin) = req.header("origin") else {
+            return Ok(Vec::new());
+        };
+        let allowed = match &self.config.cors {
+            Cors::Any => true,
+            Cors::List(list) => list.iter().any(|o| o == origin),
+            Cors::SameOrigin => {
+                let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+                req.header("host")
+                    .is_some_and(|h| h.eq_ignore_ascii_case(authority))
+            }
+        };
+        if !allowed {
+            return Err(());
+        }
+        Ok(vec![
+            ("Access-Control-Allow-Origin", origin.to_string()),
+            ("Access-Control-Allow-Credentials", "true".into()),
+            ("Vary", "Origin".into()),
+        ])
+    }
+
+    fn http_response(
+        &mut self,
+        t: TransportHandle,
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Bytes,
+    ) {
+        self.transmit(Transmit::Http {
+            transport: t,
+            response: HttpResponse {
+                status,
+                headers,
+                body,
+            },
+        });
+    }
+
+    fn http_error(
+        &mut self,
+        t: TransportHandle,
+        status: u16,
+        code: u8,
+        message: &'static str,
+        mut headers: Vec<(&'static str, String)>,
+    ) {
+        headers.push(("Content-Type", "application/json".into()));
+        let body = format!("{{\"code\":{code},\"message\":\"{message}\"}}");
+        self.http_response(t, status, headers, Bytes::from(body));
+    }
+
+    fn new_sid(&mut self) -> Sid {
+        loop {
+            let sid = Sid::random(&mut *self.entropy);
+            if !self.by_sid.contains_key(&sid) && !self.socket_by_sid.contains_key(&sid) {
+                return sid;
+            }
+        }
+    }
+
+    fn open_packet(&self, sid: Sid, websocket: bool) -> String {
+        let upgrades = if !websocket && self.config.websocket {
+            "[\"websocket\"]"
+        } else {
+            "[]"
+        };
+        format!(
+            "0{{\"sid\":\"{sid}\",\"upgrades\":{upgrades},\"pingInterval\":{},\"pingTimeout\":{},\"maxPayload\":{}}}",
+            self.config.ping_interval.as_millis(),
+            self.config.ping_timeout.as_millis(),
+            self.config.max_payload
+        )
+    }
+
+    fn handshake(
+        &mut self,
+        t: TransportHandle,
+        mut req: HttpRequest,
+        mut headers: Vec<(&'static str, String)>,
+        websocket: bool,
+    ) {
+        let sid = self.new_sid();
+        req.body = Bytes::new();
+        let transport = if websocket {
+            Transport::WebSocket { ws: t }
+        } else {
+            Transport::Polling { get: None }
+        };
+        let mut session = Session::new(sid, transport, req);
+        let now = self.now();
+        session
+            .timers
+            .set(TimerKind::Ping, Some(now + self.config.ping_interval));
+        session
+            .timers
+            .set(TimerKind::Connect, Some(now + self.config.connect_timeout));
+        let (index, generation) = self.sessions.insert(session);
+        let h = SessionHandle { index, generation };
+        self.by_sid.insert(sid, h);
+        let open = Bytes::from(self.open_packet(sid, websocket));
+        if websocket {
+            self.transports.insert(t, h);
+            self.transmit(Transmit::WebSocket {
+                transport: t,
+                frame: Frame::Text(open),
+            });
+        } else {
+            if let Some(c) = &self.config.cookie {
+                let mut v = format!("{}={sid}; Path={}", c.name, c.path);
+                if c.http_only {
+                    v.push_str("; HttpOnly");
+                }
+                v.push_str("; SameSite=");
+                v.push_str(&c.same_site);
+                headers.push(("Set-Cookie", v));
+            }
+            headers.push(("Content-Type", "text/plain; charset=UTF-8".into()));
+            self.http_response(t, 200, headers, open);
+        }
+        self.push_event(Event::SessionOpened { session: h, sid });
+        self.mark_dirty(h);
+    }
+
+    fn poll_get(
+        &mut self,
+        h: SessionHandle,
+        t: TransportHandle,
+        headers: Vec<(&'static str, String)>,
+    ) {
+        let s = self.session(h).expect("looked up by sid");
+        if s.is_websocket() {
+            return self.http_error(t, 400, 3, "Bad request", headers);
+        }
+        if s.parked().is_some() {
+            self.http_error(t, 400, 3, "Bad request", headers);
+            return self.close(h, DisconnectReason::TransportError);
+        }
+        let s = self.session_mut(h).expect("looked up by sid");
+        match &mut s.transport {
+            Transport::Polling { get } | Transport::Upgrading { get, .. } => {
+                *get = Some(Parked {
+                    transport: t,
+                    headers,
+                });
+            }
+            Transport::WebSocket { .. } => unreachable!("checked above"),
+        }
+        self.transports.insert(t, h);
+        self.mark_dirty(h);
+    }
+
+    fn poll_post(
+        &mut self,
+        h: SessionHandle,
+        t: TransportHandle,
+        body: Bytes,
+        mut headers: Vec<(&'static str, String)>,
+    ) {
+        let s = self.session(h).expect("looked up by sid");
+        if s.is_websocket() || s.phase != Phase::Open {
+            return self.http_error(t, 400, 3, "Bad request", headers);
+        }
+        if body.len() > self.config.max_payload {
+            self.http_error(t, 413, 3, "Payload too large", headers);
+            return self.close(h, DisconnectReason::TransportError);
+        }
+        // Each packet is at least one byte plus a separator.
+        let packets = match decode_payload(body, self.config.max_payload / 2 + 1) {
+            Ok(p) => p,
+            Err(_) => {
+                self.http_error(t, 400, 3, "Bad request", headers);
+                return self.close(h, DisconnectReason::ParseError);
+            }
+        };
+        for p in packets {
+            match p {
+                Ok(p) => self.on_eio_packet(h, p),
+                Err(_) => {
+                    self.http_error(t, 400, 3, "Bad request", headers);
+                    return self.close(h, DisconnectReason::ParseError);
+                }
+            }
+            if self.session(h).is_none_or(|s| s.phase != Phase::Open) {
+                break;
+            }
+        }
+        headers.push(("Content-Type", "text/html".into()));
+        self.http_response(t, 200, headers, Bytes::from_static(b"ok"));
+    }
+
+    // ---- WebSocket -------------------------------------------------------------------------
+
+    fn on_ws_open(&mut self, t: TransportHandle, req: HttpRequest) {
+        let valid = self.cors_headers(&req).is_ok()
+            && self.config.websocket
+            && req.query_param("EIO").as_deref() == Some("4")
+            && req.query_param("transport").as_deref() == Some("websocket");
+        if !valid {
+            return self.transmit(Transmit::CloseWebSocket { transport: t });
+        }
+        let Some(sid) = req.query_param("sid") else {
+            return self.handshake(t, req, Vec::new(), true);
+        };
+        let h = Sid::parse(&sid).and_then(|s| self.by_sid.get(&s).copied());
+        let Some(s) = h.and_then(|h| self.session_mut(h)) else {
+            return self.transmit(Transmit::CloseWebSocket { transport: t });
+        };
+        let h = h.expect("session found");
+        let upgradable = s.phase == Phase::Open && matches!(s.transport, Transport::Polling { .. });
+        if !upgradable {
+            return self.transmit(Transmit::CloseWebSocket { transport: t });
+        }
+        let Transport::Polling { get } = &mut s.transport else {
+            unreachable!("checked above")
+        };
+        s.transport = Transport::Upgrading {
+            get: get.take(),
+            ws: t,
+            probed: false,
+            noop_owed: false,
+        };
+        let deadline = self.now() + self.config.upgrade_timeout;
+        let s = self.session_mut(h).expect("session found");
+        s.timers.set(TimerKind::Upgrade, Some(deadline));
+        self.transports.insert(t, h);
+        self.mark_dirty(h);
+    }
+
+    fn on_ws_message(&mut self, t: TransportHandle, frame: Frame) {
+        let Some(&h) = self.transports.get(&t) else {
+            return;
+        };
+        let Some(s) = self.session(h) else { return };
+        let too_large = frame.len() > self.config.max_payload;
+        match s.transport {
+            Transport::Upgrading { ws, .. } if ws == t => {
+                if too_large {
+                    self.abort_upgrade(h)
+                } else {
+                    self.on_probe_message(h, t, frame)
+                }
+            }
+            Transport::WebSocket { ws } if ws == t && s.phase == Phase::Open => {
+                if too_large {
+                    return self.close(h, DisconnectReason::TransportError);
+                }
+                let packet = match frame {
+                    Frame::Text(b) => match EioPacket::decode_text_bytes(b) {
+                        Ok(p) => p,
+                        Err(_) => return self.close(h, DisconnectReason::ParseError),
+                    },
+                    Frame::Binary(b) => EioPacket::Binary(b),
+                };
+                self.on_eio_packet(h, packet);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_probe_message(&mut self, h: SessionHandle, t: TransportHandle, frame: Frame) {
+        let text: &[u8] = match &frame {
+            Frame::Text(b) => b,
+            Frame::Binary(_) => b"",
+        };
+        let s = self.session_mut(h).expect("caller checked");
+        let Transport::Upgrading {
+            get,
+            probed,
+            noop_owed,
+            ..
+        } = &mut s.transport
+        else {
+            unreachable!("caller checked")
+        };
+        match text {
+            b"2probe" if !*probed => {
+                *probed = true;
+                *noop_owed = true;
+                self.transmit(Transmit::WebSocket {
+                    transport: t,
+                    frame: Frame::Text(Bytes::from_static(b"3probe")),
+                });
+                self.mark_dirty(h);
+            }
+            b"5" if *probed => {
+                let parked = get.take();
+                s.transport = Transport::WebSocket { ws: t };
+                s.timers.set(TimerKind::Upgrade, None);
+                if let Some(parked) = parked {
+                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                }
+                self.mark_dirty(h);
+            }
+            _ => self.abort_upgrade(h),
+        }
+    }
+
+    fn abort_upgrade(&mut self, h: SessionHandle) {
+        let Some(s) = self.session_mut(h) else { return };
+        let Transport::Upgrading { get, ws, .. } = &mut s.transport else {
+            return;
+        };
+        let ws = *ws;
+        s.transport = Transport::Polling { get: get.take() };
+        s.timers.set(TimerKind::Upgrade, None);
+        self.transports.remove(&ws);
+        self.transmit(Transmit::CloseWebSocket { transport: ws });
+        self.mark_dirty(h);
+    }
+
+    fn on_transport_closed(&mut self, t: TransportHandle) {
+        let Some(h) = self.transports.remove(&t) else {
+            return;
+        };
+        let Some(s) = self.session_mut(h) else { return };
+        match &mut s.transport {
+            Transport::Polling { get } | Transport::Upgrading { get, .. }
+                if get.as_ref().is_some_and(|p| p.transport == t) =>
+            {
+                *get = None;
+            }
+            Transport::Upgrading { get, ws, .. } if *ws == t => {
+                s.transport = Transport::Polling { get: get.take() };
+                s.timers.set(TimerKind::Upgrade, None);
+                self.mark_dirty(h);
+            }
+            Transport::WebSocket { ws } if *ws == t => {
+                self.close(h, DisconnectReason::TransportClose);
+            }
+            _ => {}
+        }
+    }
+
+    // ---- Timers ----------------------------------------------------------------------------
+
+    fn on_timeout(&mut self) {
+        let now = self.now();
+        while let Some((at, h)) = self.heap.peek() {
+            if at > now {
+                break;
+            }
+            self.heap.pop();
+            match self.session_mut(h) {
+                Some(s) if s.scheduled == Some(at) => s.scheduled = None,
+                _ => continue,
+            }
+            self.fire_timers(h, now);
+            self.mark_dirty(h);
+        }
+    }
+
+    fn fire_timers(&mut self, h: SessionHandle, now: Instant) {
+        let Some(s) = self.session(h) else { return };
+        let expired: SmallVec<[TimerKind; 6]> = s.timers.expired(now).collect();
+        for kind in expired {
+            let Some(s) = self.sessions.get_mut(h.index, h.generation) else {
+                return;
+            };
+            if s.phase == Phase::Closed {
+                return;
+            }
+            s.timers.set(kind, None);
+            self.last_timeout_reason = Some(kind);
+            match kind {
+                TimerKind::Ping => {
+                    s.timers
+                        .set(TimerKind::Pong, Some(now + self.config.ping_timeout));
+                    s.queue.push(OutPacket::Text(Bytes::from_static(b"2")));
+                }
+                TimerKind::Pong => self.close(h, DisconnectReason::PingTimeout),
+                TimerKind::Upgrade => self.abort_upgrade(h),
+                TimerKind::Connect => {
+                    let connected = s.sockets.iter().any(|id| {
+                        self.sockets
+                            .get(id.index, id.generation)
+                            .is_some_and(|st| st.connected)
+                    });
+                    if !connected {
+                        self.close(h, DisconnectReason::ConnectTimeout);
+                    }
+                }
+                TimerKind::Linger => self.finalize(h),
+                TimerKind::Ack => self.expire_acks(h, now),
+            }
+        }
+    }
+
+    fn expire_acks(&mut self, h: SessionHandle, now: Instant) {
+        let Some(s) = self.session(h) else { return };
+        let sockets = s.sockets.clone();
+        let mut next: Option<Instant> = None;
+        for id in sockets {
+            let Some(st) = self.sockets.get_mut(id.index, id.generation) else {
+                continue;
+            };
+            let mut expired = SmallVec::<[u64; 4]>::new();
+            st.acks.retain(|(ack, deadline)| match deadline {
+                Some(d) if *d <= now => {
+                    expired.push(*ack);
+                    false
+                }
+                Some(d) => {
+                    next = Some(next.map_or(*d, |n| n.min(*d)));
+                    true
+                }
+                None => true,
+            });
+            for ack in expired {
+                self.push_event(Event::AckTimeout {
+                    socket: id,
+                    ack: AckId(ack),
+                });
+            }
+        }
+        if let Some(s) = self.session_mut(h) {
+            s.timers.set(TimerKind::Ack, next);
+        }
+    }
+
+    // ---- Engine.IO and Socket.IO packets ---------------------------------------------------
+
+    fn on_eio_packet(&mut self, h: SessionHandle, p: EioPacket) {
+        match p {
+            EioPacket::Text(PacketType::Message, text) => self.on_sio_text(h, text),
+            EioPacket::Binary(b) => self.on_sio_binary(h, b),
+            EioPacket::Text(PacketType::Pong, _) => {
+                let interval = self.config.ping_interval;
+                let now = self.now();
+                if let Some(s) = self.session_mut(h) {
+                    if s.timers.get(TimerKind::Pong).is_some() {
+                        s.timers.set(TimerKind::Pong, None);
+                        s.timers.set(TimerKind::Ping, Some(now + interval));
+                        self.mark_dirty(h);
+                    }
+                }
+            }
+            EioPacket::Text(PacketType::Ping, data) => {
+                let mut pong = Vec::with_capacity(data.len() + 1);
+                pong.push(b'3');
+                pong.extend_from_slice(data.as_bytes());
+                if let Some(s) = self.session_mut(h) {
+                    s.queue.push(OutPacket::Text(Bytes::from(pong)));
+                }
+                self.mark_dirty(h);
+            }
+            EioPacket::Text(PacketType::Close, _) => {
+                self.close(h, DisconnectReason::TransportClose)
+            }
+            EioPacket::Text(PacketType::Noop, _) => {}
+            EioPacket::Text(PacketType::Open | PacketType::Upgrade, _) => {
+                self.close(h, DisconnectReason::ParseError)
+            }
+        }
+    }
+
+    fn on_sio_text(&mut self, h: SessionHandle, text: Str) {
+        let limits = Limits {
+            max_attachments: self.config.max_attachments,
+        };
+        let max_bytes = self.config.max_attachment_bytes;
+        let Some(s) = self.session_mut(h) else { return };
+        if s.reassembly.is_some() {
+            return self.close(h, DisconnectReason::ParseError);
+        }
+        let packet = match SioPacket::decode(&text, limits) {
+            Ok(p) => p,
+            Err(_) => return self.close(h, DisconnectReason::ParseError),
+        };
+        if !packet.kind.is_binary() {
+            return self.dispatch(h, packet, Attachments::new());
+        }
+        match Reassembly::start(packet, max_bytes) {
+            Ok(Ok((packet, attachments))) => self.dispatch(h, packet, attachments),
+            Ok(Err(r)) => s.reassembly = Some(r),
+            Err(_) => self.close(h, DisconnectReason::ParseError),
+        }
+    }
+
+    fn on_sio_binary(&mut self, h: SessionHandle, b: Bytes) {
+        let Some(s) = self.session_mut(h) else { return };
+        let Some(r) = s.reassembly.as_mut() else {
+            return self.close(h, DisconnectReason::ParseError);
+        };
+        match r.push(b) {
+            Ok(None) => {}
+            Ok(Some((packet, attachments))) => {
+                s.reassembly = None;
+                self.dispatch(h, packet, attachments);
+            }
+            Err(_) => self.close(h, DisconnectReason::ParseError),
+        }
+    }
+
+    fn find_socket(&self, h: SessionHandle, namespace: &str) -> Option<SocketId> {
+        self.session(h)?.sockets.iter().copied().find(|id| {
+            self.socket_state(*id)
+                .is_some_and(|st| st.namespace.as_str() == namespace)
+        })
+    }
+
+    fn dispatch(&mut self, h: SessionHandle, p: SioPacket, attachments: Attachments) {
+        match p.kind {
+            PacketKind::Connect => self.on_connect(h, p.namespace, p.data),
+            PacketKind::Disconnect => {
+                if let Some(id) = self.find_socket(h, &p.namespace) {
+                    self.remove_socket(id, DisconnectReason::ClientNamespaceDisconnect, false);
+                }
+            }
+            PacketKind::Event | PacketKind::BinaryEvent => {
+                let Some(id) = self.find_socket(h, &p.namespace) else {
+                    return;
+                };
+                if !self.socket_state(id).is_some_and(|st| st.connected) {
+                    return;
+                }
+                self.push_event(Event::Message {
+                    socket: id,
+                    data: p.data.unwrap_or(Value::Null),
+                    attachments,
+                    ack: p.id,
+                });
+            }
+            PacketKind::Ack | PacketKind::BinaryAck => {
+                let Some(id) = self.find_socket(h, &p.namespace) else {
+                    return;
+                };
+                let Some(ack) = p.id else { return };
+                let Some(st) = self.socket_state_mut(id) else {
+                    return;
+                };
+                let Ok(i) = st.acks.binary_search_by_key(&ack, |(a, _)| *a) else {
+                    return; // late (timed out) or unknown: ignored
+                };
+                let (_, deadline) = st.acks.remove(i);
+                self.push_event(Event::Ack {
+                    socket: id,
+                    ack: AckId(ack),
+                    data: p.data.unwrap_or(Value::Null),
+                    attachments,
+                });
+                let current = self.session(h).and_then(|s| s.timers.get(TimerKind::Ack));
+                if deadline.is_some() && deadline == current {
+                    self.recompute_ack_timer(h);
+                }
+            }
+            PacketKind::ConnectError => self.close(h, DisconnectReason::ParseError),
+        }
+    }
+
+    pub(crate) fn recompute_ack_timer(&mut self, h: SessionHandle) {
+        let Some(s) = self.session(h) else { return };
+        let next = s
+            .sockets
+            .iter()
+            .filter_map(|id| self.socket_state(*id))
+            .flat_map(|st| st.acks.iter().filter_map(|(_, d)| *d))
+            .min();
+        if let Some(s) = self.session_mut(h) {
+            s.timers.set(TimerKind::Ack, next);
+        }
+        self.mark_dirty(h);
+    }
+
+    fn on_connect(&mut self, h: SessionHandle, namespace: Str, auth: Option<Value>) {
+        if self.find_socket(h, &namespace).is_some() {
+            return; // already connected (or pending) to this namespace
+        }
+        let count = self.session(h).map_or(0, |s| s.sockets.len());
+        if count >= self.config.max_namespaces {
+            let json = br#"{"message":"too many namespaces"}"#;
+            let packet = self.encode(PacketKind::ConnectError, &namespace, None, 0, json);
+            if let Some(s) = self.session_mut(h) {
+                s.queue.push(packet);
+            }
+            return self.mark_dirty(h);
+        }
+        let sid = self.new_sid();
+        let namespace = Namespace::from(namespace.as_str());
+        let (index, generation) = self.sockets.insert(SocketState {
+            session: h,
+            namespace: namespace.clone(),
+            sid,
+            connected: false,
+            rooms: SmallVec::new(),
+            next_ack: 0,
+            acks: Vec::new(),
+            pending_out: Vec::new(),
+        });
+        let id = SocketId { index, generation };
+        self.socket_by_sid.insert(sid, id);
+        if let Some(s) = self.session_mut(h) {
+            s.sockets.push(id);
+        }
+        self.push_event(Event::Connect {
+            socket: id,
+            session: h,
+            namespace,
+            auth,
+        });
+    }
+
+    /// Encodes a Socket.IO packet with its Engine.IO message digit, in the shared scratch buffer.
+    pub(crate) fn encode(
+        &mut self,
+        kind: PacketKind,
+        namespace: &str,
+        id: Option<u64>,
+        attachments: usize,
+        json: &[u8],
+    ) -> OutPacket {
+        encode_header(&mut self.scratch, true, kind, attachments, namespace, id);
+        self.scratch.extend_from_slice(json);
+        OutPacket::Text(self.scratch.split().freeze())
+    }
+
+    /// Removes a socket from every index; with `notify_client` a DISCONNECT packet is queued.
+    pub(crate) fn remove_socket(
+        &mut self,
+        id: SocketId,
+        reason: DisconnectReason,
+        notify_client: bool,
+    ) {
+        let Some(st) = self.sockets.remove(id.index, id.generation) else {
+            return;
+        };
+        self.socket_by_sid.remove(&st.sid);
+        if st.connected {
+            if let Some(ns) = self.namespaces.get_mut(st.namespace.as_str()) {
+                ns.sockets.remove(&id);
+                for room in &st.rooms {
+                    ns.rooms.leave(room, id);
+                }
+            }
+        }
+        let h = st.session;
+        if notify_client {
+            let packet = self.encode(PacketKind::Disconnect, &st.namespace, None, 0, b"");
+            if let Some(s) = self.session_mut(h) {
+                s.queue.push(packet);
+            }
+        }
+        if let Some(s) = self.session_mut(h) {
+            s.sockets.retain(|s| *s != id);
+        }
+        if !st.acks.is_empty() {
+            self.recompute_ack_timer(h);
+        }
+        self.mark_dirty(h);
+        self.push_event(Event::Disconnect {
+            socket: id,
+            namespace: st.namespace,
+            reason,
+        });
+    }
+
+    /// Starts closing a session. Sockets leave at once; the transport is closed after what is
+    /// queued (only for server-chosen closes), and a final [`Event::SessionClosed`] follows.
+    pub(crate) fn close(&mut self, h: SessionHandle, reason: DisconnectReason) {
+        let Some(s) = self.session_mut(h) else { return };
+        if s.phase != Phase::Open {
+            return;
+        }
+        s.close_reason = Some(reason);
+        s.reassembly = None;
+        s.timers.clear();
+        let sockets = std::mem::take(&mut s.sockets);
+        for id in sockets {
+            self.remove_socket(id, reason, false);
+        }
+        let graceful = reason.is_graceful();
+        let s = self.session_mut(h).expect("checked above");
+        if !graceful {
+            s.queue.clear();
+        }
+        if let Transport::Upgrading { get, ws, .. } = &mut s.transport {
+            let ws = *ws;
+            s.transport = Transport::Polling { get: get.take() };
+            self.transports.remove(&ws);
+            self.transmit(Transmit::CloseWebSocket { transport: ws });
+        }
+        let linger = self.now() + self.config.ping_timeout;
+        let s = self
+            .sessions
+            .get_mut(h.index, h.generation)
+            .expect("checked above");
+        match &mut s.transport {
+            Transport::WebSocket { ws } => {
+                let ws = *ws;
+                while let Some(p) = s.queue.pop() {
+                    self.out.push_back(Output::Transmit(Transmit::WebSocket {
+                        transport: ws,
+                        frame: to_frame(p),
+                    }));
+                }
+                self.transports.remove(&ws);
+                self.transmit(Transmit::CloseWebSocket { transport: ws });
+                self.finalize(h);
+            }
+            Transport::Polling { get } => {
+                if let Some(parked) = get.take() {
+                    let body = s.queue.drain_payload(&[b"1"]);
+                    self.answer_parked(parked, body);
+                    self.finalize(h);
+                } else if graceful {
+                    s.phase = Phase::Closing;
+                    s.timers.set(TimerKind::Linger, Some(linger));
+                    self.mark_dirty(h);
+                } else {
+                    self.finalize(h);
+                }
+            }
+            Transport::Upgrading { .. } => unreachable!("reverted to polling above"),
+        }
+    }
+
+    /// Marks a session closed and queues the final event.
+    fn finalize(&mut self, h: SessionHandle) {
+        let Some(s) = self.session_mut(h) else { return };
+        if s.phase == Phase::Closed {
+            return;
+        }
+        s.phase = Phase::Closed;
+        s.timers.clear();
+        s.queue.clear();
+        let parked = s.take_parked();
+        let sid = s.sid;
+        let reason = s.close_reason.unwrap_or(DisconnectReason::TransportClose);
+        if let Transport::WebSocket { ws } = s.transport {
+            self.transports.remove(&ws);
+        }
+        if let Some(parked) = parked {
+            self.answer_parked(parked, Bytes::from_static(b"1"));
+        }
+        self.by_sid.remove(&sid);
+        self.reschedule(h);
+        self.push_event(Event::SessionClosed {
+            session: h,
+            sid,
+            reason,
+        });
+    }
+
+    // ---- Sockets and rooms -----------------------------------------------------------------
+
+    /// A borrowed handle to command one socket, if it still exists.
+    pub fn socket(&mut self, id: SocketId) -> Option<crate::SocketMut<'_>> {
+        self.socket_state(id)?;
+        Some(crate::SocketMut::new(self, id))
+    }
+
+    /// Read-only facts about a socket.
+    pub fn socket_info(&self, id: SocketId) -> Option<SocketInfo<'_>> {
+        let st = self.socket_state(id)?;
+        Some(SocketInfo {
+            sid: st.sid,
+            session: st.session,
+            namespace: &st.namespace,
+            rooms: &st.rooms,
+            connected: st.connected,
+        })
+    }
+
+    /// The socket with this Socket.IO sid.
+    pub fn socket_by_sid(&self, sid: &str) -> Option<SocketId> {
+        Sid::parse(sid).and_then(|s| self.socket_by_sid.get(&s).copied())
+    }
+
+    /// The connected sockets of a room (the room of a sid holds that socket).
+    pub fn room_members(&self, namespace: &str, room: &str) -> Vec<SocketId> {
+        self.namespaces
+            .get(namespace)
+            .and_then(|ns| ns.rooms.members(room))
+            .map(|m| m.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The rooms of a namespace that have members.
+    pub fn rooms(&self, namespace: &str) -> Vec<Room> {
+        self.namespaces
+            .get(namespace)
+            .map(|ns| ns.rooms.names().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The connected sockets of a namespace.
+    pub fn namespace_sockets(&self, namespace: &str) -> Vec<SocketId> {
+        self.namespaces
+            .get(namespace)
+            .map(|ns| ns.sockets.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Removes every socket from a room.
+    pub fn close_room(&mut self, namespace: &str, room: &str) {
+        let Some(ns) = self.namespaces.get_mut(namespace) else {
+            return;
+        };
+        for id in ns.rooms.close(room) {
+            if let Some(st) = self.sockets.get_mut(id.index, id.generation) {
+                st.rooms.retain(|r| r.as_str() != room);
+            }
+        }
+    }
+
+    /// Starts a broadcast to a namespace.
+    pub fn broadcast(&mut self, namespace: &str) -> crate::Broadcast<'_> {
+        crate::Broadcast::new(self, namespace)
+    }
+
+    pub(crate) fn scratch_encode_payload(
+        &mut self,
+        kind: PacketKind,
+        namespace: &str,
+        id: Option<u64>,
+        payload: &Payload,
+    ) -> OutPacket {
+        let (kind, n) = match (kind, payload.attachments.len()) {
+            (k, 0) => (k, 0),
+            (PacketKind::Event, n) => (PacketKind::BinaryEvent, n),
+            (PacketKind::Ack, n) => (PacketKind::BinaryAck, n),
+            (k, n) => (k, n),
+        };
+        self.encode(kind, namespace, id, n, &payload.json)
+    }
+
+    pub(crate) fn forget_socket_sid(&mut self, sid: &Sid) {
+        self.socket_by_sid.remove(sid);
+    }
+
+    pub(crate) fn new_socket_sid_room(&mut self, id: SocketId) {
+        let Some(st) = self.socket_state(id) else {
+            return;
+        };
+        let room = Room::from(st.sid.as_str());
+        let namespace = st.namespace.clone();
+        let ns = self.namespaces.entry(namespace).or_default();
+        ns.sockets.insert(id);
+        ns.rooms.join(&room, id);
+        if let Some(st) = self.socket_state_mut(id) {
+            st.rooms.push(room);
+        }
+    }
+}
+
+/// Read-only facts about a socket, from [`Server::socket_info`].
+#[derive(Debug, Clone, Copy)]
+pub struct SocketInfo<'a> {
+    /// The socket's Socket.IO sid (not the Engine.IO one).
+    pub sid: Sid,
+    /// Its session.
+    pub session: SessionHandle,
+    /// Its namespace.
+    pub namespace: &'a Namespace,
+    /// Its rooms, its own sid's room first.
+    pub rooms: &'a [Room],
+    /// Whether the connection was accepted.
+    pub connected: bool,
+}
+
+fn to_frame(p: OutPacket) -> Frame {
+    match p {
+        OutPacket::Text(b) => Frame::Text(b),
+        OutPacket::Binary(b) => Frame::Binary(b),
+    }
+}

@@ -1,0 +1,149 @@
+//! [`Broadcast`]: resolve recipients once, encode once, share the bytes.
+
+use std::collections::HashSet;
+
+use smallvec::SmallVec;
+
+use crate::config::SlowConsumer;
+use crate::engineio::session::OutPacket;
+use crate::id::{Room, SessionHandle, SocketId};
+use crate::server::{Payload, Server};
+use crate::socketio::PacketKind;
+use crate::DisconnectReason;
+
+/// A broadcast under construction, from [`Server::broadcast`].
+#[derive(Debug)]
+#[must_use = "a broadcast does nothing until emitted"]
+pub struct Broadcast<'a> {
+    server: &'a mut Server,
+    namespace: String,
+    rooms: SmallVec<[Room; 2]>,
+    except: SmallVec<[Room; 2]>,
+    skip: SmallVec<[SocketId; 1]>,
+    volatile: bool,
+}
+
+/// What a broadcast did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BroadcastReport {
+    /// Recipients whose queue took the packet.
+    pub delivered: usize,
+    /// Recipients that did not get it (volatile, or full queue with the drop policy).
+    pub dropped: usize,
+    /// Recipients disconnected because their queue was full.
+    pub disconnected: usize,
+}
+
+impl<'a> Broadcast<'a> {
+    pub(crate) fn new(server: &'a mut Server, namespace: &str) -> Self {
+        Broadcast {
+            server,
+            namespace: namespace.to_string(),
+            rooms: SmallVec::new(),
+            except: SmallVec::new(),
+            skip: SmallVec::new(),
+            volatile: false,
+        }
+    }
+
+    /// Only sockets in this room (several calls: the union of the rooms).
+    pub fn to(mut self, room: impl Into<Room>) -> Self {
+        self.rooms.push(room.into());
+        self
+    }
+
+    /// Not the sockets in this room.
+    pub fn except(mut self, room: impl Into<Room>) -> Self {
+        self.except.push(room.into());
+        self
+    }
+
+    /// Not this socket (typically the sender).
+    pub fn skip(mut self, socket: SocketId) -> Self {
+        self.skip.push(socket);
+        self
+    }
+
+    /// The packet may be dropped for a recipient whose transport is busy.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// The recipients, sorted and without duplicates.
+    pub fn sockets(&self) -> Vec<SocketId> {
+        let Some(ns) = self.server.namespaces.get(self.namespace.as_str()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<SocketId> = if self.rooms.is_empty() {
+            ns.sockets.iter().copied().collect()
+        } else {
+            let mut v = Vec::new();
+            for r in &self.rooms {
+                if let Some(m) = ns.rooms.members(r) {
+                    v.extend(m.iter().copied());
+                }
+            }
+            v
+        };
+        out.sort_unstable();
+        out.dedup();
+        let excluded: HashSet<SocketId> = self
+            .except
+            .iter()
+            .filter_map(|r| ns.rooms.members(r))
+            .flat_map(|m| m.iter().copied())
+            .chain(self.skip.iter().copied())
+            .collect();
+        if !excluded.is_empty() {
+            out.retain(|id| !excluded.contains(id));
+        }
+        out
+    }
+
+    /// Encodes the event once and queues it for every recipient.
+    pub fn emit(self, payload: &Payload) -> BroadcastReport {
+        let recipients = self.sockets();
+        let server = self.server;
+        let mut report = BroadcastReport::default();
+        if recipients.is_empty() {
+            return report;
+        }
+        let text = server.scratch_encode_payload(PacketKind::Event, &self.namespace, None, payload);
+        let (maxp, maxb) = (
+            server.config.max_queue_packets,
+            server.config.max_queue_bytes,
+        );
+        let parts = 1 + payload.attachments.len();
+        let bytes = text.len() + payload.attachments.iter().map(|a| a.len()).sum::<usize>();
+        let mut slow: SmallVec<[SessionHandle; 4]> = SmallVec::new();
+        for id in recipients {
+            let Some(h) = server.socket_state(id).map(|st| st.session) else {
+                continue;
+            };
+            let Some(s) = server.session_mut(h) else {
+                continue;
+            };
+            let busy = self.volatile && s.parked().is_none() && !s.is_websocket();
+            if busy || !s.queue.fits(parts, bytes, maxp, maxb) {
+                if self.volatile || server.config.slow_consumer == SlowConsumer::Drop {
+                    report.dropped += 1;
+                } else {
+                    slow.push(h);
+                }
+                continue;
+            }
+            s.queue.push(text.clone());
+            for a in &payload.attachments {
+                s.queue.push(OutPacket::Binary(a.clone()));
+            }
+            server.mark_dirty(h);
+            report.delivered += 1;
+        }
+        for h in slow {
+            report.disconnected += 1;
+            server.close(h, DisconnectReason::SlowConsumer);
+        }
+        report
+    }
+}

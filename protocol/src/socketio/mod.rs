@@ -1,0 +1,12 @@
+//! Socket.IO v5: packets, binary attachments, rooms.
+
+pub mod binary;
+pub mod broadcast;
+pub mod packet;
+pub(crate) mod rooms;
+pub mod socket;
+
+pub use binary::{is_placeholder, placeholder, Reassembly};
+pub use broadcast::{Broadcast, BroadcastReport};
+pub use packet::{Packet, PacketKind};
+pub use socket::{EmitError, SocketMut};

@@ -1,0 +1,100 @@
+//! Bounded outbound queues: refusals hand the payload back; slow consumers are dropped or
+//! disconnected by policy without affecting the others.
+
+mod common;
+
+use common::{Client, Harness};
+use sockio_protocol::{Config, DisconnectReason, EmitError, Event, Payload, SlowConsumer};
+
+#[test]
+fn direct_emit_to_a_full_queue_returns_the_payload() {
+    let mut h = Harness::new(Config::default().max_queue_packets(3));
+    let mut c = Client::polling(&mut h);
+    let id = c.connect(&mut h, "/", None);
+    c.texts(&mut h);
+    for _ in 0..3 {
+        h.server
+            .socket(id)
+            .unwrap()
+            .emit(Payload::json("[\"x\"]"))
+            .unwrap();
+    }
+    let err = h
+        .server
+        .socket(id)
+        .unwrap()
+        .emit(Payload::json("[\"y\"]"))
+        .unwrap_err();
+    assert_eq!(err, EmitError::QueueFull(Payload::json("[\"y\"]")));
+    h.drain();
+    assert_eq!(c.texts(&mut h).len(), 3);
+    h.server
+        .socket(id)
+        .unwrap()
+        .emit(Payload::json("[\"y\"]"))
+        .unwrap();
+}
+
+#[test]
+fn slow_consumer_is_disconnected_and_others_get_everything() {
+    let mut h = Harness::new(Config::default().max_queue_packets(100));
+    let mut slow = Client::polling(&mut h);
+    let slow_id = slow.connect(&mut h, "/", None);
+    slow.texts(&mut h);
+    let mut fast = Client::websocket(&mut h);
+    fast.connect(&mut h, "/", None);
+    fast.texts(&mut h);
+    let mut received = 0;
+    for i in 0..10_000 {
+        h.server
+            .broadcast("/")
+            .emit(&Payload::json(format!("[\"n\",{i}]")));
+        h.drain();
+        received += fast.texts(&mut h).len();
+    }
+    assert_eq!(received, 10_000);
+    assert!(h.events.contains(&Event::Disconnect {
+        socket: slow_id,
+        namespace: "/".into(),
+        reason: DisconnectReason::SlowConsumer
+    }));
+}
+
+#[test]
+fn drop_policy_and_volatile_skip_without_disconnecting() {
+    let mut h = Harness::new(
+        Config::default()
+            .max_queue_packets(10)
+            .slow_consumer(SlowConsumer::Drop),
+    );
+    let mut slow = Client::polling(&mut h);
+    slow.connect(&mut h, "/", None);
+    slow.texts(&mut h);
+    let mut dropped = 0;
+    for _ in 0..50 {
+        dropped += h
+            .server
+            .broadcast("/")
+            .emit(&Payload::json("[\"n\"]"))
+            .dropped;
+    }
+    h.drain();
+    assert_eq!(dropped, 40);
+    assert_eq!(slow.texts(&mut h).len(), 10);
+    // volatile: dropped while no GET is parked
+    let r = h
+        .server
+        .broadcast("/")
+        .volatile()
+        .emit(&Payload::json("[\"v\"]"));
+    assert_eq!((r.delivered, r.dropped), (0, 1));
+    slow.poll(&mut h); // parks a GET
+    let r = h
+        .server
+        .broadcast("/")
+        .volatile()
+        .emit(&Payload::json("[\"v\"]"));
+    assert_eq!((r.delivered, r.dropped), (1, 0));
+    h.drain();
+    assert!(h.server.session_count() == 1);
+}

@@ -1,0 +1,98 @@
+//! Closing: client close packet, transport loss, server close and graceful shutdown.
+
+mod common;
+
+use common::{Client, Harness};
+use sockio_protocol::{Config, DisconnectReason, Event, Input, Payload};
+
+#[test]
+fn client_close_packet_and_transport_loss() {
+    let mut h = Harness::new(Config::default());
+    let mut a = Client::polling(&mut h);
+    let ida = a.connect(&mut h, "/", None);
+    a.send_text(&mut h, &["1"]);
+    assert!(h.events.contains(&Event::Disconnect {
+        socket: ida,
+        namespace: "/".into(),
+        reason: DisconnectReason::TransportClose
+    }));
+
+    let mut b = Client::websocket(&mut h);
+    let idb = b.connect(&mut h, "/", None);
+    h.input(Input::TransportClosed {
+        now: h.now,
+        transport: b.ws.unwrap(),
+    });
+    assert!(h.events.contains(&Event::Disconnect {
+        socket: idb,
+        namespace: "/".into(),
+        reason: DisconnectReason::TransportClose
+    }));
+    assert_eq!(h.server.session_count(), 0);
+    assert_eq!(h.server.socket_count(), 0);
+    // stale input for the closed transport is ignored
+    h.input(Input::TransportClosed {
+        now: h.now,
+        transport: b.ws.unwrap(),
+    });
+}
+
+#[test]
+fn shutdown_flushes_queued_packets_then_closes() {
+    let mut h = Harness::new(Config::default());
+    let mut ws = Client::websocket(&mut h);
+    let mut poll = Client::polling(&mut h);
+    let a = ws.connect(&mut h, "/", None);
+    let b = poll.connect(&mut h, "/", None);
+    ws.texts(&mut h);
+    poll.texts(&mut h);
+    h.server
+        .socket(a)
+        .unwrap()
+        .emit(Payload::json("[\"bye\"]"))
+        .unwrap();
+    h.server
+        .socket(b)
+        .unwrap()
+        .emit(Payload::json("[\"bye\"]"))
+        .unwrap();
+    h.server.shutdown();
+    h.drain();
+    assert_eq!(ws.texts(&mut h), vec!["2[\"bye\"]"]);
+    assert!(ws.closed);
+    // the polling client picks up the last packets and the close on its next GET
+    assert_eq!(h.server.session_count(), 1);
+    assert_eq!(poll.texts(&mut h), vec!["2[\"bye\"]"]);
+    assert!(poll.closed);
+    assert_eq!(h.server.session_count(), 0);
+    let reasons: Vec<_> = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionClosed { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons, vec![DisconnectReason::ServerShuttingDown; 2]);
+}
+
+#[test]
+fn closing_polling_session_without_a_get_lingers_then_ends() {
+    let mut h = Harness::new(Config::default());
+    let mut c = Client::polling(&mut h);
+    let id = c.connect(&mut h, "/", None);
+    c.texts(&mut h);
+    let session = h.server.socket_info(id).unwrap().session;
+    h.server.close_session(session);
+    h.drain();
+    assert_eq!(h.server.session_count(), 1);
+    h.advance(std::time::Duration::from_secs(21));
+    assert_eq!(h.server.session_count(), 0);
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::SessionClosed {
+            reason: DisconnectReason::ForcedClose,
+            ..
+        }
+    )));
+}

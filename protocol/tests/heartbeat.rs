@@ -1,0 +1,112 @@
+//! Server heartbeats: pings on schedule, pongs reset, silence times the session out.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Client, Harness};
+use sockio_protocol::{Config, DisconnectReason, Event};
+
+fn config() -> Config {
+    Config::default()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+}
+
+#[test]
+fn answered_pings_keep_the_session_alive() {
+    let mut h = Harness::new(config());
+    let mut ws = Client::websocket(&mut h);
+    let mut poll = Client::polling(&mut h);
+    ws.connect(&mut h, "/", None);
+    poll.connect(&mut h, "/", None);
+    for _ in 0..20 {
+        h.advance(Duration::from_millis(100));
+        ws.poll(&mut h);
+        poll.poll(&mut h);
+    }
+    assert!(ws.pings >= 5, "pings: {}", ws.pings);
+    assert!(poll.pings >= 4, "pings: {}", poll.pings);
+    assert!(!h
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::SessionClosed { .. })));
+}
+
+#[test]
+fn unanswered_ping_times_out_websocket() {
+    let mut h = Harness::new(config());
+    let mut c = Client::websocket(&mut h);
+    let id = c.connect(&mut h, "/", None);
+    c.auto_pong = false;
+    h.advance(Duration::from_millis(299));
+    c.poll(&mut h);
+    assert_eq!(c.pings, 0);
+    h.advance(Duration::from_millis(1));
+    c.poll(&mut h);
+    assert_eq!(c.pings, 1);
+    h.advance(Duration::from_millis(200));
+    c.poll(&mut h);
+    assert!(c.closed);
+    assert!(h.events.contains(&Event::Disconnect {
+        socket: id,
+        namespace: "/".into(),
+        reason: DisconnectReason::PingTimeout
+    }));
+    assert_eq!(h.server.session_count(), 0);
+}
+
+#[test]
+fn vanished_polling_client_is_reaped_and_parked_get_answered() {
+    let mut h = Harness::new(config());
+    let mut c = Client::polling(&mut h);
+    c.connect(&mut h, "/", None);
+    c.texts(&mut h);
+    // a parked GET stays open, the client never answers
+    c.auto_pong = false;
+    h.advance(Duration::from_secs(2));
+    c.poll(&mut h);
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::SessionClosed {
+            reason: DisconnectReason::PingTimeout,
+            ..
+        }
+    )));
+    assert_eq!(h.server.session_count(), 0);
+    assert_eq!(h.server.socket_count(), 0);
+}
+
+#[test]
+fn session_without_namespace_is_closed_after_connect_timeout() {
+    let mut h = Harness::new(config().connect_timeout(Duration::from_secs(1)));
+    let mut c = Client::websocket(&mut h);
+    for _ in 0..12 {
+        h.advance(Duration::from_millis(100));
+        c.poll(&mut h);
+    }
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::SessionClosed {
+            reason: DisconnectReason::ConnectTimeout,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn spurious_and_early_timeouts_are_harmless() {
+    let mut h = Harness::new(config());
+    let mut c = Client::websocket(&mut h);
+    c.connect(&mut h, "/", None);
+    for _ in 0..10 {
+        h.input(sockio_protocol::Input::Timeout(h.now));
+    }
+    // time going backwards is clamped
+    h.input(sockio_protocol::Input::Timeout(
+        h.now - Duration::from_millis(50),
+    ));
+    c.poll(&mut h);
+    assert_eq!(c.pings, 0);
+    assert!(!c.closed);
+}
