@@ -329,3 +329,205 @@ fn sid_of_open(body: &[u8]) -> Option<String> {
     let sid = rest.get(..20)?;
     Some(String::from_utf8_lossy(sid).into_owned())
 }
+
+// ---- Codec entry points for the cargo-fuzz targets in `fuzz/` -----------------------------------
+
+use bytes::BytesMut;
+
+use crate::engineio::{decode_payload, encode_payload, Packet as EioPacket, PacketType};
+use crate::socketio::packet::Limits;
+use crate::socketio::{Packet as SioPacket, Reassembly};
+use crate::{DecodeError, Str};
+
+/// Most packets one fuzzed polling payload may hold.
+const FUZZ_MAX_PACKETS: usize = 64;
+
+/// Fuzz entry: one Engine.IO text packet (a WebSocket text frame). A packet that decodes must
+/// re-encode to exactly its input.
+pub fn engineio_packet(data: &[u8]) {
+    let Ok(p) = EioPacket::decode_text_bytes(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    assert_eq!(p.kind().as_char(), data[0], "type digit");
+    let encoded = p.encode();
+    assert_eq!(&encoded[..], data, "text packet re-encodes to its input");
+    let back = EioPacket::decode_text_bytes(encoded).expect("a re-encoded packet decodes");
+    assert_eq!(back, p);
+}
+
+fn decode_all(body: Bytes) -> Result<Vec<EioPacket>, DecodeError> {
+    decode_payload(body, FUZZ_MAX_PACKETS)?.collect()
+}
+
+/// Fuzz entry: one long-polling body. When every packet decodes, re-encoding gives a body that
+/// decodes to the same packets (and re-encodes to the same bytes), and decoding the packets one
+/// body at a time gives the same packets as the batched body.
+pub fn polling_payload(data: &[u8]) {
+    let Ok(packets) = decode_all(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    let body = encode_payload(&packets);
+    let back = decode_all(body.clone())
+        .unwrap_or_else(|e| panic!("re-encoded body {body:?} does not decode: {e}"));
+    assert_eq!(back, packets, "decode(encode(decoded)) == decoded");
+    assert_eq!(encode_payload(&back), body, "encoding is stable");
+    for p in &packets {
+        let one = decode_all(encode_payload(std::slice::from_ref(p))).expect("single packet body");
+        assert_eq!(
+            one.as_slice(),
+            std::slice::from_ref(p),
+            "one-by-one equals batched"
+        );
+    }
+}
+
+/// Fuzz entry: one Socket.IO packet (the data of an Engine.IO message). A packet that decodes
+/// must survive `encode_into` + `decode`, and the Engine.IO digit variant differs only by its `4`.
+pub fn socketio_packet(data: &[u8]) {
+    let Ok(text) = Str::from_bytes(Bytes::copy_from_slice(data)) else {
+        return;
+    };
+    let Ok(p) = SioPacket::decode(&text, Limits::default()) else {
+        return;
+    };
+    let mut out = BytesMut::new();
+    p.encode_into(&mut out, false);
+    let encoded = Str::from_bytes(out.freeze()).expect("the encoder writes UTF-8");
+    let back = SioPacket::decode(&encoded, Limits::default())
+        .unwrap_or_else(|e| panic!("re-encoded {encoded:?} (from {text:?}) does not decode: {e}"));
+    assert_eq!(
+        back, p,
+        "decode(encode(p)) == p; input {text:?}, encoded {encoded:?}"
+    );
+    let mut again = BytesMut::new();
+    back.encode_into(&mut again, false);
+    assert_eq!(&again[..], encoded.as_bytes(), "encoding is stable");
+    let mut with_digit = BytesMut::new();
+    p.encode_into(&mut with_digit, true);
+    assert_eq!(with_digit.first(), Some(&b'4'));
+    assert_eq!(&with_digit[1..], encoded.as_bytes());
+}
+
+/// What reassembling one binary packet came to.
+#[derive(Debug, PartialEq)]
+enum Reassembled {
+    Rejected(DecodeError),
+    Done {
+        packet: SioPacket,
+        attachments: Vec<Bytes>,
+        pushed: usize,
+    },
+    Incomplete {
+        missing: usize,
+    },
+}
+
+/// Bound on the attachment bytes of one fuzzed packet.
+const FUZZ_MAX_ATTACHMENT_BYTES: usize = 1024;
+
+fn reassemble(packet: SioPacket, parts: &[Bytes]) -> Reassembled {
+    let declared = packet.attachments;
+    let original = packet.clone();
+    let mut r = match Reassembly::start(packet, FUZZ_MAX_ATTACHMENT_BYTES) {
+        Err(e) => return Reassembled::Rejected(e),
+        Ok(Ok((packet, attachments))) => {
+            assert_eq!(declared, 0, "finished at once only without attachments");
+            assert!(attachments.is_empty());
+            return Reassembled::Done {
+                packet,
+                attachments: Vec::new(),
+                pushed: 0,
+            };
+        }
+        Ok(Err(r)) => r,
+    };
+    assert!(declared > 0);
+    let mut total = 0usize;
+    for (i, part) in parts.iter().enumerate() {
+        assert_eq!(r.missing(), declared - i, "missing() counts down");
+        total += part.len();
+        match r.push(part.clone()) {
+            Err(e) => {
+                assert_eq!(e, DecodeError::AttachmentsTooLarge);
+                assert!(
+                    total > FUZZ_MAX_ATTACHMENT_BYTES,
+                    "rejected under the limit"
+                );
+                return Reassembled::Rejected(e);
+            }
+            Ok(None) => {
+                assert!(
+                    total <= FUZZ_MAX_ATTACHMENT_BYTES,
+                    "accepted over the limit"
+                );
+                assert!(i + 1 < declared, "not finished after the last attachment");
+            }
+            Ok(Some((packet, attachments))) => {
+                assert!(
+                    total <= FUZZ_MAX_ATTACHMENT_BYTES,
+                    "accepted over the limit"
+                );
+                assert_eq!(i + 1, declared, "finished early");
+                assert_eq!(packet, original, "the packet comes back as it went in");
+                assert_eq!(&attachments[..], &parts[..declared], "attachments in order");
+                return Reassembled::Done {
+                    packet,
+                    attachments: attachments.into_vec(),
+                    pushed: i + 1,
+                };
+            }
+        }
+    }
+    Reassembled::Incomplete {
+        missing: r.missing(),
+    }
+}
+
+/// Fuzz entry: a binary packet header followed by attachments, then the same carried in one
+/// polling body (header text, then `b`+base64 attachments), which must reassemble identically.
+///
+/// Input format: the header up to the first `\n`; after it, attachments as a length byte
+/// followed by that many bytes (the last one truncated at the end of the input).
+pub fn binary_reassembly(data: &[u8]) {
+    let (header, mut rest) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let mut parts = Vec::new();
+    while let Some((&len, tail)) = rest.split_first() {
+        let n = (len as usize).min(tail.len());
+        parts.push(Bytes::copy_from_slice(&tail[..n]));
+        rest = &tail[n..];
+    }
+    let Ok(text) = Str::from_bytes(Bytes::copy_from_slice(header)) else {
+        return;
+    };
+    let Ok(packet) = SioPacket::decode(&text, Limits::default()) else {
+        return;
+    };
+    let direct = reassemble(packet, &parts);
+
+    // The same messages split out of one polling body.
+    let mut eio = vec![EioPacket::Text(PacketType::Message, text)];
+    eio.extend(parts.iter().cloned().map(EioPacket::Binary));
+    let body = encode_payload(&eio);
+    let mut decoded = decode_payload(body, usize::MAX)
+        .expect("non-empty body")
+        .map(|p| p.expect("an encoded body decodes"));
+    let Some(EioPacket::Text(PacketType::Message, text)) = decoded.next() else {
+        panic!("the header comes first");
+    };
+    let packet = SioPacket::decode(&text, Limits::default()).expect("the header decoded before");
+    let split: Vec<Bytes> = decoded
+        .map(|p| match p {
+            EioPacket::Binary(b) => b,
+            other => panic!("attachment decoded as {other:?}"),
+        })
+        .collect();
+    assert_eq!(split, parts, "attachments survive the polling body");
+    assert_eq!(
+        reassemble(packet, &split),
+        direct,
+        "polling equals WebSocket"
+    );
+}

@@ -1477,17 +1477,18 @@ impl Server {
         self.socket_by_sid.remove(sid);
     }
 
-    pub(crate) fn new_socket_sid_room(&mut self, id: SocketId) {
-        let Some(st) = self.socket_state(id) else {
+    /// Puts a newly accepted socket into its namespace, its own sid's room and the rooms it
+    /// joined while pending.
+    pub(crate) fn register_socket(&mut self, id: SocketId) {
+        let Some(st) = self.sockets.get_mut(id.index, id.generation) else {
             return;
         };
-        let room = Room::from(st.sid.as_str());
-        let namespace = st.namespace.clone();
-        let ns = self.namespaces.entry(namespace).or_default();
+        let own = Room::from(st.sid.as_str());
+        st.rooms.insert(0, own);
+        let ns = self.namespaces.entry(st.namespace.clone()).or_default();
         ns.sockets.insert(id);
-        ns.rooms.join(&room, id);
-        if let Some(st) = self.socket_state_mut(id) {
-            st.rooms.push(room);
+        for room in &st.rooms {
+            ns.rooms.join(room, id);
         }
     }
 }

@@ -102,3 +102,40 @@ fn socket_sid_differs_from_engine_sid() {
     assert_ne!(info.sid.as_str(), c.sid);
     assert_eq!(h.server.socket_by_sid(info.sid.as_str()), Some(id));
 }
+
+#[test]
+fn rooms_joined_while_pending_take_effect_on_accept() {
+    let mut h = Harness::new(Config::default());
+    h.auto_accept = false;
+    let mut c = Client::websocket(&mut h);
+    let id = c.connect(&mut h, "/", None);
+    assert!(h.server.socket(id).unwrap().join("lobby"));
+    h.drain();
+    assert!(
+        h.server.room_members("/", "lobby").is_empty(),
+        "not before accept"
+    );
+    h.server
+        .broadcast("/")
+        .to("lobby")
+        .emit(&Payload::json("[\"early\"]"));
+    h.server.socket(id).unwrap().accept();
+    h.drain();
+    assert_eq!(h.server.room_members("/", "lobby"), vec![id]);
+    let rooms: Vec<String> = h
+        .server
+        .socket_info(id)
+        .unwrap()
+        .rooms
+        .iter()
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(rooms[1], "lobby");
+    assert_eq!(rooms[0], h.server.socket_info(id).unwrap().sid.to_string());
+    let texts = c.texts(&mut h);
+    assert_eq!(
+        texts.len(),
+        1,
+        "only CONNECT: the broadcast happened before accept: {texts:?}"
+    );
+}

@@ -83,7 +83,7 @@ impl<'a> SocketMut<'a> {
         let (h, sid, namespace) = (st.session, st.sid, st.namespace.clone());
         let json = format!("{{\"sid\":\"{sid}\"}}");
         let connect = server.encode(PacketKind::Connect, &namespace, None, 0, json.as_bytes());
-        server.new_socket_sid_room(id);
+        server.register_socket(id);
         let st = server.socket_state_mut(id).expect("live socket");
         st.connected = true;
         let pending = std::mem::take(&mut st.pending_out);
@@ -207,13 +207,19 @@ impl<'a> SocketMut<'a> {
         Ok(())
     }
 
-    /// Adds the socket to a room; false if it was there already.
+    /// Adds the socket to a room; false if it was there already. A pending socket's rooms take
+    /// effect when it is accepted.
     pub fn join(&mut self, room: impl Into<Room>) -> bool {
         let room = room.into();
         let id = self.id;
-        let st = self.server.socket_state(id).expect("live socket");
-        if !st.connected || st.rooms.contains(&room) {
+        let st = self.server.socket_state_mut(id).expect("live socket");
+        if st.rooms.contains(&room) {
             return false;
+        }
+        if !st.connected {
+            // Registered in the index when the connection is accepted.
+            st.rooms.push(room);
+            return true;
         }
         let namespace = st.namespace.clone();
         self.server
@@ -238,6 +244,9 @@ impl<'a> SocketMut<'a> {
             return false;
         };
         st.rooms.remove(i);
+        if !st.connected {
+            return true;
+        }
         let namespace = st.namespace.clone();
         if let Some(ns) = self.server.namespaces.get_mut(namespace.as_str()) {
             ns.rooms.leave(room, id);
