@@ -1,0 +1,389 @@
+//! Criterion benchmarks of the sans-IO protocol core: the codecs, and a server with 10,000
+//! WebSocket sessions (emit, broadcast, inbound messages, heartbeats).
+//!
+//! Run with `cargo bench -p sockio-benches --bench protocol`. Before the benchmarks, the binary
+//! prints allocation counts measured with a counting global allocator around single operations.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+use sockio_benches::{drain, Fleet};
+use sockio_protocol::engineio::{decode_payload, encode_payload, Packet as EioPacket, PacketType};
+use sockio_protocol::socketio::packet::{encode_header, Limits};
+use sockio_protocol::socketio::{Packet as SioPacket, PacketKind, Reassembly};
+use sockio_protocol::{Bytes, Config, Payload, Str};
+
+// ---- Allocation counting --------------------------------------------------------------------
+
+/// The system allocator, counting allocations (and reallocations).
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call forwards to `System` with the caller's arguments unchanged.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` and returns its result with the number of allocations it made.
+fn count_allocations<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let out = f();
+    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    (out, after - before)
+}
+
+// ---- Inputs ---------------------------------------------------------------------------------
+
+const SESSIONS: usize = 10_000;
+const ROOMS: usize = 100;
+const SMALL_EVENT: &[u8] = br#"42["chat",{"text":"hello","n":1}]"#;
+const SMALL_EVENT_JSON: &[u8] = br#"["chat",{"text":"hello","n":1}]"#;
+const BINARY_HEADER: &[u8] =
+    br#"452-["upload",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#;
+
+fn sio_decode(text: &Str) -> SioPacket {
+    SioPacket::decode(text, Limits::default()).expect("valid packet")
+}
+
+/// Engine.IO then Socket.IO decode of one WebSocket text frame.
+fn decode_frame(frame: Bytes) -> SioPacket {
+    match EioPacket::decode_text_bytes(frame).expect("valid frame") {
+        EioPacket::Text(PacketType::Message, text) => sio_decode(&text),
+        other => panic!("not a message: {other:?}"),
+    }
+}
+
+fn attachment(fill: u8) -> Bytes {
+    Bytes::from(vec![fill; 1024])
+}
+
+fn polling_body(n: usize) -> Bytes {
+    let packets: Vec<String> = (0..n)
+        .map(|i| format!(r#"42["chat",{{"text":"hello","n":{i}}}]"#))
+        .collect();
+    Bytes::from(packets.join("\x1e"))
+}
+
+fn small_payload() -> Payload {
+    Payload::json(Bytes::from_static(SMALL_EVENT_JSON))
+}
+
+// ---- Codec benchmarks -----------------------------------------------------------------------
+
+fn codec(c: &mut Criterion) {
+    let mut g = c.benchmark_group("codec");
+    g.throughput(Throughput::Elements(1));
+
+    let frame = Bytes::from_static(SMALL_EVENT);
+    g.bench_function("decode/small_event", |b| {
+        b.iter_batched(
+            || frame.clone(),
+            |f| decode_frame(black_box(f)),
+            BatchSize::SmallInput,
+        )
+    });
+
+    let packet = decode_frame(frame.clone());
+    g.bench_function("encode/small_event/encode_into", |b| {
+        b.iter_batched(
+            || BytesMut::with_capacity(64),
+            |mut out| {
+                black_box(&packet).encode_into(&mut out, true);
+                out.freeze()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    // What the server does for an emit: the JSON is already serialized, only the header is
+    // written in front of it.
+    g.bench_function("encode/small_event/header+raw_json", |b| {
+        b.iter_batched(
+            || BytesMut::with_capacity(64),
+            |mut out| {
+                encode_header(&mut out, true, PacketKind::Event, 0, "/", None);
+                out.extend_from_slice(black_box(SMALL_EVENT_JSON));
+                out.freeze()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn binary(c: &mut Criterion) {
+    let mut g = c.benchmark_group("binary_event_2x1KiB");
+    g.throughput(Throughput::Elements(1));
+    let header = Bytes::from_static(BINARY_HEADER);
+    let (a0, a1) = (attachment(0xA0), attachment(0xA1));
+
+    g.bench_function("decode+reassemble", |b| {
+        b.iter_batched(
+            || (header.clone(), a0.clone(), a1.clone()),
+            |(h, x, y)| {
+                let packet = decode_frame(h);
+                let mut r = match Reassembly::start(packet, 10_000_000) {
+                    Ok(Err(r)) => r,
+                    other => panic!("expected a reassembly, got {other:?}"),
+                };
+                assert!(r.push(x).expect("fits").is_none());
+                r.push(y).expect("fits").expect("complete")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    let packet = decode_frame(header.clone());
+    g.bench_function("encode/websocket_frames", |b| {
+        b.iter_batched(
+            || BytesMut::with_capacity(128),
+            |mut out| {
+                black_box(&packet).encode_into(&mut out, true);
+                [out.freeze(), a0.clone(), a1.clone()]
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    let EioPacket::Text(_, text) = EioPacket::decode_text_bytes(header.clone()).unwrap() else {
+        unreachable!()
+    };
+    let eio = [
+        EioPacket::Text(PacketType::Message, text),
+        EioPacket::Binary(a0.clone()),
+        EioPacket::Binary(a1.clone()),
+    ];
+    g.bench_function("encode/polling_body_base64", |b| {
+        b.iter(|| encode_payload(black_box(&eio)))
+    });
+    g.finish();
+}
+
+fn polling(c: &mut Criterion) {
+    const N: usize = 100;
+    let mut g = c.benchmark_group("polling_payload_100");
+    g.throughput(Throughput::Elements(N as u64));
+    let body = polling_body(N);
+
+    g.bench_function("decode/engineio", |b| {
+        b.iter_batched(
+            || body.clone(),
+            |body| {
+                decode_payload(body, 1000)
+                    .expect("non-empty")
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("valid")
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    g.bench_function("decode/engineio+socketio", |b| {
+        b.iter_batched(
+            || body.clone(),
+            |body| {
+                decode_payload(body, 1000)
+                    .expect("non-empty")
+                    .map(|p| match p.expect("valid") {
+                        EioPacket::Text(PacketType::Message, text) => sio_decode(&text),
+                        other => panic!("not a message: {other:?}"),
+                    })
+                    .collect::<Vec<_>>()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    let packets: Vec<EioPacket> = decode_payload(body.clone(), 1000)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    g.bench_function("encode", |b| b.iter(|| encode_payload(black_box(&packets))));
+    g.finish();
+}
+
+// ---- Server benchmarks ----------------------------------------------------------------------
+
+fn server(c: &mut Criterion, fleet: &mut Fleet) {
+    let mut g = c.benchmark_group("server_10k_ws");
+    g.sample_size(20);
+    let payload = small_payload();
+    let first = fleet.sockets[0];
+
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("emit/one_socket", |b| {
+        b.iter_batched(
+            || payload.clone(),
+            |p| {
+                fleet
+                    .server
+                    .socket(first)
+                    .expect("live")
+                    .emit(p)
+                    .expect("fits");
+                drain(&mut fleet.server)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    let t = fleet.transports[0];
+    g.bench_function("inbound/event_frame", |b| {
+        b.iter(|| fleet.text(t, r#"42["chat",{"text":"hello","n":1}]"#))
+    });
+
+    g.throughput(Throughput::Elements((SESSIONS / ROOMS) as u64));
+    g.bench_function("broadcast/room_r7_100_recipients", |b| {
+        b.iter(|| {
+            let report = fleet
+                .server
+                .broadcast("/")
+                .to("r7")
+                .emit(black_box(&payload));
+            (report, drain(&mut fleet.server))
+        })
+    });
+
+    g.throughput(Throughput::Elements(SESSIONS as u64));
+    g.bench_function("broadcast/all_10k_recipients", |b| {
+        b.iter(|| {
+            let report = fleet.server.broadcast("/").emit(black_box(&payload));
+            (report, drain(&mut fleet.server))
+        })
+    });
+
+    // One heartbeat round: every session's ping timer fires in one Input::Timeout (timed),
+    // then every client answers (untimed here, timed in the next benchmark). Each round starts
+    // and ends with every ping answered, so no session ever reaches its pong timeout.
+    let interval = Config::default().ping_interval_value() + Duration::from_millis(1);
+    g.sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
+    g.bench_function("heartbeat/ping_tick_10k", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let d = fleet.advance(interval);
+                timed += start.elapsed();
+                assert_eq!(d.frames, SESSIONS, "one ping per session");
+                fleet.pong_all();
+            }
+            timed
+        })
+    });
+    g.bench_function("heartbeat/pong_inputs_10k", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                fleet.advance(interval);
+                let start = Instant::now();
+                fleet.pong_all();
+                timed += start.elapsed();
+            }
+            timed
+        })
+    });
+    g.finish();
+    assert_eq!(
+        fleet.server.session_count(),
+        SESSIONS,
+        "no session timed out"
+    );
+}
+
+// ---- Allocation report ----------------------------------------------------------------------
+
+fn allocation_report(fleet: &mut Fleet) {
+    let payload = small_payload();
+    let first = fleet.sockets[0];
+    let per = |n: u64, d: usize| n as f64 / d as f64;
+
+    let (_, decode) = count_allocations(|| decode_frame(Bytes::from_static(SMALL_EVENT)));
+    println!("allocations per small event decode (Engine.IO + Socket.IO): {decode}");
+
+    let p = payload.clone();
+    let (d, emit) = count_allocations(|| {
+        fleet.server.socket(first).unwrap().emit(p).unwrap();
+        drain(&mut fleet.server)
+    });
+    assert_eq!(d.frames, 1);
+    println!("allocations per single emit (emit + drain): {emit}");
+
+    let (d, room) = count_allocations(|| {
+        fleet.server.broadcast("/").to("r7").emit(&payload);
+        drain(&mut fleet.server)
+    });
+    assert_eq!(d.frames, SESSIONS / ROOMS);
+    println!(
+        "allocations per broadcast recipient (room r7, {} recipients): {:.3} ({room} total)",
+        d.frames,
+        per(room, d.frames)
+    );
+
+    let (d, all) = count_allocations(|| {
+        fleet.server.broadcast("/").emit(&payload);
+        drain(&mut fleet.server)
+    });
+    assert_eq!(d.frames, SESSIONS);
+    println!(
+        "allocations per broadcast recipient (all {} sockets): {:.3} ({all} total)",
+        d.frames,
+        per(all, d.frames)
+    );
+
+    let interval = Config::default().ping_interval_value() + Duration::from_millis(1);
+    let (d, tick) = count_allocations(|| fleet.advance(interval));
+    assert_eq!(d.frames, SESSIONS);
+    println!(
+        "allocations per session in a heartbeat tick: {:.3} ({tick} total)",
+        per(tick, SESSIONS)
+    );
+    let ((), pongs) = count_allocations(|| fleet.pong_all());
+    println!(
+        "allocations per pong input (handle_input + drain): {:.3} ({pongs} total)",
+        per(pongs, SESSIONS)
+    );
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    codec(&mut c);
+    binary(&mut c);
+    polling(&mut c);
+
+    let start = Instant::now();
+    let mut fleet = Fleet::new(Config::default(), SESSIONS, ROOMS);
+    println!(
+        "built a server with {SESSIONS} WebSocket sessions in {ROOMS} rooms in {:?}",
+        start.elapsed()
+    );
+    allocation_report(&mut fleet);
+    server(&mut c, &mut fleet);
+
+    c.final_summary();
+}
