@@ -1,0 +1,188 @@
+//! From `http::Request` to [`HttpRequest`] and from [`HttpResponse`] back, and the
+//! WebSocket upgrade.
+
+use std::error::Error as StdError;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{request, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use crate::{Handlers, HttpHandler, HttpRequest, HttpResponse, Method, ServerConfig};
+
+pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// State shared by every connection of one server or layer.
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    pub(crate) handlers: Handlers,
+    /// Answers off-path requests (embedded server only); `None` answers 404.
+    pub(crate) fallback: Option<HttpHandler>,
+    /// Becomes `true` when the embedded server shuts down. Every clone of it is a live
+    /// connection the server waits for.
+    pub(crate) shutdown: Option<watch::Receiver<bool>>,
+}
+
+impl Shared {
+    /// Whether `path` is the engine path or under it.
+    pub(crate) fn on_path(&self, path: &str) -> bool {
+        let base = self.config.path.trim_end_matches('/');
+        path.strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
+    /// Answers one request: WebSocket upgrade, engine request, fallback or 404.
+    pub(crate) async fn handle<B>(
+        self: Arc<Self>,
+        req: Request<B>,
+        peer: Option<SocketAddr>,
+    ) -> Response<Full<Bytes>>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let peer = peer.or_else(|| req.extensions().get::<SocketAddr>().copied());
+        let on_path = self.on_path(req.uri().path());
+        if on_path && is_upgrade(&req) {
+            return self.upgrade(req, peer);
+        }
+        let handler = match (on_path, &self.fallback) {
+            (true, _) => &self.handlers.on_request,
+            (false, Some(fallback)) => fallback,
+            (false, None) => return status(StatusCode::NOT_FOUND),
+        };
+        let (parts, body) = req.into_parts();
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.config.max_body as u64) {
+            return status(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        let body = match Limited::new(body, self.config.max_body).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => return status(StatusCode::PAYLOAD_TOO_LARGE),
+            Err(e) => {
+                tracing::debug!(error = %e, ?peer, "reading a request body failed");
+                return status(StatusCode::BAD_REQUEST);
+            }
+        };
+        to_response(handler(to_request(&parts, body, peer)).await)
+    }
+
+    /// Answers a WebSocket upgrade with 101 and, once hyper hands over the connection,
+    /// runs it in a task of its own.
+    fn upgrade<B>(
+        self: Arc<Self>,
+        mut req: Request<B>,
+        peer: Option<SocketAddr>,
+    ) -> Response<Full<Bytes>> {
+        let headers = req.headers();
+        let version_ok = headers
+            .get(header::SEC_WEBSOCKET_VERSION)
+            .is_some_and(|v| v.as_bytes() == b"13");
+        let Some(key) = headers
+            .get(header::SEC_WEBSOCKET_KEY)
+            .filter(|_| version_ok)
+        else {
+            let mut resp = status(StatusCode::BAD_REQUEST);
+            resp.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+            return resp;
+        };
+        let accept = derive_accept_key(key.as_bytes());
+        if req
+            .extensions()
+            .get::<hyper::upgrade::OnUpgrade>()
+            .is_none()
+        {
+            tracing::warn!("WebSocket upgrade requested on a connection that cannot be upgraded");
+            return status(StatusCode::BAD_REQUEST);
+        }
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        let (parts, _body) = req.into_parts();
+        let request = to_request(&parts, Bytes::new(), peer);
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => crate::ws::run(self, request, upgraded).await,
+                Err(e) => tracing::debug!(error = %e, ?peer, "WebSocket upgrade failed"),
+            }
+        });
+        let mut resp = status(StatusCode::SWITCHING_PROTOCOLS);
+        let h = resp.headers_mut();
+        h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        match HeaderValue::try_from(accept) {
+            Ok(v) => {
+                h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+            }
+            Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+        resp
+    }
+}
+
+/// A GET with `Upgrade: websocket` (case-insensitive, possibly in a list).
+fn is_upgrade<B>(req: &Request<B>) -> bool {
+    req.method() == http::Method::GET
+        && req.headers().get_all(header::UPGRADE).iter().any(|v| {
+            v.to_str().is_ok_and(|s| {
+                s.split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+            })
+        })
+}
+
+fn to_request(parts: &request::Parts, body: Bytes, peer: Option<SocketAddr>) -> HttpRequest {
+    HttpRequest {
+        method: Method::from_name(parts.method.as_str()),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        // `http` keeps header names lower-case.
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+        peer,
+    }
+}
+
+fn to_response(r: HttpResponse) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(r.body));
+    *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or_else(|_| {
+        tracing::warn!(status = r.status, "invalid response status");
+        StatusCode::INTERNAL_SERVER_ERROR
+    });
+    for (name, value) in r.headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                resp.headers_mut().append(n, v);
+            }
+            _ => tracing::warn!(header = name, "invalid response header skipped"),
+        }
+    }
+    resp
+}
+
+/// An empty response with this status.
+pub(crate) fn status(code: StatusCode) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::default());
+    *resp.status_mut() = code;
+    resp
+}

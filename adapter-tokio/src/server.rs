@@ -1,0 +1,121 @@
+//! The embedded server: accept loop, one task per connection, graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::engine::Shared;
+use crate::{Handlers, HttpHandler, ServerConfig};
+
+/// How long a shutting-down server waits for its connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes: requests under `config.path`
+/// go to `handlers`, other paths get 404.
+///
+/// When `shutdown` completes the server stops accepting, asks every connection to end
+/// gracefully (in-flight requests are answered, idle keep-alive connections close, and
+/// WebSockets write what is already queued and then a close frame), waits up to 5 seconds
+/// for them, and returns. Accept errors are logged and retried, so the result is `Ok`.
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    handlers: Handlers,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_with_fallback(listener, config, handlers, None, shutdown).await
+}
+
+/// Like [`serve`], answering requests off the engine path with `fallback` when given (for
+/// instance an application's HTML page) instead of 404. Its requests' bodies are limited by
+/// `config.max_body` too.
+pub async fn serve_with_fallback(
+    listener: TcpListener,
+    config: ServerConfig,
+    handlers: Handlers,
+    fallback: Option<HttpHandler>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        config,
+        handlers,
+        fallback,
+        shutdown: Some(stop_rx),
+    });
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let accepted = match select(pin!(listener.accept()), shutdown.as_mut()).await {
+            Either::Left((accepted, _)) => accepted,
+            Either::Right(_) => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => drop(tokio::spawn(connection(shared.clone(), stream, peer))),
+            Err(e) => {
+                // Out of file descriptors and the like: give the system a moment.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    drop(listener);
+    stop_tx.send_replace(true);
+    // Every live connection holds `shared` and so a receiver.
+    drop(shared);
+    if tokio::time::timeout(SHUTDOWN_GRACE, stop_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = stop_tx.receiver_count(),
+            "connections still open after the shutdown grace period"
+        );
+    }
+    Ok(())
+}
+
+/// Serves one TCP connection (and starts the WebSocket it may upgrade to).
+async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, %peer, "setting TCP_NODELAY failed");
+    }
+    let mut stop = shared.shutdown.clone();
+    let svc_shared = shared.clone();
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let shared = svc_shared.clone();
+        async move { Ok::<_, Infallible>(shared.handle(req, Some(peer)).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder.timer(TokioTimer::new());
+    let mut conn = pin!(builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades());
+    let stopped = async {
+        match &mut stop {
+            Some(rx) => drop(rx.wait_for(|stop| *stop).await),
+            None => std::future::pending().await,
+        }
+    };
+    let result = match select(conn.as_mut(), pin!(stopped)).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "HTTP connection error");
+    }
+}
