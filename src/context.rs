@@ -1,0 +1,319 @@
+//! [`Context`]: what a handler knows about the socket and event it runs for.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use sockio_protocol::http::HttpRequest;
+use sockio_protocol::socketio::binary::Attachments;
+
+use crate::args::{from_arg, resolve_placeholders, ArgsError, IntoArgs};
+use crate::emit::Emitter;
+use crate::engine::{AckError, Engine, SocketData};
+use crate::handler::{HandlerError, HandlerErrorKind};
+use crate::{EmitError, SocketIo};
+
+/// The arguments of an event or acknowledgement, with their binary attachments.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Args {
+    values: Vec<Value>,
+    attachments: Attachments,
+}
+
+impl Args {
+    pub(crate) fn new(values: Vec<Value>, attachments: Attachments) -> Self {
+        Args {
+            values,
+            attachments,
+        }
+    }
+
+    /// The raw JSON values (binary arguments are placeholders; see [`get`](Self::get)).
+    pub fn values(&self) -> &[Value] {
+        &self.values
+    }
+
+    /// The binary attachments.
+    pub fn attachments(&self) -> &Attachments {
+        &self.attachments
+    }
+
+    /// Number of arguments.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether there are no arguments.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Argument `i` deserialized as `T` ([`Binary`](crate::Binary) reads attachments).
+    pub fn get<T: DeserializeOwned>(&self, i: usize) -> Result<T, ArgsError> {
+        from_arg(&self.values, i, &self.attachments)
+    }
+
+    /// The arguments as plain JSON, binary data as arrays of byte values.
+    pub fn to_json(&self) -> Vec<Value> {
+        self.values
+            .iter()
+            .map(|v| resolve_placeholders(v, &self.attachments))
+            .collect()
+    }
+}
+
+/// The request that opened the connection: headers, cookies, query string and peer address
+/// (Flask's `request` during a Socket.IO handler).
+#[derive(Debug, Clone, Default)]
+pub struct Request(HttpRequest);
+
+impl Request {
+    pub(crate) fn from_http(r: HttpRequest) -> Self {
+        Request(r)
+    }
+
+    /// The path of the handshake request.
+    pub fn path(&self) -> &str {
+        &self.0.path
+    }
+
+    /// Headers with lower-case names.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.0.headers
+    }
+
+    /// A header by name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.0.header(name)
+    }
+
+    /// A cookie by name.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.0.cookie(name)
+    }
+
+    /// The raw query string.
+    pub fn query_string(&self) -> &str {
+        &self.0.query
+    }
+
+    /// A query parameter, decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.0.query_param(name).map(|c| c.into_owned())
+    }
+
+    /// The peer's address, when known (behind a proxy, see the `x-forwarded-for` header).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.0.peer
+    }
+}
+
+/// Everything a handler can see and do: the socket (sid, namespace, rooms, session), the
+/// event and its arguments, the handshake request, and emitting.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) data: Arc<SocketData>,
+    event: Option<Arc<str>>,
+    args: Arc<Args>,
+    ack: Option<u64>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("sid", &self.data.sid)
+            .field("namespace", &self.data.namespace)
+            .field("event", &self.event)
+            .field("args", &self.args.len())
+            .finish()
+    }
+}
+
+impl Context {
+    pub(crate) fn new(
+        engine: Arc<Engine>,
+        data: Arc<SocketData>,
+        event: Option<String>,
+        args: Args,
+        ack: Option<u64>,
+    ) -> Self {
+        Context {
+            engine,
+            data,
+            event: event.map(Arc::from),
+            args: Arc::new(args),
+            ack,
+        }
+    }
+
+    /// The socket's session id (Flask's `request.sid`).
+    pub fn sid(&self) -> &str {
+        &self.data.sid
+    }
+
+    /// The namespace (Flask's `request.namespace`).
+    pub fn namespace(&self) -> &str {
+        &self.data.namespace
+    }
+
+    /// The event being handled; `None` in connect and disconnect handlers.
+    pub fn event(&self) -> Option<&str> {
+        self.event.as_deref()
+    }
+
+    /// The event's raw arguments.
+    pub fn args(&self) -> &[Value] {
+        self.args.values()
+    }
+
+    /// The event's arguments with their attachments.
+    pub fn arguments(&self) -> &Args {
+        &self.args
+    }
+
+    /// The event's binary attachments.
+    pub fn attachments(&self) -> &Attachments {
+        self.args.attachments()
+    }
+
+    /// Argument `i` deserialized as `T`.
+    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, HandlerError> {
+        self.args
+            .get(i)
+            .map_err(|e| HandlerError::with_kind(HandlerErrorKind::BadArguments, e.0))
+    }
+
+    /// Whether the client asked for an acknowledgement of this event.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// The handshake request.
+    pub fn request(&self) -> &Request {
+        &self.data.request
+    }
+
+    /// The server this socket belongs to.
+    pub fn io(&self) -> SocketIo {
+        SocketIo::from_engine(self.engine.clone())
+    }
+
+    // ---- session ---------------------------------------------------------------------------
+
+    /// A value from the per-connection session (Flask's `session` in Socket.IO handlers).
+    pub fn session_get<T: DeserializeOwned>(&self, key: &str) -> Option<T> {
+        let s = self.data.session.lock().unwrap_or_else(|p| p.into_inner());
+        s.get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// Stores a value in the per-connection session.
+    pub fn session_set<T: Serialize>(&self, key: &str, value: T) -> Result<(), ArgsError> {
+        let v = serde_json::to_value(value).map_err(|e| ArgsError(e.to_string()))?;
+        let mut s = self.data.session.lock().unwrap_or_else(|p| p.into_inner());
+        s.insert(key.to_string(), v);
+        Ok(())
+    }
+
+    /// Removes a value from the session.
+    pub fn session_remove(&self, key: &str) -> Option<Value> {
+        let mut s = self.data.session.lock().unwrap_or_else(|p| p.into_inner());
+        s.remove(key)
+    }
+
+    /// Runs `f` on the whole session map.
+    pub fn with_session<R>(&self, f: impl FnOnce(&mut serde_json::Map<String, Value>) -> R) -> R {
+        let mut s = self.data.session.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s)
+    }
+
+    // ---- emitting --------------------------------------------------------------------------
+
+    fn to_me(&self) -> Emitter {
+        Emitter::new(self.engine.clone(), &self.data.namespace)
+            .to(self.data.sid.clone())
+            .with_sender(self.data.sid.clone())
+    }
+
+    /// Emits an event to this client (Flask's `emit` inside a handler).
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.to_me().emit(event, args)
+    }
+
+    /// Sends a `message` event to this client (Flask's `send`).
+    pub fn send(&self, data: impl IntoArgs) -> Result<(), EmitError> {
+        self.to_me().send(data)
+    }
+
+    /// Emits to this client and calls `callback` with its acknowledgement (or the failure).
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        callback: impl FnOnce(Result<Args, AckError>) + Send + 'static,
+    ) -> Result<(), EmitError> {
+        self.to_me().emit_with_ack(event, args, callback)
+    }
+
+    /// Emits to this client and waits for its acknowledgement, up to the server's ack timeout.
+    pub async fn call(&self, event: &str, args: impl IntoArgs) -> Result<Args, AckError> {
+        self.to_me().call(event, args).await
+    }
+
+    /// Like [`call`](Self::call) with an explicit timeout.
+    pub async fn call_timeout(
+        &self,
+        event: &str,
+        args: impl IntoArgs,
+        timeout: Duration,
+    ) -> Result<Args, AckError> {
+        self.to_me().timeout(timeout).call(event, args).await
+    }
+
+    /// Emits to a room of this namespace (the sender included if it is in the room); chain
+    /// `.to(..)` for more rooms.
+    pub fn to(&self, room: impl Into<String>) -> Emitter {
+        Emitter::new(self.engine.clone(), &self.data.namespace)
+            .to(room)
+            .with_sender(self.data.sid.clone())
+    }
+
+    /// Broadcasts to the whole namespace (Flask's `broadcast=True`); the sender is included
+    /// unless `.include_self(false)`.
+    pub fn broadcast(&self) -> Emitter {
+        Emitter::new(self.engine.clone(), &self.data.namespace).with_sender(self.data.sid.clone())
+    }
+
+    // ---- rooms -----------------------------------------------------------------------------
+
+    /// Puts this client in a room (Flask's `join_room`).
+    pub fn join_room(&self, room: impl Into<String>) {
+        let io = self.io();
+        io.enter_room(&self.data.sid, &room.into(), &self.data.namespace);
+    }
+
+    /// Takes this client out of a room (Flask's `leave_room`).
+    pub fn leave_room(&self, room: &str) {
+        self.io()
+            .leave_room(&self.data.sid, room, &self.data.namespace);
+    }
+
+    /// Removes everybody from a room of this namespace (Flask's `close_room`).
+    pub fn close_room(&self, room: &str) {
+        self.io().close_room(room, &self.data.namespace);
+    }
+
+    /// The rooms this client is in, its own sid's room first (Flask's `rooms()`).
+    pub fn rooms(&self) -> Vec<String> {
+        self.io().rooms(&self.data.sid, &self.data.namespace)
+    }
+
+    /// Disconnects this client from the namespace (Flask's `disconnect()`).
+    pub fn disconnect(&self) {
+        self.io().disconnect(&self.data.sid, &self.data.namespace);
+    }
+}

@@ -1,0 +1,760 @@
+//! The runtime-agnostic driver: owns the protocol [`Server`], routes its transmits to transport
+//! sinks, runs the timer, and hands events to per-socket tasks so each socket's events are
+//! handled in order.
+//!
+//! Every runtime uses this same driver; a runtime only supplies I/O, `spawn` and `sleep_until`
+//! (see [`Runtime`]). The protocol server sits behind one mutex whose critical sections are
+//! short: one input or command plus draining the outputs (a broadcast to N sockets is N
+//! reference-count bumps). User code never runs under the lock.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use futures_lite::FutureExt as _;
+use serde_json::Value;
+use sockio_protocol::http::{Frame, HttpRequest, HttpResponse};
+use sockio_protocol::socketio::binary::Attachments;
+use sockio_protocol::{
+    AckId, DisconnectReason, Entropy, Event, Input, Output, Payload, Server, SessionHandle,
+    SocketId, Transmit, TransportHandle,
+};
+
+use crate::handler::{BoxFuture, ConnectError, HandlerError, HandlerErrorKind};
+use crate::registry::Registry;
+use crate::{Args, Context, Request};
+
+/// What a runtime adapter gives the driver: spawning and sleeping.
+pub trait Runtime: Send + Sync + 'static {
+    /// Runs a future to completion in the background.
+    fn spawn(&self, future: BoxFuture<()>);
+    /// A future that completes at `deadline`.
+    fn sleep_until(&self, deadline: Instant) -> BoxFuture<()>;
+    /// The runtime's name, like Flask-SocketIO's `async_mode`.
+    fn name(&self) -> &'static str;
+}
+
+/// Ids from the operating system's CSPRNG.
+struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        if getrandom::fill(buf).is_err() {
+            // No entropy source is a broken platform; sids must not be predictable.
+            panic!("the operating system's random number generator failed");
+        }
+    }
+}
+
+/// Where a transport's transmits go.
+pub(crate) enum Sink {
+    /// A pending HTTP request: its response.
+    Http(async_channel::Sender<HttpResponse>),
+    /// A WebSocket: `Some(frame)` to send, `None` to close.
+    Ws(Box<dyn Fn(Option<Frame>) + Send + Sync>),
+}
+
+/// The answer to an emit with acknowledgement.
+pub(crate) type AckCallback = Box<dyn FnOnce(Result<Args, AckError>) + Send>;
+
+/// Why an acknowledgement did not arrive.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AckError {
+    /// The timeout passed first.
+    #[error("acknowledgement timed out")]
+    Timeout,
+    /// The client disconnected first.
+    #[error("client disconnected before acknowledging")]
+    Disconnected,
+    /// The emit itself could not be queued.
+    #[error("emit failed: {0}")]
+    Emit(#[from] crate::EmitError),
+}
+
+/// An event for a socket's ordered task.
+pub(crate) enum SocketEvent {
+    Connect(Option<Value>),
+    Message {
+        data: Value,
+        attachments: Attachments,
+        ack: Option<u64>,
+    },
+    Disconnect(DisconnectReason),
+}
+
+/// What the driver keeps about a socket for its handlers.
+pub(crate) struct SocketData {
+    pub(crate) id: SocketId,
+    pub(crate) sid: String,
+    pub(crate) namespace: String,
+    pub(crate) request: Arc<Request>,
+    pub(crate) session: Mutex<serde_json::Map<String, Value>>,
+    queue: async_channel::Sender<SocketEvent>,
+}
+
+pub(crate) struct State {
+    pub(crate) server: Server,
+    sinks: HashMap<TransportHandle, Sink>,
+    pub(crate) sockets: HashMap<SocketId, Arc<SocketData>>,
+    requests: HashMap<SessionHandle, Arc<Request>>,
+    acks: HashMap<SocketId, HashMap<AckId, AckCallback>>,
+    deadline: Option<Instant>,
+}
+
+/// Work to do once the lock is released.
+#[derive(Default)]
+struct After {
+    spawn: Vec<(Arc<SocketData>, async_channel::Receiver<SocketEvent>)>,
+    callbacks: Vec<(AckCallback, Result<Args, AckError>)>,
+    wake_timer: bool,
+}
+
+pub(crate) struct Engine {
+    state: Mutex<State>,
+    pub(crate) registry: RwLock<Registry>,
+    pub(crate) runtime: Arc<dyn Runtime>,
+    next_transport: AtomicU64,
+    timer_started: AtomicBool,
+    timer_wake: (async_channel::Sender<()>, async_channel::Receiver<()>),
+    /// Socket events queued but not yet handled, for the test client's quiescence wait.
+    in_flight: (Mutex<usize>, Condvar),
+    pub(crate) ack_timeout: Duration,
+    pub(crate) queue: Arc<dyn crate::queue::MessageQueue>,
+    connected_sockets: AtomicUsize,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        config: sockio_protocol::Config,
+        runtime: Arc<dyn Runtime>,
+        ack_timeout: Duration,
+        queue: Arc<dyn crate::queue::MessageQueue>,
+    ) -> Self {
+        Engine {
+            state: Mutex::new(State {
+                server: Server::new(config, Box::new(OsEntropy), Instant::now()),
+                sinks: HashMap::new(),
+                sockets: HashMap::new(),
+                requests: HashMap::new(),
+                acks: HashMap::new(),
+                deadline: None,
+            }),
+            registry: RwLock::new(Registry::default()),
+            runtime,
+            next_transport: AtomicU64::new(1),
+            timer_started: AtomicBool::new(false),
+            timer_wake: async_channel::bounded(1),
+            in_flight: (Mutex::new(0), Condvar::new()),
+            ack_timeout,
+            queue,
+            connected_sockets: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug in the driver; the protocol state is still
+        // consistent between inputs, so keep serving.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the protocol server, drains every output, then does the follow-up work
+    /// (spawning socket tasks, ack callbacks) without the lock.
+    pub(crate) fn drive<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut after = After::default();
+        let r = {
+            let mut st = self.lock();
+            let r = f(&mut st);
+            self.drain(&mut st, &mut after);
+            r
+        };
+        self.finish(after);
+        r
+    }
+
+    fn drain(self: &Arc<Self>, st: &mut State, after: &mut After) {
+        loop {
+            match st.server.poll_output() {
+                Output::Timeout(at) => {
+                    if st.deadline != Some(at) {
+                        st.deadline = Some(at);
+                        after.wake_timer = true;
+                    }
+                    return;
+                }
+                Output::Transmit(Transmit::Http {
+                    transport,
+                    response,
+                }) => {
+                    if let Some(Sink::Http(tx)) = st.sinks.remove(&transport) {
+                        let _ = tx.try_send(response);
+                    }
+                }
+                Output::Transmit(Transmit::WebSocket { transport, frame }) => {
+                    if let Some(Sink::Ws(send)) = st.sinks.get(&transport) {
+                        send(Some(frame));
+                    }
+                }
+                Output::Transmit(Transmit::CloseWebSocket { transport }) => {
+                    if let Some(Sink::Ws(send)) = st.sinks.remove(&transport) {
+                        send(None);
+                    }
+                }
+                Output::Event(e) => self.on_event(st, e, after),
+                // Output is non-exhaustive in spirit; nothing else exists today.
+            }
+        }
+    }
+
+    fn on_event(self: &Arc<Self>, st: &mut State, e: Event, after: &mut After) {
+        match e {
+            Event::SessionOpened { session, .. } => {
+                let req = st
+                    .server
+                    .session_request(session)
+                    .cloned()
+                    .unwrap_or_default();
+                st.requests
+                    .insert(session, Arc::new(Request::from_http(req)));
+            }
+            Event::SessionClosed { session, .. } => {
+                st.requests.remove(&session);
+            }
+            Event::Connect {
+                socket,
+                session,
+                namespace,
+                auth,
+            } => {
+                if !self.registry().has_namespace(namespace.as_str()) {
+                    if let Some(s) = st.server.socket(socket) {
+                        s.reject("Invalid namespace", None);
+                    }
+                    return;
+                }
+                let sid = st
+                    .server
+                    .socket_info(socket)
+                    .map(|i| i.sid.to_string())
+                    .unwrap_or_default();
+                let request = st.requests.get(&session).cloned().unwrap_or_default();
+                let (tx, rx) = async_channel::unbounded();
+                let data = Arc::new(SocketData {
+                    id: socket,
+                    sid,
+                    namespace: namespace.to_string(),
+                    request,
+                    session: Mutex::new(serde_json::Map::new()),
+                    queue: tx,
+                });
+                st.sockets.insert(socket, data.clone());
+                self.enqueue(&data, SocketEvent::Connect(auth));
+                after.spawn.push((data, rx));
+            }
+            Event::Message {
+                socket,
+                data,
+                attachments,
+                ack,
+            } => {
+                if let Some(d) = st.sockets.get(&socket) {
+                    self.enqueue(
+                        d,
+                        SocketEvent::Message {
+                            data,
+                            attachments,
+                            ack,
+                        },
+                    );
+                }
+            }
+            Event::Ack {
+                socket,
+                ack,
+                data,
+                attachments,
+            } => {
+                if let Some(cb) = st.acks.get_mut(&socket).and_then(|m| m.remove(&ack)) {
+                    let values = match data {
+                        Value::Array(a) => a,
+                        other => vec![other],
+                    };
+                    after
+                        .callbacks
+                        .push((cb, Ok(Args::new(values, attachments))));
+                }
+            }
+            Event::AckTimeout { socket, ack } => {
+                if let Some(cb) = st.acks.get_mut(&socket).and_then(|m| m.remove(&ack)) {
+                    after.callbacks.push((cb, Err(AckError::Timeout)));
+                }
+            }
+            Event::Disconnect { socket, reason, .. } => {
+                if let Some(waiting) = st.acks.remove(&socket) {
+                    for cb in waiting.into_values() {
+                        after.callbacks.push((cb, Err(AckError::Disconnected)));
+                    }
+                }
+                if let Some(d) = st.sockets.remove(&socket) {
+                    self.enqueue(&d, SocketEvent::Disconnect(reason));
+                    d.queue.close();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn enqueue(&self, d: &SocketData, ev: SocketEvent) {
+        // Counted before sending: the socket task may finish the event before try_send returns.
+        *self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        if d.queue.try_send(ev).is_err() {
+            self.done_one();
+        }
+    }
+
+    fn done_one(&self) {
+        let mut n = self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.in_flight.1.notify_all();
+        }
+    }
+
+    /// Blocks until every queued socket event has been handled, `stop()` says to stop
+    /// waiting (checked every millisecond), or `timeout` passes. True when idle.
+    pub(crate) fn wait_idle(&self, timeout: Duration, stop: impl Fn() -> bool) -> bool {
+        let end = Instant::now() + timeout;
+        let mut n = self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner());
+        while *n > 0 {
+            if stop() {
+                return false;
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let step = left.min(Duration::from_millis(1));
+            n = self
+                .in_flight
+                .1
+                .wait_timeout(n, step)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    fn finish(self: &Arc<Self>, after: After) {
+        if after.wake_timer {
+            self.ensure_timer();
+            let _ = self.timer_wake.0.try_send(());
+        }
+        for (data, rx) in after.spawn {
+            let engine = self.clone();
+            self.runtime
+                .spawn(Box::pin(async move { engine.socket_task(data, rx).await }));
+        }
+        for (cb, result) in after.callbacks {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| cb(result))).is_err() {
+                tracing::error!("an ack callback panicked");
+            }
+        }
+    }
+
+    pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
+        self.registry.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ensure_timer(self: &Arc<Self>) {
+        if self.timer_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let engine = Arc::downgrade(self);
+        let wake = self.timer_wake.1.clone();
+        let runtime = self.runtime.clone();
+        self.runtime.spawn(Box::pin(async move {
+            loop {
+                let Some(e) = engine.upgrade() else { return };
+                let deadline = e.lock().deadline;
+                drop(e);
+                let sleep = match deadline {
+                    Some(at) if at > Instant::now() => runtime.sleep_until(at),
+                    Some(_) => Box::pin(std::future::ready(())),
+                    None => runtime.sleep_until(Instant::now() + Duration::from_secs(3600)),
+                };
+                let woken = async {
+                    let _ = wake.recv().await;
+                };
+                sleep.or(woken).await;
+                let Some(e) = engine.upgrade() else { return };
+                let now = Instant::now();
+                e.drive(|st| {
+                    if st.deadline.is_some_and(|d| d <= now) {
+                        st.server.handle_input(Input::Timeout(now));
+                    }
+                });
+            }
+        }));
+    }
+
+    // ---- transports ------------------------------------------------------------------------
+
+    fn next_handle(&self) -> TransportHandle {
+        TransportHandle(self.next_transport.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// An HTTP request on the engine path. The future resolves to its response; dropping it
+    /// before then tells the server the client went away.
+    pub(crate) fn http(self: &Arc<Self>, request: HttpRequest) -> BoxFuture<HttpResponse> {
+        let t = self.next_handle();
+        let (tx, rx) = async_channel::bounded(1);
+        self.drive(|st| {
+            st.sinks.insert(t, Sink::Http(tx));
+            st.server.handle_input(Input::HttpRequest {
+                now: Instant::now(),
+                transport: t,
+                request,
+            });
+        });
+        if let Ok(r) = rx.try_recv() {
+            return Box::pin(std::future::ready(r));
+        }
+        let guard = CloseOnDrop {
+            engine: self.clone(),
+            transport: t,
+            armed: true,
+        };
+        Box::pin(async move {
+            let mut guard = guard;
+            let r = rx.recv().await;
+            guard.armed = false;
+            r.unwrap_or_else(|_| HttpResponse {
+                status: 503,
+                headers: Vec::new(),
+                body: sockio_protocol::Bytes::new(),
+            })
+        })
+    }
+
+    /// A WebSocket opened: `send` writes a frame (`None` closes). Returns the handle to pass
+    /// to [`ws_message`](Self::ws_message) and [`ws_closed`](Self::ws_closed).
+    pub(crate) fn ws_open(
+        self: &Arc<Self>,
+        request: HttpRequest,
+        send: Box<dyn Fn(Option<Frame>) + Send + Sync>,
+    ) -> TransportHandle {
+        let t = self.next_handle();
+        self.drive(|st| {
+            st.sinks.insert(t, Sink::Ws(send));
+            st.server.handle_input(Input::WebSocketOpen {
+                now: Instant::now(),
+                transport: t,
+                request,
+            });
+        });
+        t
+    }
+
+    pub(crate) fn ws_message(self: &Arc<Self>, t: TransportHandle, frame: Frame) {
+        self.drive(|st| {
+            st.server.handle_input(Input::WebSocketMessage {
+                now: Instant::now(),
+                transport: t,
+                frame,
+            });
+        });
+    }
+
+    pub(crate) fn ws_closed(self: &Arc<Self>, t: TransportHandle) {
+        self.transport_closed(t);
+    }
+
+    fn transport_closed(self: &Arc<Self>, t: TransportHandle) {
+        self.drive(|st| {
+            st.sinks.remove(&t);
+            st.server.handle_input(Input::TransportClosed {
+                now: Instant::now(),
+                transport: t,
+            });
+        });
+    }
+
+    /// Pumps a WebSocket's incoming frames into the server until it closes.
+    pub(crate) async fn pump_ws(
+        self: Arc<Self>,
+        t: TransportHandle,
+        incoming: async_channel::Receiver<Frame>,
+    ) {
+        while let Ok(frame) = incoming.recv().await {
+            self.ws_message(t, frame);
+        }
+        self.ws_closed(t);
+    }
+
+    /// Registers a waiter for an acknowledgement.
+    pub(crate) fn add_ack(st: &mut State, socket: SocketId, ack: AckId, cb: AckCallback) {
+        st.acks.entry(socket).or_default().insert(ack, cb);
+    }
+
+    /// Number of connected sockets (for diagnostics).
+    pub(crate) fn connected(&self) -> usize {
+        self.connected_sockets.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn shutdown(self: &Arc<Self>) {
+        self.drive(|st| st.server.shutdown());
+    }
+
+    // ---- socket tasks ----------------------------------------------------------------------
+
+    async fn socket_task(
+        self: Arc<Self>,
+        data: Arc<SocketData>,
+        rx: async_channel::Receiver<SocketEvent>,
+    ) {
+        let mut accepted = false;
+        while let Ok(ev) = rx.recv().await {
+            let keep_going = match ev {
+                SocketEvent::Connect(auth) => {
+                    accepted = self.handle_connect(&data, auth).await;
+                    accepted
+                }
+                SocketEvent::Message {
+                    data: msg,
+                    attachments,
+                    ack,
+                } => {
+                    self.handle_message(&data, msg, attachments, ack).await;
+                    true
+                }
+                SocketEvent::Disconnect(reason) => {
+                    if accepted {
+                        self.connected_sockets.fetch_sub(1, Ordering::Relaxed);
+                        self.handle_disconnect(&data, reason).await;
+                    }
+                    false
+                }
+            };
+            self.done_one();
+            if !keep_going {
+                break;
+            }
+        }
+        // Whatever is left was queued for a socket that is gone.
+        while rx.try_recv().is_ok() {
+            self.done_one();
+        }
+    }
+
+    async fn handle_connect(self: &Arc<Self>, data: &Arc<SocketData>, auth: Option<Value>) -> bool {
+        let ctx = Context::new(self.clone(), data.clone(), None, Args::default(), None);
+        let (handler, class) = {
+            let reg = self.registry();
+            let ns = reg.namespace(&data.namespace);
+            (
+                ns.and_then(|n| n.connect.clone()),
+                ns.and_then(|n| n.class.clone()),
+            )
+        };
+        let decision = if let Some(h) = handler {
+            let started =
+                std::panic::catch_unwind(AssertUnwindSafe(|| h(ctx.clone(), auth.clone())));
+            match started {
+                Ok(f) => match AssertUnwindSafe(f).catch_unwind().await {
+                    Ok(d) => d,
+                    Err(_) => Err(ConnectError::new("connect handler failed")),
+                },
+                Err(_) => Err(ConnectError::new("connect handler failed")),
+            }
+        } else if let Some(c) = class {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| c.on_connect(&ctx, auth.as_ref()))) {
+                Ok(d) => d,
+                Err(_) => Err(ConnectError::new("connect handler failed")),
+            }
+        } else {
+            Ok(())
+        };
+        let id = data.id;
+        let ok = decision.is_ok();
+        self.drive(|st| {
+            let Some(s) = st.server.socket(id) else {
+                return;
+            };
+            match &decision {
+                Ok(()) => s.accept(),
+                Err(e) => {
+                    s.reject(&e.message, e.data.as_ref());
+                    st.sockets.remove(&id);
+                }
+            }
+        });
+        if ok {
+            self.connected_sockets.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    async fn handle_message(
+        self: &Arc<Self>,
+        data: &Arc<SocketData>,
+        msg: Value,
+        attachments: Attachments,
+        ack: Option<u64>,
+    ) {
+        let Value::Array(mut items) = msg else { return };
+        let event = match items.first() {
+            Some(Value::String(_)) => match items.remove(0) {
+                Value::String(s) => s,
+                _ => unreachable!("checked above"),
+            },
+            _ => return,
+        };
+        let args = Args::new(items, attachments);
+        let ctx = Context::new(self.clone(), data.clone(), Some(event.clone()), args, ack);
+        let result = self.run_event(&ctx, &event).await;
+        let result = match result {
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => self.run_error(&ctx, e).await,
+            None => None,
+        };
+        if let Some(ack) = ack {
+            let payload = result.unwrap_or_else(|| Payload::json(&b"[]"[..]));
+            let id = data.id;
+            self.drive(|st| {
+                if let Some(mut s) = st.server.socket(id) {
+                    if let Err(e) = s.ack(ack, payload) {
+                        tracing::warn!(sid = %data.sid, "ack not sent: {e}");
+                    }
+                }
+            });
+        }
+    }
+
+    /// Runs the handler for an event: a function handler first, then the class namespace, then
+    /// a catch-all. `None` when nothing handles it.
+    async fn run_event(
+        self: &Arc<Self>,
+        ctx: &Context,
+        event: &str,
+    ) -> Option<Result<Payload, HandlerError>> {
+        let (handler, class, catch_all) = {
+            let reg = self.registry();
+            let ns = reg.namespace(ctx.namespace());
+            (
+                ns.and_then(|n| n.events.get(event).cloned()),
+                ns.and_then(|n| n.class.clone()),
+                ns.and_then(|n| n.events.get("*").cloned())
+                    .or_else(|| reg.catch_all()),
+            )
+        };
+        if let Some(h) = handler {
+            return Some(run_guarded(|| h(ctx.clone())).await);
+        }
+        if let Some(c) = class {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| c.on_event(ctx))) {
+                Ok(Ok(crate::Reply::Unhandled)) => {}
+                Ok(Ok(crate::Reply::Ack(p))) => return Some(Ok(p)),
+                Ok(Err(e)) => return Some(Err(e)),
+                Err(_) => {
+                    return Some(Err(HandlerError::with_kind(
+                        HandlerErrorKind::Panic,
+                        "handler panicked",
+                    )))
+                }
+            }
+        }
+        if let Some(h) = catch_all {
+            return Some(run_guarded(|| h(ctx.clone())).await);
+        }
+        tracing::debug!(event, namespace = ctx.namespace(), "no handler for event");
+        None
+    }
+
+    async fn run_error(self: &Arc<Self>, ctx: &Context, e: HandlerError) -> Option<Payload> {
+        let handler = {
+            let reg = self.registry();
+            reg.namespace(ctx.namespace())
+                .and_then(|n| n.error.clone())
+                .or_else(|| reg.default_error.clone())
+        };
+        match handler {
+            Some(h) => match run_guarded(|| h(ctx.clone(), e)).await {
+                Ok(p) => Some(p),
+                Err(e2) => {
+                    tracing::error!(event = ctx.event(), "error handler failed: {e2}");
+                    None
+                }
+            },
+            None => {
+                tracing::error!(
+                    event = ctx.event(),
+                    namespace = ctx.namespace(),
+                    "handler error: {e}"
+                );
+                None
+            }
+        }
+    }
+
+    async fn handle_disconnect(self: &Arc<Self>, data: &Arc<SocketData>, reason: DisconnectReason) {
+        let ctx = Context::new(self.clone(), data.clone(), None, Args::default(), None);
+        let (handler, class) = {
+            let reg = self.registry();
+            let ns = reg.namespace(&data.namespace);
+            (
+                ns.and_then(|n| n.disconnect.clone()),
+                ns.and_then(|n| n.class.clone()),
+            )
+        };
+        if let Some(h) = handler {
+            let ok = match std::panic::catch_unwind(AssertUnwindSafe(|| h(ctx, reason))) {
+                Ok(f) => AssertUnwindSafe(f).catch_unwind().await.is_ok(),
+                Err(_) => false,
+            };
+            if !ok {
+                tracing::error!("disconnect handler panicked");
+            }
+        } else if let Some(c) = class {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| c.on_disconnect(&ctx, reason))).is_err()
+            {
+                tracing::error!("disconnect handler panicked");
+            }
+        }
+    }
+}
+
+/// Runs a handler, turning a panic (while starting it or while awaiting it) into an error.
+async fn run_guarded(
+    start: impl FnOnce() -> BoxFuture<Result<Payload, HandlerError>>,
+) -> Result<Payload, HandlerError> {
+    let panicked = || {
+        Err(HandlerError::with_kind(
+            HandlerErrorKind::Panic,
+            "handler panicked",
+        ))
+    };
+    let Ok(f) = std::panic::catch_unwind(AssertUnwindSafe(start)) else {
+        return panicked();
+    };
+    match AssertUnwindSafe(f).catch_unwind().await {
+        Ok(r) => r,
+        Err(_) => panicked(),
+    }
+}
+
+/// Tells the server a pending HTTP request's client went away, unless it was answered.
+struct CloseOnDrop {
+    engine: Arc<Engine>,
+    transport: TransportHandle,
+    armed: bool,
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.engine.transport_closed(self.transport);
+        }
+    }
+}

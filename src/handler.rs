@@ -1,0 +1,410 @@
+//! Handler traits: plain closures and async functions, with typed arguments.
+//!
+//! An event handler takes a [`Context`] and up to six arguments, each deserialized with serde
+//! from the argument at its position; it returns anything [`HandlerOutput`]: `()`, a value, a
+//! tuple (several ack arguments) or a `Result`. What it returns is the acknowledgement the client
+//! asked for, if it asked. Sync closures run on the socket's task; async functions are awaited.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sockio_protocol::{DisconnectReason, Payload};
+
+use crate::args::{encode, from_arg, ArgsError, IntoArgs};
+use crate::Context;
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What went wrong in a handler: bad arguments, or an error the handler returned. Error
+/// handlers receive it together with the [`Context`] (event name and arguments included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerError {
+    kind: HandlerErrorKind,
+    message: String,
+}
+
+/// The kind of a [`HandlerError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandlerErrorKind {
+    /// The client's arguments did not deserialize into the handler's parameter types.
+    BadArguments,
+    /// The handler returned an error.
+    Handler,
+    /// The handler panicked.
+    Panic,
+}
+
+impl HandlerError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        HandlerError {
+            kind: HandlerErrorKind::Handler,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn with_kind(kind: HandlerErrorKind, message: impl Into<String>) -> Self {
+        HandlerError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> HandlerErrorKind {
+        self.kind
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for HandlerError {
+    fn from(e: E) -> Self {
+        HandlerError::new(e.to_string())
+    }
+}
+
+fn bad_args(e: ArgsError) -> HandlerError {
+    HandlerError::with_kind(HandlerErrorKind::BadArguments, e.0)
+}
+
+/// What a handler may return; becomes the acknowledgement arguments.
+pub trait HandlerOutput {
+    /// The ack payload (`[args...]`), or the error.
+    fn into_ack(self) -> Result<Payload, HandlerError>;
+}
+
+impl<T: IntoArgs> HandlerOutput for T {
+    fn into_ack(self) -> Result<Payload, HandlerError> {
+        encode(None, self).map_err(bad_args)
+    }
+}
+
+impl<T: IntoArgs, E: Into<HandlerError>> HandlerOutput for Result<T, E> {
+    fn into_ack(self) -> Result<Payload, HandlerError> {
+        self.map_err(Into::into)?.into_ack()
+    }
+}
+
+/// The type-erased form every handler is stored as.
+pub(crate) type Erased =
+    Arc<dyn Fn(Context) -> BoxFuture<Result<Payload, HandlerError>> + Send + Sync>;
+
+/// Marker for handlers that are plain functions or closures.
+#[derive(Debug)]
+pub struct IsSync;
+/// Marker for handlers that are async functions or closures returning futures.
+#[derive(Debug)]
+pub struct IsAsync;
+
+/// An event handler. Implemented for `Fn(Context, A1, .., An) -> R` (n ≤ 6) where each `Ai`
+/// deserializes and `R` is a [`HandlerOutput`], and for the same returning a future of `R`.
+/// The marker `M` only tells the two shapes apart; it is inferred.
+pub trait Handler<M>: Send + Sync + 'static {
+    /// Erases the handler's type.
+    fn into_erased(self) -> Erased;
+}
+
+macro_rules! handler {
+    ($($a:ident),*) => {
+        impl<F, R, $($a,)*> Handler<(IsSync, $($a,)*)> for F
+        where
+            F: Fn(Context, $($a,)*) -> R + Send + Sync + 'static,
+            R: HandlerOutput,
+            $($a: DeserializeOwned + Send + 'static,)*
+        {
+            #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
+            fn into_erased(self) -> Erased {
+                Arc::new(move |ctx: Context| {
+                    let run = || {
+                        let mut i = 0;
+                        $(let $a: $a = from_arg(ctx.args(), i, ctx.attachments()).map_err(bad_args)?; i += 1;)*
+                        (self)(ctx.clone(), $($a,)*).into_ack()
+                    };
+                    let r = run();
+                    Box::pin(std::future::ready(r))
+                })
+            }
+        }
+
+        impl<F, Fut, R, $($a,)*> Handler<(IsAsync, $($a,)*)> for F
+        where
+            F: Fn(Context, $($a,)*) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = R> + Send + 'static,
+            R: HandlerOutput,
+            $($a: DeserializeOwned + Send + 'static,)*
+        {
+            #[allow(non_snake_case, unused_variables, unused_mut, unused_assignments)]
+            #[allow(clippy::redundant_closure_call)] // the closure scopes the `?` of each argument
+            fn into_erased(self) -> Erased {
+                Arc::new(move |ctx: Context| {
+                    let extracted = (|| {
+                        let mut i = 0;
+                        $(let $a: $a = from_arg(ctx.args(), i, ctx.attachments()).map_err(bad_args)?; i += 1;)*
+                        Ok::<_, HandlerError>(($($a,)*))
+                    })();
+                    match extracted {
+                        Ok(($($a,)*)) => {
+                            let fut = (self)(ctx, $($a,)*);
+                            Box::pin(async move { fut.await.into_ack() })
+                        }
+                        Err(e) => Box::pin(std::future::ready(Err(e))),
+                    }
+                })
+            }
+        }
+    };
+}
+
+handler!();
+handler!(A1);
+handler!(A1, A2);
+handler!(A1, A2, A3);
+handler!(A1, A2, A3, A4);
+handler!(A1, A2, A3, A4, A5);
+handler!(A1, A2, A3, A4, A5, A6);
+
+/// A refused namespace connection: the client receives CONNECT_ERROR with this message and
+/// data (`socket.on("connect_error", err => err.message, err.data)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// The message.
+    pub message: String,
+    /// Optional data for the client.
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    /// A refusal with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds data for the client.
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+impl<T: Into<String>> From<T> for ConnectError {
+    fn from(message: T) -> Self {
+        ConnectError::new(message)
+    }
+}
+
+impl From<crate::EmitError> for ConnectError {
+    fn from(e: crate::EmitError) -> Self {
+        ConnectError::new(e.to_string())
+    }
+}
+
+impl From<ArgsError> for ConnectError {
+    fn from(e: ArgsError) -> Self {
+        ConnectError::new(e.to_string())
+    }
+}
+
+/// What a connect handler may return: `()` or `true` to accept, `false` to refuse, or a
+/// `Result` whose error is the refusal.
+pub trait ConnectOutput {
+    /// Accept, or refuse with an error.
+    fn into_decision(self) -> Result<(), ConnectError>;
+}
+
+impl ConnectOutput for () {
+    fn into_decision(self) -> Result<(), ConnectError> {
+        Ok(())
+    }
+}
+
+impl ConnectOutput for bool {
+    fn into_decision(self) -> Result<(), ConnectError> {
+        if self {
+            Ok(())
+        } else {
+            Err(ConnectError::new("Connection rejected by server"))
+        }
+    }
+}
+
+impl<E: Into<ConnectError>> ConnectOutput for Result<(), E> {
+    fn into_decision(self) -> Result<(), ConnectError> {
+        self.map_err(Into::into)
+    }
+}
+
+pub(crate) type ErasedConnect =
+    Arc<dyn Fn(Context, Option<Value>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+
+/// A connect handler: `Fn(Context) -> R`, or `Fn(Context, Auth) -> R` where `Auth`
+/// deserializes from the client's auth payload (`Option<T>` when it may be absent), sync or
+/// async, `R` a [`ConnectOutput`].
+pub trait ConnectHandler<M>: Send + Sync + 'static {
+    /// Erases the handler's type.
+    fn into_erased(self) -> ErasedConnect;
+}
+
+impl<F, R> ConnectHandler<(IsSync,)> for F
+where
+    F: Fn(Context) -> R + Send + Sync + 'static,
+    R: ConnectOutput,
+{
+    fn into_erased(self) -> ErasedConnect {
+        Arc::new(move |ctx, _| Box::pin(std::future::ready((self)(ctx).into_decision())))
+    }
+}
+
+impl<F, R, A> ConnectHandler<(IsSync, A)> for F
+where
+    F: Fn(Context, A) -> R + Send + Sync + 'static,
+    R: ConnectOutput,
+    A: DeserializeOwned,
+{
+    fn into_erased(self) -> ErasedConnect {
+        Arc::new(move |ctx, auth| {
+            let r = match serde_json::from_value::<A>(auth.unwrap_or(Value::Null)) {
+                Ok(a) => (self)(ctx, a).into_decision(),
+                Err(e) => Err(ConnectError::new(format!("invalid auth payload: {e}"))),
+            };
+            Box::pin(std::future::ready(r))
+        })
+    }
+}
+
+impl<F, Fut, R> ConnectHandler<(IsAsync,)> for F
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: ConnectOutput,
+{
+    fn into_erased(self) -> ErasedConnect {
+        Arc::new(move |ctx, _| {
+            let fut = (self)(ctx);
+            Box::pin(async move { fut.await.into_decision() })
+        })
+    }
+}
+
+impl<F, Fut, R, A> ConnectHandler<(IsAsync, A)> for F
+where
+    F: Fn(Context, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: ConnectOutput,
+    A: DeserializeOwned,
+{
+    fn into_erased(self) -> ErasedConnect {
+        Arc::new(
+            move |ctx, auth| match serde_json::from_value::<A>(auth.unwrap_or(Value::Null)) {
+                Ok(a) => {
+                    let fut = (self)(ctx, a);
+                    Box::pin(async move { fut.await.into_decision() })
+                }
+                Err(e) => Box::pin(std::future::ready(Err(ConnectError::new(format!(
+                    "invalid auth payload: {e}"
+                ))))),
+            },
+        )
+    }
+}
+
+pub(crate) type ErasedDisconnect =
+    Arc<dyn Fn(Context, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+
+/// A disconnect handler: `Fn(Context)` or `Fn(Context, DisconnectReason)`, sync or async.
+pub trait DisconnectHandler<M>: Send + Sync + 'static {
+    /// Erases the handler's type.
+    fn into_erased(self) -> ErasedDisconnect;
+}
+
+impl<F: Fn(Context) + Send + Sync + 'static> DisconnectHandler<(IsSync,)> for F {
+    fn into_erased(self) -> ErasedDisconnect {
+        Arc::new(move |ctx, _| {
+            (self)(ctx);
+            Box::pin(std::future::ready(()))
+        })
+    }
+}
+
+impl<F: Fn(Context, DisconnectReason) + Send + Sync + 'static>
+    DisconnectHandler<(IsSync, DisconnectReason)> for F
+{
+    fn into_erased(self) -> ErasedDisconnect {
+        Arc::new(move |ctx, reason| {
+            (self)(ctx, reason);
+            Box::pin(std::future::ready(()))
+        })
+    }
+}
+
+impl<F, Fut> DisconnectHandler<(IsAsync,)> for F
+where
+    F: Fn(Context) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn into_erased(self) -> ErasedDisconnect {
+        Arc::new(move |ctx, _| Box::pin((self)(ctx)))
+    }
+}
+
+impl<F, Fut> DisconnectHandler<(IsAsync, DisconnectReason)> for F
+where
+    F: Fn(Context, DisconnectReason) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn into_erased(self) -> ErasedDisconnect {
+        Arc::new(move |ctx, reason| Box::pin((self)(ctx, reason)))
+    }
+}
+
+pub(crate) type ErasedError =
+    Arc<dyn Fn(Context, HandlerError) -> BoxFuture<Result<Payload, HandlerError>> + Send + Sync>;
+
+/// An error handler: `Fn(Context, HandlerError) -> R`, sync or async. The context carries the
+/// failed event's name and arguments; what it returns becomes the acknowledgement.
+pub trait ErrorHandler<M>: Send + Sync + 'static {
+    /// Erases the handler's type.
+    fn into_erased(self) -> ErasedError;
+}
+
+impl<F, R> ErrorHandler<(IsSync,)> for F
+where
+    F: Fn(Context, HandlerError) -> R + Send + Sync + 'static,
+    R: HandlerOutput,
+{
+    fn into_erased(self) -> ErasedError {
+        Arc::new(move |ctx, e| Box::pin(std::future::ready((self)(ctx, e).into_ack())))
+    }
+}
+
+impl<F, Fut, R> ErrorHandler<(IsAsync,)> for F
+where
+    F: Fn(Context, HandlerError) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: HandlerOutput,
+{
+    fn into_erased(self) -> ErasedError {
+        Arc::new(move |ctx, e| {
+            let fut = (self)(ctx, e);
+            Box::pin(async move { fut.await.into_ack() })
+        })
+    }
+}

@@ -1,0 +1,516 @@
+//! [`SocketIo`]: the server handle (Flask-SocketIO's `SocketIO` object).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sockio_protocol::{Config, Cookie, Cors};
+
+use crate::args::IntoArgs;
+use crate::emit::{EmitError, Emitter};
+use crate::engine::{Engine, Runtime};
+use crate::handler::{ConnectHandler, DisconnectHandler, ErrorHandler, Handler};
+use crate::queue::{InMemory, MessageQueue, QueueMessage};
+use crate::registry::Namespace;
+
+/// The Socket.IO server: register handlers, emit from anywhere, manage rooms, serve.
+///
+/// Cheap to clone; every clone is the same server. Create one with [`SocketIo::new`] or
+/// [`SocketIo::builder`].
+#[derive(Clone)]
+pub struct SocketIo {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) path: Arc<str>,
+}
+
+impl std::fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketIo")
+            .field("path", &self.path)
+            .field("async_mode", &self.async_mode())
+            .finish()
+    }
+}
+
+impl Default for SocketIo {
+    fn default() -> Self {
+        SocketIo::new()
+    }
+}
+
+/// Options for a [`SocketIo`]; see [`SocketIo::builder`].
+#[derive(Clone)]
+pub struct SocketIoBuilder {
+    config: Config,
+    path: String,
+    ack_timeout: Duration,
+    queue: Arc<dyn MessageQueue>,
+    any_namespace: bool,
+    runtime: Option<Arc<dyn Runtime>>,
+}
+
+impl std::fmt::Debug for SocketIoBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketIoBuilder")
+            .field("config", &self.config)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// The transports clients may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    WebSocket,
+}
+
+impl SocketIoBuilder {
+    /// The URL path (default `/socket.io/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        let mut p = path.into();
+        if !p.starts_with('/') {
+            p.insert(0, '/');
+        }
+        if !p.ends_with('/') {
+            p.push('/');
+        }
+        self.path = p;
+        self
+    }
+
+    /// Interval between pings (default 25 s).
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.config = self.config.ping_interval(d);
+        self
+    }
+
+    /// Time allowed for a pong (default 20 s).
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.config = self.config.ping_timeout(d);
+        self
+    }
+
+    /// Largest message accepted, in bytes (default 1,000,000; Flask's `max_http_buffer_size`).
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.config = self.config.max_payload(bytes);
+        self
+    }
+
+    /// Browser origins allowed to connect: `["*"]` for any, a list of origins, or nothing for
+    /// the default, same origin only (Flask's `cors_allowed_origins`).
+    pub fn cors_allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let list: Vec<String> = origins.into_iter().map(Into::into).collect();
+        let cors = if list.iter().any(|o| o == "*") {
+            Cors::Any
+        } else if list.is_empty() {
+            Cors::SameOrigin
+        } else {
+            Cors::List(list)
+        };
+        self.config = self.config.cors(cors);
+        self
+    }
+
+    /// Sets a session cookie (`io` by default) with HttpOnly and SameSite=Lax.
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        let c = Cookie {
+            name: name.into(),
+            ..Cookie::default()
+        };
+        self.config = self.config.cookie(Some(c));
+        self
+    }
+
+    /// The allowed transports (default both).
+    pub fn transports(mut self, transports: &[Transport]) -> Self {
+        self.config = self
+            .config
+            .polling(transports.contains(&Transport::Polling))
+            .websocket(transports.contains(&Transport::WebSocket));
+        self
+    }
+
+    /// Default timeout of emits waiting for an acknowledgement (default 60 s).
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        self.ack_timeout = d;
+        self
+    }
+
+    /// Accepts connections to any namespace, not only those with handlers.
+    pub fn any_namespace(mut self) -> Self {
+        self.any_namespace = true;
+        self
+    }
+
+    /// Replaces the protocol configuration wholesale (queue caps, limits, timeouts).
+    pub fn protocol_config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Uses a message queue to reach clients of other processes.
+    pub fn message_queue(mut self, queue: impl MessageQueue) -> Self {
+        self.queue = Arc::new(queue);
+        self
+    }
+
+    /// Runs on a custom runtime instead of the one chosen by Cargo features.
+    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// Builds the server.
+    pub fn build(self) -> SocketIo {
+        let runtime = self.runtime.unwrap_or_else(crate::rt::default_runtime);
+        tracing::info!(
+            async_mode = runtime.name(),
+            queue = self.queue.name(),
+            "sockio server created"
+        );
+        let engine = Engine::new(self.config, runtime, self.ack_timeout, self.queue);
+        engine
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .any_namespace = self.any_namespace;
+        SocketIo {
+            engine: Arc::new(engine),
+            path: Arc::from(self.path),
+        }
+    }
+}
+
+impl SocketIo {
+    /// A server with default options.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Options: path, heartbeats, CORS, cookie, transports, timeouts, message queue.
+    pub fn builder() -> SocketIoBuilder {
+        SocketIoBuilder {
+            config: Config::default(),
+            path: "/socket.io/".into(),
+            ack_timeout: Duration::from_secs(60),
+            queue: Arc::new(InMemory),
+            any_namespace: false,
+            runtime: None,
+        }
+    }
+
+    pub(crate) fn from_engine(engine: Arc<Engine>) -> Self {
+        SocketIo {
+            engine,
+            path: Arc::from("/socket.io/"),
+        }
+    }
+
+    /// The engine path, such as `/socket.io/`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The runtime serving this server: `tokio`, `async-std` or `threading` (Flask-SocketIO's
+    /// `async_mode`).
+    pub fn async_mode(&self) -> &'static str {
+        self.engine.runtime.name()
+    }
+
+    fn with_registry<R>(&self, f: impl FnOnce(&mut crate::registry::Registry) -> R) -> R {
+        let mut reg = self
+            .engine
+            .registry
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        f(&mut reg)
+    }
+
+    // ---- handlers --------------------------------------------------------------------------
+
+    /// Registers an event handler in the default namespace (`message` for `send`, `json`
+    /// for JSON messages, `*` to catch every unhandled event).
+    pub fn on<M, H: Handler<M>>(&self, event: &str, handler: H) -> &Self {
+        self.of("/").on(event, handler);
+        self
+    }
+
+    /// Registers the connect handler of the default namespace.
+    pub fn on_connect<M, H: ConnectHandler<M>>(&self, handler: H) -> &Self {
+        self.of("/").on_connect(handler);
+        self
+    }
+
+    /// Registers the disconnect handler of the default namespace.
+    pub fn on_disconnect<M, H: DisconnectHandler<M>>(&self, handler: H) -> &Self {
+        self.of("/").on_disconnect(handler);
+        self
+    }
+
+    /// Registers the error handler of the default namespace.
+    pub fn on_error<M, H: ErrorHandler<M>>(&self, handler: H) -> &Self {
+        self.of("/").on_error(handler);
+        self
+    }
+
+    /// Registers the error handler for namespaces without their own (Flask's
+    /// `on_error_default`).
+    pub fn on_error_default<M, H: ErrorHandler<M>>(&self, handler: H) -> &Self {
+        let h = handler.into_erased();
+        self.with_registry(|r| r.default_error = Some(h));
+        self
+    }
+
+    /// Registers a class-style namespace.
+    pub fn on_namespace(&self, namespace: &str, handler: impl Namespace) -> &Self {
+        let h: Arc<dyn Namespace> = Arc::new(handler);
+        self.with_registry(|r| r.namespace_mut(namespace).class = Some(h));
+        self
+    }
+
+    /// Handlers and emits of another namespace.
+    pub fn of(&self, namespace: &str) -> NamespaceRef<'_> {
+        self.with_registry(|r| {
+            r.namespace_mut(namespace);
+        });
+        NamespaceRef {
+            io: self,
+            namespace: namespace.to_string(),
+        }
+    }
+
+    // ---- emitting --------------------------------------------------------------------------
+
+    /// Emits to every client of the default namespace (a server-side emit is a broadcast).
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.to_all("/").emit(event, args)
+    }
+
+    /// Sends a `message` event to every client of the default namespace.
+    pub fn send(&self, data: impl IntoArgs) -> Result<(), EmitError> {
+        self.to_all("/").send(data)
+    }
+
+    /// Emits to a room (or a client's sid) of the default namespace; chain `.namespace(..)`.
+    pub fn to(&self, room: impl Into<String>) -> Emitter {
+        self.to_all("/").to(room)
+    }
+
+    /// Emits to every client of a namespace.
+    pub fn to_all(&self, namespace: &str) -> Emitter {
+        Emitter::new(self.engine.clone(), namespace)
+    }
+
+    // ---- rooms -----------------------------------------------------------------------------
+
+    /// Puts client `sid` in a room.
+    pub fn enter_room(&self, sid: &str, room: &str, namespace: &str) {
+        let local = self.engine.drive(|st| match find(st, sid, namespace) {
+            Some(id) => {
+                if let Some(mut s) = st.server.socket(id) {
+                    s.join(room);
+                }
+                true
+            }
+            None => false,
+        });
+        if !local {
+            self.publish(QueueMessage::EnterRoom {
+                sid: sid.into(),
+                namespace: namespace.into(),
+                room: room.into(),
+            });
+        }
+    }
+
+    /// Takes client `sid` out of a room.
+    pub fn leave_room(&self, sid: &str, room: &str, namespace: &str) {
+        let local = self.engine.drive(|st| match find(st, sid, namespace) {
+            Some(id) => {
+                if let Some(mut s) = st.server.socket(id) {
+                    s.leave(room);
+                }
+                true
+            }
+            None => false,
+        });
+        if !local {
+            self.publish(QueueMessage::LeaveRoom {
+                sid: sid.into(),
+                namespace: namespace.into(),
+                room: room.into(),
+            });
+        }
+    }
+
+    /// Removes every client from a room.
+    pub fn close_room(&self, room: &str, namespace: &str) {
+        self.engine
+            .drive(|st| st.server.close_room(namespace, room));
+        self.publish(QueueMessage::CloseRoom {
+            namespace: namespace.into(),
+            room: room.into(),
+        });
+    }
+
+    /// The rooms of client `sid`, its own sid's room first.
+    pub fn rooms(&self, sid: &str, namespace: &str) -> Vec<String> {
+        self.engine.drive(|st| {
+            find(st, sid, namespace)
+                .and_then(|id| st.server.socket_info(id))
+                .map(|i| i.rooms.iter().map(|r| r.to_string()).collect())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The sids of the clients in a room of this process.
+    pub fn room_members(&self, room: &str, namespace: &str) -> Vec<String> {
+        self.engine.drive(|st| {
+            st.server
+                .room_members(namespace, room)
+                .into_iter()
+                .filter_map(|id| st.server.socket_info(id).map(|i| i.sid.to_string()))
+                .collect()
+        })
+    }
+
+    /// Disconnects client `sid` from a namespace.
+    pub fn disconnect(&self, sid: &str, namespace: &str) {
+        let local = self.engine.drive(|st| match find(st, sid, namespace) {
+            Some(id) => {
+                if let Some(s) = st.server.socket(id) {
+                    s.disconnect();
+                }
+                true
+            }
+            None => false,
+        });
+        if !local {
+            self.publish(QueueMessage::Disconnect {
+                sid: sid.into(),
+                namespace: namespace.into(),
+            });
+        }
+    }
+
+    fn publish(&self, msg: QueueMessage) {
+        if self.engine.queue.is_local() {
+            return;
+        }
+        if let Err(e) = self.engine.queue.publish(&msg) {
+            tracing::error!(queue = self.engine.queue.name(), "publish failed: {e}");
+        }
+    }
+
+    /// Number of connected clients of this process, over all namespaces.
+    pub fn connected_count(&self) -> usize {
+        self.engine.connected()
+    }
+
+    // ---- tasks -----------------------------------------------------------------------------
+
+    /// Runs a future in the background on the server's runtime (Flask-SocketIO's
+    /// `start_background_task`).
+    pub fn start_background_task<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.engine.runtime.spawn(Box::pin(task));
+    }
+
+    /// Sleeps on the server's runtime (Flask-SocketIO's `socketio.sleep`).
+    pub async fn sleep(&self, d: Duration) {
+        self.engine
+            .runtime
+            .sleep_until(std::time::Instant::now() + d)
+            .await
+    }
+
+    /// Closes every connection: clients get what was queued for them, then a close.
+    pub fn shutdown(&self) {
+        self.engine.shutdown();
+    }
+
+    // ---- transports ------------------------------------------------------------------------
+
+    /// Handles one HTTP request on the engine path (used by the runtime adapters).
+    pub(crate) fn handle_http(
+        &self,
+        request: sockio_protocol::HttpRequest,
+    ) -> crate::handler::BoxFuture<sockio_protocol::HttpResponse> {
+        self.engine.http(request)
+    }
+}
+
+fn find(
+    st: &crate::engine::State,
+    sid: &str,
+    namespace: &str,
+) -> Option<sockio_protocol::SocketId> {
+    st.server.socket_by_sid(sid).filter(|id| {
+        st.server
+            .socket_info(*id)
+            .is_some_and(|i| i.namespace.as_str() == namespace)
+    })
+}
+
+/// Handlers and emits of one namespace, from [`SocketIo::of`].
+#[derive(Debug)]
+pub struct NamespaceRef<'a> {
+    io: &'a SocketIo,
+    namespace: String,
+}
+
+impl NamespaceRef<'_> {
+    /// Registers an event handler.
+    pub fn on<M, H: Handler<M>>(&self, event: &str, handler: H) -> &Self {
+        let h = handler.into_erased();
+        self.io.with_registry(|r| {
+            r.namespace_mut(&self.namespace)
+                .events
+                .insert(event.to_string(), h)
+        });
+        self
+    }
+
+    /// Registers the connect handler.
+    pub fn on_connect<M, H: ConnectHandler<M>>(&self, handler: H) -> &Self {
+        let h = handler.into_erased();
+        self.io
+            .with_registry(|r| r.namespace_mut(&self.namespace).connect = Some(h));
+        self
+    }
+
+    /// Registers the disconnect handler.
+    pub fn on_disconnect<M, H: DisconnectHandler<M>>(&self, handler: H) -> &Self {
+        let h = handler.into_erased();
+        self.io
+            .with_registry(|r| r.namespace_mut(&self.namespace).disconnect = Some(h));
+        self
+    }
+
+    /// Registers the error handler.
+    pub fn on_error<M, H: ErrorHandler<M>>(&self, handler: H) -> &Self {
+        let h = handler.into_erased();
+        self.io
+            .with_registry(|r| r.namespace_mut(&self.namespace).error = Some(h));
+        self
+    }
+
+    /// Emits to every client of this namespace.
+    pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
+        self.io.to_all(&self.namespace).emit(event, args)
+    }
+
+    /// Emits to a room of this namespace.
+    pub fn to(&self, room: impl Into<String>) -> Emitter {
+        self.io.to_all(&self.namespace).to(room)
+    }
+}

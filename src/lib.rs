@@ -1,0 +1,85 @@
+//! # sockio
+//!
+//! A Socket.IO server for Rust applications with the features of Flask-SocketIO: event
+//! handlers (plain closures or async functions, typed arguments through serde), handler return
+//! values as acknowledgements, `emit`/`send` to the sender, to rooms, to namespaces or to
+//! everybody, server-side emits from any thread or task, emits that wait for an
+//! acknowledgement (`call`), rooms, connect handlers that can refuse (auth), disconnect
+//! handlers with a reason, class-style namespaces, error handlers, a per-connection session,
+//! the handshake request, background tasks and an in-memory test client.
+//!
+//! It speaks Engine.IO v4 and Socket.IO v5 (the official JavaScript client 4.x and
+//! python-socketio 5.x connect unchanged), over long-polling and WebSocket with upgrade.
+//!
+//! ```no_run
+//! use sockio::{Context, SocketIo};
+//!
+//! # #[cfg(feature = "tokio")]
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let io = SocketIo::new();
+//!     io.on("chat", |ctx: Context, text: String| {
+//!         // to everybody in the namespace, the sender included
+//!         ctx.broadcast().emit("chat", text.clone())?;
+//!         // the return value is the acknowledgement the client asked for
+//!         Ok::<_, sockio::EmitError>(text.len())
+//!     });
+//!     io.run("127.0.0.1:5000").await
+//! }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
+//!
+//! ## Runtimes
+//!
+//! Cargo features choose how the server runs: `tokio` (the default: hyper and
+//! tokio-tungstenite, mountable into axum as a tower layer), `async-std` (also runs under
+//! smol) and `threaded` (std threads, one per connection). With several enabled, tokio wins,
+//! then async-std, then threaded; [`SocketIo::async_mode`] tells which one runs. The API is the
+//! same on every runtime.
+
+#![warn(missing_docs)]
+#![deny(missing_debug_implementations)]
+
+mod args;
+pub use args::{ArgsError, ArgsWriter, Binary, IntoArgs, Json, RawArgs};
+
+mod context;
+pub use context::{Args, Context, Request};
+
+mod emit;
+pub use emit::{EmitError, Emitter};
+
+mod engine;
+pub use engine::{AckError, Runtime};
+
+mod handler;
+pub use handler::{
+    BoxFuture, ConnectError, ConnectHandler, ConnectOutput, DisconnectHandler, ErrorHandler,
+    Handler, HandlerError, HandlerErrorKind, HandlerOutput, IsAsync, IsSync,
+};
+
+mod io;
+pub use io::{NamespaceRef, SocketIo, SocketIoBuilder, Transport};
+
+pub mod queue;
+
+mod registry;
+pub use registry::{Namespace, Reply};
+
+mod rt;
+#[cfg(feature = "threaded")]
+pub use rt::threaded::ShutdownHandle;
+
+mod test_client;
+pub use test_client::{ConnectRefused, Received, SocketIoTestClient, TestClientBuilder};
+
+pub use serde_json::{json, Value};
+pub use sockio_protocol::{DisconnectReason, HttpRequest, HttpResponse};
+
+/// Answers requests off the engine path (for instance the application's page) when the
+/// embedded server is used.
+pub type Fallback = std::sync::Arc<dyn Fn(HttpRequest) -> BoxFuture<HttpResponse> + Send + Sync>;
+
+/// The protocol core, for drivers and tools.
+pub use sockio_protocol as protocol;

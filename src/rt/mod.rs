@@ -1,0 +1,62 @@
+//! Runtime selection. Cargo features pick the adapter: `tokio` (default), then `async-std`,
+//! then `threaded`, when several are enabled (as Flask-SocketIO prefers eventlet, then gevent,
+//! then threading).
+
+use std::sync::Arc;
+
+use crate::engine::Runtime;
+
+#[cfg(not(any(feature = "tokio", feature = "threaded")))]
+compile_error!(
+    "sockio needs a runtime: enable one of the Cargo features `tokio` (default) or `threaded`"
+);
+
+#[cfg(feature = "tokio")]
+pub(crate) mod tokio;
+
+#[cfg(feature = "threaded")]
+pub(crate) mod threaded;
+
+/// Connects an adapter's transport callbacks to the engine. The adapters share this shape
+/// (`Handlers` with `on_request`/`on_websocket`, `WsPipe`, `WsOut`), so one definition
+/// serves all of them.
+macro_rules! adapter_glue {
+    ($adapter:ident) => {
+        /// The transport callbacks of this adapter, feeding `io`.
+        pub(crate) fn handlers(io: &crate::SocketIo) -> $adapter::Handlers {
+            let http_io = io.clone();
+            let ws_engine = io.engine.clone();
+            $adapter::Handlers {
+                on_request: std::sync::Arc::new(move |req| http_io.handle_http(req)),
+                on_websocket: std::sync::Arc::new(move |req, pipe: $adapter::WsPipe| {
+                    let out = pipe.outgoing;
+                    let t = ws_engine.ws_open(
+                        req,
+                        Box::new(move |frame| {
+                            let msg = match frame {
+                                Some(f) => $adapter::WsOut::Frame(f),
+                                None => $adapter::WsOut::Close,
+                            };
+                            let _ = out.try_send(msg);
+                        }),
+                    );
+                    let pump = ws_engine.clone().pump_ws(t, pipe.incoming);
+                    ws_engine.runtime.spawn(Box::pin(pump));
+                }),
+            }
+        }
+    };
+}
+pub(crate) use adapter_glue;
+
+/// The runtime chosen by Cargo features.
+pub(crate) fn default_runtime() -> Arc<dyn Runtime> {
+    #[cfg(feature = "tokio")]
+    {
+        Arc::new(self::tokio::TokioRuntime)
+    }
+    #[cfg(all(not(feature = "tokio"), feature = "threaded"))]
+    {
+        Arc::new(self::threaded::ThreadedRuntime)
+    }
+}
