@@ -1,12 +1,30 @@
 //! Class-based namespaces: one type handles connect, disconnect and the events of `/chat`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use sockio::{
-    ConnectError, Context, DisconnectReason, HandlerError, Namespace, Reply, SocketIo, Value,
+    ConnectError, Context, DisconnectReason, EmitError, Events, Namespace, SocketIo, Value,
 };
 
-struct Chat;
+#[derive(Default)]
+struct Chat {
+    messages: AtomicUsize,
+}
+
+impl Chat {
+    // Flask-SocketIO's `def on_my_event(self, data)`
+    fn on_my_event(&self, ctx: Context, text: String) -> Result<usize, EmitError> {
+        let n = self.messages.fetch_add(1, Ordering::Relaxed) + 1;
+        ctx.emit("my_response", (text.to_uppercase(), n))?;
+        Ok(text.len()) // the acknowledgement
+    }
+}
 
 impl Namespace for Chat {
+    fn events(events: &mut Events<Self>) {
+        events.on("my_event", Chat::on_my_event);
+    }
+
     fn on_connect(&self, ctx: &Context, _auth: Option<&Value>) -> Result<(), ConnectError> {
         println!("{} joined /chat", ctx.sid());
         Ok(())
@@ -15,22 +33,11 @@ impl Namespace for Chat {
     fn on_disconnect(&self, ctx: &Context, reason: DisconnectReason) {
         println!("{} left /chat: {reason}", ctx.sid());
     }
-
-    fn on_event(&self, ctx: &Context) -> Result<Reply, HandlerError> {
-        match ctx.event() {
-            Some("my_event") => {
-                let text: String = ctx.arg(0)?;
-                ctx.emit("my_response", text.to_uppercase())?;
-                Reply::with(text.len())
-            }
-            _ => Ok(Reply::Unhandled),
-        }
-    }
 }
 
 fn app() -> SocketIo {
     let io = SocketIo::new();
-    io.on_namespace("/chat", Chat);
+    io.on_namespace("/chat", Chat::default());
     io
 }
 

@@ -124,6 +124,10 @@ pub(crate) struct Engine {
     pub(crate) ack_timeout: Duration,
     pub(crate) queue: Arc<dyn crate::queue::MessageQueue>,
     connected_sockets: AtomicUsize,
+    /// The engine path (`/socket.io/`).
+    pub(crate) path: Arc<str>,
+    /// The protocol's max payload, for the adapters' body and message limits.
+    pub(crate) max_payload: usize,
 }
 
 impl Engine {
@@ -132,8 +136,12 @@ impl Engine {
         runtime: Arc<dyn Runtime>,
         ack_timeout: Duration,
         queue: Arc<dyn crate::queue::MessageQueue>,
+        path: Arc<str>,
     ) -> Self {
+        let max_payload = config.max_payload_value();
         Engine {
+            path,
+            max_payload,
             state: Mutex::new(State {
                 server: Server::new(config, Box::new(OsEntropy), Instant::now()),
                 sinks: HashMap::new(),
@@ -643,7 +651,12 @@ impl Engine {
             let reg = self.registry();
             let ns = reg.namespace(ctx.namespace());
             (
-                ns.and_then(|n| n.events.get(event).cloned()),
+                ns.and_then(|n| {
+                    n.events
+                        .get(event)
+                        .or_else(|| n.methods.get(event))
+                        .cloned()
+                }),
                 ns.and_then(|n| n.class.clone()),
                 ns.and_then(|n| n.events.get("*").cloned())
                     .or_else(|| reg.catch_all()),

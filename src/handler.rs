@@ -179,6 +179,58 @@ handler!(A1, A2, A3, A4);
 handler!(A1, A2, A3, A4, A5);
 handler!(A1, A2, A3, A4, A5, A6);
 
+/// An event method of a class-style [`Namespace`](crate::Namespace), bound with
+/// [`Events::on`](crate::Events::on): `Fn(&N, Context, A1, .., An) -> R` for a plain method
+/// (`fn on_chat(&self, ctx: Context, text: String) -> usize`), or
+/// `Fn(Arc<N>, Context, A1, .., An) -> impl Future<Output = R>` for an async one
+/// (`async fn on_slow(self: Arc<Self>, ctx: Context, n: u64)`). Arguments and return values
+/// work as for [`Handler`].
+pub trait Method<N, M>: Send + Sync + 'static {
+    /// Binds the method to its namespace object and erases its type.
+    fn bind(self, namespace: Arc<N>) -> Erased;
+}
+
+macro_rules! method {
+    ($($a:ident),*) => {
+        impl<N, F, R, $($a,)*> Method<N, (IsSync, $($a,)*)> for F
+        where
+            N: Send + Sync + 'static,
+            F: Fn(&N, Context, $($a,)*) -> R + Send + Sync + 'static,
+            R: HandlerOutput,
+            $($a: DeserializeOwned + Send + 'static,)*
+        {
+            #[allow(non_snake_case)]
+            fn bind(self, namespace: Arc<N>) -> Erased {
+                let f = move |ctx: Context, $($a: $a,)*| (self)(&namespace, ctx, $($a,)*);
+                <_ as Handler<(IsSync, $($a,)*)>>::into_erased(f)
+            }
+        }
+
+        impl<N, F, Fut, R, $($a,)*> Method<N, (IsAsync, $($a,)*)> for F
+        where
+            N: Send + Sync + 'static,
+            F: Fn(Arc<N>, Context, $($a,)*) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = R> + Send + 'static,
+            R: HandlerOutput,
+            $($a: DeserializeOwned + Send + 'static,)*
+        {
+            #[allow(non_snake_case)]
+            fn bind(self, namespace: Arc<N>) -> Erased {
+                let f = move |ctx: Context, $($a: $a,)*| (self)(namespace.clone(), ctx, $($a,)*);
+                <_ as Handler<(IsAsync, $($a,)*)>>::into_erased(f)
+            }
+        }
+    };
+}
+
+method!();
+method!(A1);
+method!(A1, A2);
+method!(A1, A2, A3);
+method!(A1, A2, A3, A4);
+method!(A1, A2, A3, A4, A5);
+method!(A1, A2, A3, A4, A5, A6);
+
 /// A refused namespace connection: the client receives CONNECT_ERROR with this message and
 /// data (`socket.on("connect_error", err => err.message, err.data)`).
 #[derive(Debug, Clone, PartialEq)]

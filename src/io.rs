@@ -175,7 +175,14 @@ impl SocketIoBuilder {
             queue = self.queue.name(),
             "sockio server created"
         );
-        let engine = Engine::new(self.config, runtime, self.ack_timeout, self.queue);
+        let path: Arc<str> = Arc::from(self.path);
+        let engine = Engine::new(
+            self.config,
+            runtime,
+            self.ack_timeout,
+            self.queue,
+            path.clone(),
+        );
         engine
             .registry
             .write()
@@ -183,7 +190,7 @@ impl SocketIoBuilder {
             .any_namespace = self.any_namespace;
         SocketIo {
             engine: Arc::new(engine),
-            path: Arc::from(self.path),
+            path,
         }
     }
 }
@@ -207,10 +214,8 @@ impl SocketIo {
     }
 
     pub(crate) fn from_engine(engine: Arc<Engine>) -> Self {
-        SocketIo {
-            engine,
-            path: Arc::from("/socket.io/"),
-        }
+        let path = engine.path.clone();
+        SocketIo { engine, path }
     }
 
     /// The engine path, such as `/socket.io/`.
@@ -269,9 +274,14 @@ impl SocketIo {
     }
 
     /// Registers a class-style namespace.
-    pub fn on_namespace(&self, namespace: &str, handler: impl Namespace) -> &Self {
-        let h: Arc<dyn Namespace> = Arc::new(handler);
-        self.with_registry(|r| r.namespace_mut(namespace).class = Some(h));
+    pub fn on_namespace<N: Namespace>(&self, namespace: &str, handler: N) -> &Self {
+        let h = Arc::new(handler);
+        let methods = crate::registry::Events::of(h.clone()).into_bound();
+        self.with_registry(|r| {
+            let ns = r.namespace_mut(namespace);
+            ns.class = Some(h);
+            ns.methods = methods;
+        });
         self
     }
 

@@ -56,7 +56,7 @@ pub use engine::{AckError, Runtime};
 mod handler;
 pub use handler::{
     BoxFuture, ConnectError, ConnectHandler, ConnectOutput, DisconnectHandler, ErrorHandler,
-    Handler, HandlerError, HandlerErrorKind, HandlerOutput, IsAsync, IsSync,
+    Handler, HandlerError, HandlerErrorKind, HandlerOutput, IsAsync, IsSync, Method,
 };
 
 mod io;
@@ -65,7 +65,7 @@ pub use io::{NamespaceRef, SocketIo, SocketIoBuilder, Transport};
 pub mod queue;
 
 mod registry;
-pub use registry::{Namespace, Reply};
+pub use registry::{Events, Namespace, Reply};
 
 mod rt;
 #[cfg(feature = "threaded")]

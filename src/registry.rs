@@ -7,34 +7,70 @@ use serde_json::Value;
 use sockio_protocol::{DisconnectReason, Payload};
 
 use crate::handler::{
-    ConnectError, Erased, ErasedConnect, ErasedDisconnect, ErasedError, HandlerError, HandlerOutput,
+    ConnectError, Erased, ErasedConnect, ErasedDisconnect, ErasedError, HandlerError,
+    HandlerOutput, Method,
 };
 use crate::Context;
 
 /// A class-style namespace, like Flask-SocketIO's `Namespace` class: one object handles the
-/// connect, disconnect and events of a namespace. A function handler registered with
-/// [`SocketIo::on`](crate::SocketIo::on) for the same namespace and event wins over
-/// [`on_event`](Self::on_event).
+/// connect, disconnect and events of a namespace, with one method per event.
+///
+/// Flask-SocketIO finds `on_<event>` methods by name; here [`events`](Self::events) binds event
+/// names to methods, which take typed arguments and return the acknowledgement just like
+/// function handlers. A function handler registered with `io.of(ns).on(event, ..)` for the same
+/// namespace and event wins over the method. Events bound to no method go to
+/// [`on_event`](Self::on_event), the catch-all.
 ///
 /// ```
-/// use sockio::{Context, HandlerError, Namespace, Reply};
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use std::sync::Arc;
+/// use sockio::{ConnectError, Context, DisconnectReason, Events, Namespace, SocketIo, Value};
 ///
-/// struct Chat;
+/// #[derive(Default)]
+/// struct Chat {
+///     messages: AtomicUsize,
+/// }
 ///
-/// impl Namespace for Chat {
-///     fn on_event(&self, ctx: &Context) -> Result<Reply, HandlerError> {
-///         match ctx.event() {
-///             Some("my_event") => {
-///                 let text: String = ctx.arg(0)?;
-///                 ctx.emit("my_response", text.clone())?;
-///                 Reply::with(text.len())
-///             }
-///             _ => Ok(Reply::Unhandled),
-///         }
+/// impl Chat {
+///     fn on_my_event(&self, ctx: Context, text: String) -> Result<usize, sockio::EmitError> {
+///         self.messages.fetch_add(1, Ordering::Relaxed);
+///         ctx.emit("my_response", text.clone())?;
+///         Ok(text.len()) // the acknowledgement
+///     }
+///
+///     async fn on_slow(self: Arc<Self>, ctx: Context, ms: u64) -> u64 {
+///         ctx.io().sleep(std::time::Duration::from_millis(ms)).await;
+///         ms
 ///     }
 /// }
+///
+/// impl Namespace for Chat {
+///     fn events(events: &mut Events<Self>) {
+///         events.on("my_event", Chat::on_my_event).on("slow", Chat::on_slow);
+///     }
+///
+///     fn on_connect(&self, ctx: &Context, auth: Option<&Value>) -> Result<(), ConnectError> {
+///         println!("{} connected with {auth:?}", ctx.sid());
+///         Ok(())
+///     }
+///
+///     fn on_disconnect(&self, ctx: &Context, reason: DisconnectReason) {
+///         println!("{} left: {reason}", ctx.sid());
+///     }
+/// }
+///
+/// let io = SocketIo::new();
+/// io.on_namespace("/chat", Chat::default());
 /// ```
 pub trait Namespace: Send + Sync + 'static {
+    /// Binds event names to methods (Flask-SocketIO's `on_<event>` methods).
+    fn events(events: &mut Events<Self>)
+    where
+        Self: Sized,
+    {
+        let _ = events;
+    }
+
     /// A client connects; return an error to refuse it.
     fn on_connect(&self, ctx: &Context, auth: Option<&Value>) -> Result<(), ConnectError> {
         let _ = (ctx, auth);
@@ -46,11 +82,47 @@ pub trait Namespace: Send + Sync + 'static {
         let _ = (ctx, reason);
     }
 
-    /// An event arrived: match on [`Context::event`]. Return [`Reply::Unhandled`] for events
-    /// this namespace does not know.
+    /// An event no method is bound to (Flask-SocketIO's `trigger_event`): match on
+    /// [`Context::event`]. Return [`Reply::Unhandled`] for events this namespace does not know.
     fn on_event(&self, ctx: &Context) -> Result<Reply, HandlerError> {
         let _ = ctx;
         Ok(Reply::Unhandled)
+    }
+}
+
+/// The event methods of a class-style [`Namespace`], filled in by [`Namespace::events`].
+pub struct Events<N> {
+    namespace: Arc<N>,
+    bound: HashMap<String, Erased>,
+}
+
+impl<N> std::fmt::Debug for Events<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.bound.keys().collect();
+        names.sort();
+        f.debug_struct("Events").field("bound", &names).finish()
+    }
+}
+
+impl<N: Namespace> Events<N> {
+    pub(crate) fn of(namespace: Arc<N>) -> Self {
+        let mut events = Events {
+            namespace,
+            bound: HashMap::new(),
+        };
+        N::events(&mut events);
+        events
+    }
+
+    /// Handles `event` with `method` (see [`Method`] for the shapes a method may have).
+    pub fn on<M, H: Method<N, M>>(&mut self, event: &str, method: H) -> &mut Self {
+        let erased = method.bind(self.namespace.clone());
+        self.bound.insert(event.to_string(), erased);
+        self
+    }
+
+    pub(crate) fn into_bound(self) -> HashMap<String, Erased> {
+        self.bound
     }
 }
 
@@ -77,6 +149,8 @@ pub(crate) struct NsHandlers {
     pub(crate) disconnect: Option<ErasedDisconnect>,
     pub(crate) error: Option<ErasedError>,
     pub(crate) class: Option<Arc<dyn Namespace>>,
+    /// The class's event methods.
+    pub(crate) methods: HashMap<String, Erased>,
 }
 
 #[derive(Default)]

@@ -50,9 +50,13 @@ super::adapter_glue!(sockio_tokio);
 
 impl SocketIo {
     fn adapter_config(&self) -> sockio_tokio::ServerConfig {
+        // The protocol enforces max_payload with its own errors; the adapter only refuses
+        // what is clearly beyond it, before buffering.
+        let slack = 4096;
         sockio_tokio::ServerConfig {
             path: self.path.to_string(),
-            ..Default::default()
+            max_body: self.engine.max_payload + slack,
+            max_message_size: self.engine.max_payload + slack,
         }
     }
 
