@@ -92,8 +92,9 @@ pub struct Seen {
 }
 
 /// Handlers that echo: HTTP answers `METHOD|query|body` with a few headers; WebSockets send
-/// every frame back, answer the text frame `close` with `WsOut::Close`, and report on
-/// `events` when their incoming channel closes.
+/// every frame back, answer the text frame `close` with `WsOut::Close`, answer `burst N` with
+/// the N text frames `b0`, `b1`, … (reporting "burst queued" on `events` once they are all
+/// queued), and report on `events` when their incoming channel closes.
 pub fn echo_handlers(
     rt: Rt,
     seen: Arc<Seen>,
@@ -122,6 +123,17 @@ pub fn echo_handlers(
             rt.detach(async move {
                 let _ = events.send("open").await;
                 while let Ok(frame) = pipe.incoming.recv().await {
+                    if let Frame::Text(t) = &frame {
+                        if let Some(n) = t.strip_prefix(b"burst ") {
+                            let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
+                            for i in 0..n {
+                                let msg = WsOut::Frame(Frame::Text(format!("b{i}").into()));
+                                pipe.outgoing.send(msg).await.unwrap();
+                            }
+                            let _ = events.send("burst queued").await;
+                            continue;
+                        }
+                    }
                     let msg = match &frame {
                         Frame::Text(t) if &t[..] == b"close" => WsOut::Close,
                         _ => WsOut::Frame(frame),
