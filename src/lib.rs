@@ -37,6 +37,13 @@
 //! smol) and `threaded` (std threads, one per connection). With several enabled, tokio wins,
 //! then async-std, then threaded; [`SocketIo::async_mode`] tells which one runs. The API is the
 //! same on every runtime.
+//!
+//! Serving differs by runtime only in name, so that several can be enabled at once: tokio has
+//! `run`, `serve`, `serve_with_fallback` and `layer`; async-std and smol have
+//! `run_async_std`, `serve_async_std` and `serve_async_std_with_fallback` (plain futures on
+//! the async-io reactor, awaited the same from `async_std::main` or `smol::block_on`, taking
+//! an `AsyncTcpListener`, async-net's listener, also `smol::net::TcpListener`); threads have
+//! `run_blocking` and `serve_blocking`.
 
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
@@ -68,6 +75,8 @@ mod registry;
 pub use registry::{Events, Namespace, Reply};
 
 mod rt;
+#[cfg(feature = "async-std")]
+pub use rt::async_std::AsyncTcpListener;
 #[cfg(feature = "threaded")]
 pub use rt::threaded::ShutdownHandle;
 

@@ -24,5 +24,13 @@ fn background_task_emits() {
         .map(|r| r.args[0].clone())
         .collect();
     assert_eq!(ticks, vec![0, 1, 2]);
-    assert_eq!(io.async_mode(), "tokio");
+    // The runtime chosen by the Cargo features, in their precedence.
+    let expected = if cfg!(feature = "tokio") {
+        "tokio"
+    } else if cfg!(feature = "async-std") {
+        "async-std"
+    } else {
+        "threading"
+    };
+    assert_eq!(io.async_mode(), expected);
 }

@@ -6,13 +6,17 @@ use std::sync::Arc;
 
 use crate::engine::Runtime;
 
-#[cfg(not(any(feature = "tokio", feature = "threaded")))]
+#[cfg(not(any(feature = "tokio", feature = "async-std", feature = "threaded")))]
 compile_error!(
-    "sockio needs a runtime: enable one of the Cargo features `tokio` (default) or `threaded`"
+    "sockio needs a runtime: enable one of the Cargo features `tokio` (default), `async-std` \
+     (also runs under smol) or `threaded`"
 );
 
 #[cfg(feature = "tokio")]
 pub(crate) mod tokio;
+
+#[cfg(feature = "async-std")]
+pub(crate) mod async_std;
 
 #[cfg(feature = "threaded")]
 pub(crate) mod threaded;
@@ -49,13 +53,28 @@ macro_rules! adapter_glue {
 }
 pub(crate) use adapter_glue;
 
+/// Without a runtime only the compile_error! above is worth reporting.
+#[cfg(not(any(feature = "tokio", feature = "async-std", feature = "threaded")))]
+pub(crate) fn default_runtime() -> Arc<dyn Runtime> {
+    unreachable!("no runtime feature enabled")
+}
+
 /// The runtime chosen by Cargo features.
+#[cfg(any(feature = "tokio", feature = "async-std", feature = "threaded"))]
 pub(crate) fn default_runtime() -> Arc<dyn Runtime> {
     #[cfg(feature = "tokio")]
     {
         Arc::new(self::tokio::TokioRuntime)
     }
-    #[cfg(all(not(feature = "tokio"), feature = "threaded"))]
+    #[cfg(all(not(feature = "tokio"), feature = "async-std"))]
+    {
+        Arc::new(self::async_std::AsyncStdRuntime)
+    }
+    #[cfg(all(
+        not(feature = "tokio"),
+        not(feature = "async-std"),
+        feature = "threaded"
+    ))]
     {
         Arc::new(self::threaded::ThreadedRuntime)
     }

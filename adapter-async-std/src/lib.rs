@@ -1,0 +1,124 @@
+//! # sockio-async-std
+//!
+//! The async-std/smol runtime adapter of sockio. It does only I/O, on the async-io reactor
+//! that async-std and smol share: it accepts HTTP/1.1 with hyper (through smol-hyper's
+//! futures-io bridge), frames WebSockets with async-tungstenite (no runtime feature), spawns
+//! tasks and sleeps with [`async_io::Timer`]. It knows nothing of Engine.IO or Socket.IO: every
+//! request under the engine path goes up as a plain [`HttpRequest`] to
+//! [`Handlers::on_request`], whose [`HttpResponse`] is written back verbatim, and every
+//! WebSocket opened on that path goes up as a [`WsPipe`] of [`Frame`]s to
+//! [`Handlers::on_websocket`].
+//!
+//! [`serve`] (or [`serve_with_fallback`]) is an embedded server on an
+//! [`async_net::TcpListener`] with graceful shutdown. It is a plain future: await it from
+//! `async_std::main`, `smol::block_on`, or any other executor.
+//!
+//! ## Spawning
+//!
+//! Nothing here depends on async-std. Connections and the work given to [`spawn`] run on one
+//! global [`async_executor::Executor`] driven by one thread per CPU with
+//! [`async_io::block_on`], the way smol's own global executor works; their I/O and timers are
+//! driven by the async-io reactor, the same one async-std and smol use. So the server behaves
+//! the same whichever of the two the application runs on, and the application's own tasks
+//! stay on its own executor.
+
+#![warn(missing_docs, missing_debug_implementations)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use async_net::TcpListener;
+pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method};
+
+mod executor;
+mod http;
+mod server;
+mod ws;
+
+pub use server::{serve, serve_with_fallback};
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// An asynchronous HTTP request handler: [`Handlers::on_request`], or the fallback of
+/// [`serve_with_fallback`].
+pub type HttpHandler = Arc<dyn Fn(HttpRequest) -> BoxFuture<HttpResponse> + Send + Sync>;
+
+/// What the layer above (the `sockio` crate) gives the adapter.
+#[derive(Clone)]
+pub struct Handlers {
+    /// Called for every HTTP request under the engine path that is not a WebSocket upgrade.
+    pub on_request: HttpHandler,
+    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent).
+    pub on_websocket: Arc<dyn Fn(HttpRequest, WsPipe) + Send + Sync>,
+}
+
+impl fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handlers").finish_non_exhaustive()
+    }
+}
+
+/// The two ends of one WebSocket connection, as seen from the layer above.
+#[derive(Debug)]
+pub struct WsPipe {
+    /// Data messages from the peer, in order. Closed (recv returns Err) when the peer closes,
+    /// errors, or the socket ends.
+    pub incoming: async_channel::Receiver<Frame>,
+    /// Messages to write; [`WsOut::Close`] sends a close frame and ends the connection.
+    /// Dropping all senders also closes.
+    pub outgoing: async_channel::Sender<WsOut>,
+}
+
+/// One message for the writing side of a WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsOut {
+    /// A data message to send.
+    Frame(Frame),
+    /// Send a close frame and end the connection.
+    Close,
+}
+
+/// Settings of the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The engine path (default `/socket.io/`). `/socket.io` and everything under
+    /// `/socket.io/` match it.
+    pub path: String,
+    /// The largest request body accepted, in bytes (default 1 000 000); larger ones are
+    /// answered with 413 Payload Too Large before they are buffered.
+    pub max_body: usize,
+    /// The largest WebSocket message (and frame) accepted, in bytes (default 1 000 000 plus
+    /// 4 KiB of slack for packet headers); a larger one closes the connection with status
+    /// 1009 (message too big).
+    pub max_message_size: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            path: "/socket.io/".to_owned(),
+            max_body: 1_000_000,
+            max_message_size: 1_000_000 + 4096,
+        }
+    }
+}
+
+/// Runs `f` in the background on the adapter's executor, detached. Works from any thread,
+/// inside or outside async-std or smol.
+pub fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) {
+    executor::spawn(f);
+}
+
+/// Waits for `d` to pass.
+pub async fn sleep(d: Duration) {
+    async_io::Timer::after(d).await;
+}
+
+/// Waits until `deadline`.
+pub async fn sleep_until(deadline: Instant) {
+    async_io::Timer::at(deadline).await;
+}

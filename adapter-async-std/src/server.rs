@@ -1,0 +1,129 @@
+//! The embedded server: accept loop, one task per connection, graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_io::Timer;
+use async_net::{TcpListener, TcpStream};
+use futures_lite::FutureExt as _;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use smol_hyper::rt::{FuturesIo, SmolTimer};
+
+use crate::http::Shared;
+use crate::{Handlers, HttpHandler, ServerConfig};
+
+/// How long a shutting-down server waits for its connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` completes: requests under `config.path`
+/// go to `handlers`, other paths get 404.
+///
+/// When `shutdown` completes the server stops accepting, asks every connection to end
+/// gracefully (in-flight requests are answered, idle keep-alive connections close, and
+/// WebSockets write what is already queued and then a close frame), waits up to 5 seconds
+/// for them, and returns. Accept errors are logged and retried, so the result is `Ok`.
+///
+/// The future runs under async-std, smol or any executor; connections run on the adapter's
+/// own executor (see the crate docs).
+pub async fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    handlers: Handlers,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_with_fallback(listener, config, handlers, None, shutdown).await
+}
+
+/// Like [`serve`], answering requests off the engine path with `fallback` when given (for
+/// instance an application's HTML page) instead of 404. Its requests' bodies are limited by
+/// `config.max_body` too.
+pub async fn serve_with_fallback(
+    listener: TcpListener,
+    config: ServerConfig,
+    handlers: Handlers,
+    fallback: Option<HttpHandler>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let (stop_tx, stop) = async_channel::bounded(1);
+    let (alive, all_gone) = async_channel::bounded::<()>(1);
+    let shared = Arc::new(Shared {
+        config,
+        handlers,
+        fallback,
+        stop,
+        _alive: alive,
+    });
+    let mut shutdown = pin!(shutdown);
+    loop {
+        let accepted = async { Some(listener.accept().await) }
+            .or(async {
+                shutdown.as_mut().await;
+                None
+            })
+            .await;
+        match accepted {
+            None => break,
+            Some(Ok((stream, peer))) => crate::spawn(connection(shared.clone(), stream, peer)),
+            Some(Err(e)) => {
+                // Out of file descriptors and the like: give the system a moment.
+                tracing::warn!(error = %e, "accept failed");
+                Timer::after(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    drop(listener);
+    stop_tx.close();
+    drop(shared);
+    let gone = async { all_gone.recv().await.is_err() };
+    let late = async {
+        Timer::after(SHUTDOWN_GRACE).await;
+        false
+    };
+    if !gone.or(late).await {
+        tracing::warn!(
+            open = all_gone.sender_count(),
+            "connections still open after the shutdown grace period"
+        );
+    }
+    Ok(())
+}
+
+/// Serves one TCP connection (and starts the WebSocket it may upgrade to).
+async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, %peer, "setting TCP_NODELAY failed");
+    }
+    let svc_shared = shared.clone();
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let shared = svc_shared.clone();
+        async move { Ok::<_, Infallible>(shared.handle(req, peer).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder.timer(SmolTimer::new());
+    let mut conn = pin!(builder
+        .serve_connection(FuturesIo::new(stream), service)
+        .with_upgrades());
+    let first = async { Some(conn.as_mut().await) }
+        .or(async {
+            shared.stopped().await;
+            None
+        })
+        .await;
+    let result = match first {
+        Some(result) => result,
+        None => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, %peer, "HTTP connection error");
+    }
+}

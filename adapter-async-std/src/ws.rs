@@ -1,0 +1,172 @@
+//! One WebSocket connection: a reader feeding [`WsPipe::incoming`] and a batching writer
+//! draining [`WsPipe::outgoing`].
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_channel::{Receiver, Sender, TryRecvError};
+use async_io::Timer;
+use async_net::TcpStream;
+use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use async_tungstenite::WebSocketStream;
+use bytes::Bytes;
+use futures_lite::FutureExt as _;
+use futures_util::future::{select, Either};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+
+use crate::http::Shared;
+use crate::{Frame, HttpRequest, WsOut, WsPipe};
+
+/// Capacity of [`WsPipe::incoming`]: a peer sending faster than the layer above reads gets
+/// TCP backpressure.
+const INCOMING_CAPACITY: usize = 64;
+
+/// How long to wait for the peer's answer to our close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// Runs an upgraded connection until either side closes it. `read_buf` holds what hyper
+/// read past the upgrade request.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    request: HttpRequest,
+    stream: TcpStream,
+    read_buf: Bytes,
+) {
+    let max = shared.config.max_message_size;
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    let ws =
+        WebSocketStream::from_partially_read(stream, read_buf.to_vec(), Role::Server, Some(config))
+            .await;
+    let (in_tx, incoming) = async_channel::bounded(INCOMING_CAPACITY);
+    let (outgoing, out_rx) = async_channel::unbounded();
+    let peer = request.peer;
+    (shared.handlers.on_websocket)(request, WsPipe { incoming, outgoing });
+
+    let (mut sink, stream) = ws.split();
+    let close = {
+        let reader = pin!(read(stream, in_tx, peer));
+        let writer = pin!(write(&mut sink, out_rx, shared.stopped()));
+        match select(reader, writer).await {
+            Either::Left((close, _)) => close,
+            // We sent a close frame: read on until the peer answers it.
+            Either::Right(((), reader)) => {
+                let grace = async {
+                    Timer::after(CLOSE_GRACE).await;
+                    None
+                };
+                reader.or(grace).await;
+                None
+            }
+        }
+    };
+    if let Some(close) = close {
+        // The peer broke a limit: tell it why, as far as it still listens.
+        let grace = async {
+            Timer::after(CLOSE_GRACE).await;
+            Ok(())
+        };
+        let _ = sink.send(Message::Close(Some(close))).or(grace).await;
+    }
+    // Dropping `shared` here lets a shutting-down server know this connection is over.
+}
+
+/// Forwards data messages to `tx` until the peer closes or errs. Pings are answered and
+/// close frames acknowledged by tungstenite while reading. Returns the close frame to send
+/// when the peer broke the size limit or the protocol.
+async fn read<S>(
+    mut stream: S,
+    tx: Sender<Frame>,
+    peer: Option<std::net::SocketAddr>,
+) -> Option<CloseFrame>
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    while let Some(msg) = stream.next().await {
+        let frame = match msg {
+            Ok(Message::Text(text)) => Frame::Text(text.into()),
+            Ok(Message::Binary(data)) => Frame::Binary(data),
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, ?peer, "WebSocket read failed");
+                let code = match e {
+                    WsError::Capacity(_) => CloseCode::Size,
+                    WsError::Protocol(_) => CloseCode::Protocol,
+                    WsError::Utf8(_) => CloseCode::Invalid,
+                    _ => return None,
+                };
+                return Some(CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from_static(""),
+                });
+            }
+        };
+        // With nobody listening any more the frame is dropped; the writer decides when the
+        // connection ends.
+        let _ = tx.send(frame).await;
+    }
+    None
+}
+
+/// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
+/// completes (then what is already queued is still written), then sends a close frame.
+async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F)
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+    F: std::future::Future<Output = ()>,
+{
+    let mut stop = pin!(stop);
+    loop {
+        let first = match select(pin!(rx.recv()), stop.as_mut()).await {
+            Either::Left((Ok(msg), _)) => msg,
+            Either::Left((Err(_), _)) => break,
+            Either::Right(_) => {
+                if let Ok(msg) = rx.try_recv() {
+                    let _ = write_batch(sink, &rx, msg).await;
+                }
+                break;
+            }
+        };
+        match write_batch(sink, &rx, first).await {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket write failed");
+                return;
+            }
+        }
+    }
+    if let Err(e) = sink.close().await {
+        tracing::debug!(error = %e, "WebSocket close failed");
+    }
+}
+
+/// Feeds `first` and everything else ready on `rx`, then flushes once. Returns whether to
+/// go on (false after [`WsOut::Close`] or when the channel is closed).
+async fn write_batch<S>(sink: &mut S, rx: &Receiver<WsOut>, first: WsOut) -> Result<bool, WsError>
+where
+    S: Sink<Message, Error = WsError> + Unpin,
+{
+    let mut next = first;
+    let go_on = loop {
+        match next {
+            WsOut::Close => break false,
+            WsOut::Frame(Frame::Binary(data)) => sink.feed(Message::Binary(data)).await?,
+            WsOut::Frame(Frame::Text(data)) => match Utf8Bytes::try_from(data) {
+                Ok(text) => sink.feed(Message::Text(text)).await?,
+                Err(_) => tracing::warn!("text frame with invalid UTF-8 not sent"),
+            },
+        }
+        next = match rx.try_recv() {
+            Ok(msg) => msg,
+            Err(TryRecvError::Empty) => break true,
+            Err(TryRecvError::Closed) => break false,
+        };
+    };
+    sink.flush().await?;
+    Ok(go_on)
+}
