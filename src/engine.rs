@@ -521,6 +521,11 @@ impl Engine {
         st.acks.entry(socket).or_default().insert(ack, cb);
     }
 
+    /// The largest polling body or WebSocket message the server accepts.
+    pub(crate) fn max_payload(&self) -> usize {
+        self.lock().server.config().max_payload_value()
+    }
+
     /// Number of connected sockets (for diagnostics).
     pub(crate) fn connected(&self) -> usize {
         self.connected_sockets.load(Ordering::Relaxed)
