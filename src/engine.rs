@@ -521,7 +521,9 @@ impl Engine {
         st.acks.entry(socket).or_default().insert(ack, cb);
     }
 
-    /// The largest polling body or WebSocket message the server accepts.
+    /// The largest polling body or WebSocket message the server accepts; runtime adapters
+    /// size their own read limits from it.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn max_payload(&self) -> usize {
         self.lock().server.config().max_payload_value()
     }
