@@ -56,12 +56,68 @@ impl Args {
         from_arg(&self.values, i, &self.attachments)
     }
 
+    /// The arguments from position `n` on, with their attachments (the leading ones dropped,
+    /// as Python's `args[n:]`).
+    pub fn skip(&self, n: usize) -> Args {
+        Args {
+            values: self.values.iter().skip(n).cloned().collect(),
+            attachments: self.attachments.clone(),
+        }
+    }
+
     /// The arguments as plain JSON, binary data as arrays of byte values.
     pub fn to_json(&self) -> Vec<Value> {
         self.values
             .iter()
             .map(|v| resolve_placeholders(v, &self.attachments))
             .collect()
+    }
+}
+
+/// Received arguments go back out as they came, binary attachments included:
+/// `ctx.emit("echo", ctx.arguments().clone())` or returning them as the acknowledgement.
+impl IntoArgs for Args {
+    fn write_args(self, w: &mut crate::args::ArgsWriter) -> Result<(), ArgsError> {
+        let attachments = &self.attachments;
+        self.values
+            .iter()
+            .try_for_each(|value| w.arg(&Restored { value, attachments }))
+    }
+}
+
+/// A received value whose attachment placeholders serialize as the binary data they stand
+/// for (and so become attachments of the outgoing packet again).
+struct Restored<'a> {
+    value: &'a Value,
+    attachments: &'a Attachments,
+}
+
+impl Serialize for Restored<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let attachments = self.attachments;
+        if let Some(num) = sockio_protocol::socketio::binary::is_placeholder(self.value) {
+            if let Some(data) = attachments.get(num) {
+                return crate::Binary(data.clone()).serialize(s);
+            }
+        }
+        match self.value {
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for value in items {
+                    seq.serialize_element(&Restored { value, attachments })?;
+                }
+                seq.end()
+            }
+            Value::Object(fields) => {
+                let mut map = s.serialize_map(Some(fields.len()))?;
+                for (k, value) in fields {
+                    map.serialize_entry(k, &Restored { value, attachments })?;
+                }
+                map.end()
+            }
+            other => other.serialize(s),
+        }
     }
 }
 

@@ -109,6 +109,8 @@ pub(crate) struct State {
 struct After {
     spawn: Vec<(Arc<SocketData>, async_channel::Receiver<SocketEvent>)>,
     callbacks: Vec<(AckCallback, Result<Args, AckError>)>,
+    /// Plain Engine.IO messages: the session's sid and the message.
+    engine_messages: Vec<(String, Frame)>,
     wake_timer: bool,
 }
 
@@ -126,7 +128,8 @@ pub(crate) struct Engine {
     connected_sockets: AtomicUsize,
     /// The engine path (`/socket.io/`).
     pub(crate) path: Arc<str>,
-    /// The protocol's max payload, for the adapters' body and message limits.
+    /// The largest polling body or WebSocket message the server accepts; runtime adapters
+    /// size their own read limits from it.
     pub(crate) max_payload: usize,
 }
 
@@ -299,6 +302,11 @@ impl Engine {
                     after.callbacks.push((cb, Err(AckError::Timeout)));
                 }
             }
+            Event::EngineMessage { session, frame } => {
+                if let Some(sid) = st.server.session_sid(session) {
+                    after.engine_messages.push((sid.to_string(), frame));
+                }
+            }
             Event::Disconnect { socket, reason, .. } => {
                 if let Some(waiting) = st.acks.remove(&socket) {
                     for cb in waiting.into_values() {
@@ -367,6 +375,22 @@ impl Engine {
         for (cb, result) in after.callbacks {
             if std::panic::catch_unwind(AssertUnwindSafe(|| cb(result))).is_err() {
                 tracing::error!("an ack callback panicked");
+            }
+        }
+        if !after.engine_messages.is_empty() {
+            // Called here, in order, on the task that fed the session's transport: the
+            // messages of one session are handled one after the other.
+            let handler = self.registry().engine_message.clone();
+            let Some(handler) = handler else {
+                tracing::debug!("Engine.IO message without a handler dropped");
+                return;
+            };
+            let io = crate::SocketIo::from_engine(self.clone());
+            for (sid, frame) in after.engine_messages {
+                let call = AssertUnwindSafe(|| handler(&io, &sid, frame));
+                if std::panic::catch_unwind(call).is_err() {
+                    tracing::error!(sid, "an Engine.IO message handler panicked");
+                }
             }
         }
     }

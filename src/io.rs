@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockio_protocol::{Config, Cookie, Cors};
+use sockio_protocol::{Config, Cookie, Cors, Frame};
 
 use crate::args::IntoArgs;
 use crate::emit::{EmitError, Emitter};
@@ -146,6 +146,14 @@ impl SocketIoBuilder {
     /// Accepts connections to any namespace, not only those with handlers.
     pub fn any_namespace(mut self) -> Self {
         self.any_namespace = true;
+        self
+    }
+
+    /// Serves plain Engine.IO, without the Socket.IO layer (python-engineio's `Server`):
+    /// messages go to [`SocketIo::on_engine_message`] undecoded and are sent with
+    /// [`SocketIo::send_engine_message`]; Socket.IO handlers are not used.
+    pub fn engineio_only(mut self) -> Self {
+        self.config = self.config.engineio_only(true);
         self
     }
 
@@ -294,6 +302,34 @@ impl SocketIo {
             io: self,
             namespace: namespace.to_string(),
         }
+    }
+
+    /// Registers the handler of plain Engine.IO messages (servers built with
+    /// [`SocketIoBuilder::engineio_only`]): it gets the server, the Engine.IO session id and
+    /// the message, a text frame without its packet type digit or a binary frame. The
+    /// messages of one session are handled in order.
+    pub fn on_engine_message<F>(&self, handler: F) -> &Self
+    where
+        F: Fn(&SocketIo, &str, Frame) + Send + Sync + 'static,
+    {
+        let h: crate::registry::EngineMessageHandler = Arc::new(handler);
+        self.with_registry(|r| r.engine_message = Some(h));
+        self
+    }
+
+    /// Sends a plain Engine.IO message to session `sid` (servers built with
+    /// [`SocketIoBuilder::engineio_only`]): a text frame as a message packet, a binary frame
+    /// as a binary message.
+    pub fn send_engine_message(&self, sid: &str, message: Frame) -> Result<(), EmitError> {
+        self.engine.drive(|st| {
+            let session = st
+                .server
+                .session_by_sid(sid)
+                .ok_or(EmitError::NoSuchClient)?;
+            st.server
+                .send_message(session, message)
+                .map_err(|_| EmitError::QueueFull)
+        })
     }
 
     // ---- emitting --------------------------------------------------------------------------

@@ -153,11 +153,16 @@ pub(crate) struct NsHandlers {
     pub(crate) methods: HashMap<String, Erased>,
 }
 
+/// The handler of plain Engine.IO messages: the server, the session's sid, the message.
+pub(crate) type EngineMessageHandler =
+    Arc<dyn Fn(&crate::SocketIo, &str, sockio_protocol::Frame) + Send + Sync>;
+
 #[derive(Default)]
 pub(crate) struct Registry {
     namespaces: HashMap<String, NsHandlers>,
     pub(crate) default_error: Option<ErasedError>,
     pub(crate) any_namespace: bool,
+    pub(crate) engine_message: Option<EngineMessageHandler>,
 }
 
 impl Registry {

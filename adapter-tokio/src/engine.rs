@@ -5,7 +5,7 @@ use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{request, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -56,16 +56,29 @@ impl Shared {
             (false, None) => return status(StatusCode::NOT_FOUND),
         };
         let (parts, body) = req.into_parts();
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.config.max_body as u64) {
-            return status(StatusCode::PAYLOAD_TOO_LARGE);
-        }
-        let body = match Limited::new(body, self.config.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<LengthLimitError>() => return status(StatusCode::PAYLOAD_TOO_LARGE),
+        let max = self.config.max_body;
+        let body = if on_path {
+            // The engine decides what a too-large body means for its session: it gets one
+            // byte over the limit, never more.
+            read_capped(body, max).await
+        } else {
+            let declared = parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max as u64) {
+                return status(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            match Limited::new(body, max).collect().await {
+                Ok(collected) => Ok(collected.to_bytes()),
+                Err(e) if e.is::<LengthLimitError>() => {
+                    return status(StatusCode::PAYLOAD_TOO_LARGE)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let body = match body {
+            Ok(body) => body,
             Err(e) => {
                 tracing::debug!(error = %e, ?peer, "reading a request body failed");
                 return status(StatusCode::BAD_REQUEST);
@@ -126,6 +139,29 @@ impl Shared {
         }
         resp
     }
+}
+
+/// Reads a request body, stopping as soon as it is longer than `max` bytes: a longer body
+/// comes back cut to `max + 1` bytes, so that the handler sees it is too long without the
+/// whole of it in memory. The rest is left unread (hyper then closes the connection).
+async fn read_capped<B>(body: B, max: usize) -> Result<Bytes, BoxError>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(mut data) = frame.map_err(Into::into)?.into_data() else {
+            continue; // trailers
+        };
+        let take = data.remaining().min(max + 1 - buf.len());
+        buf.extend_from_slice(&data.copy_to_bytes(take));
+        if buf.len() > max {
+            break;
+        }
+    }
+    Ok(buf.freeze())
 }
 
 /// A GET with `Upgrade: websocket` (case-insensitive, possibly in a list).

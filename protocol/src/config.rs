@@ -68,6 +68,7 @@ pub struct Config {
     pub(crate) max_namespaces: usize,
     pub(crate) max_pending_acks: usize,
     pub(crate) slow_consumer: SlowConsumer,
+    pub(crate) engineio_only: bool,
 }
 
 impl Default for Config {
@@ -89,6 +90,7 @@ impl Default for Config {
             max_namespaces: 32,
             max_pending_acks: 4096,
             slow_consumer: SlowConsumer::Disconnect,
+            engineio_only: false,
         }
     }
 }
@@ -140,6 +142,11 @@ setters! {
     max_pending_acks: usize;
     /// What a broadcast does to a recipient whose queue is full (default: disconnect it).
     slow_consumer: SlowConsumer;
+    /// Plain Engine.IO, without the Socket.IO layer (default false): message packets are not
+    /// decoded but arrive as [`Event::EngineMessage`](crate::Event::EngineMessage), are sent
+    /// with [`Server::send_message`](crate::Server::send_message), and a session needs no
+    /// namespace connection to stay open.
+    engineio_only: bool;
 }
 
 impl Config {

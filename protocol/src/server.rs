@@ -229,6 +229,15 @@ pub enum Event {
         /// Which emit.
         ack: AckId,
     },
+    /// A message on a plain Engine.IO session (only with
+    /// [`Config::engineio_only`](crate::Config::engineio_only)): a text message without its
+    /// type digit, or a binary message.
+    EngineMessage {
+        /// The session.
+        session: SessionHandle,
+        /// The message.
+        frame: Frame,
+    },
     /// A socket left its namespace (also sent for pending sockets whose session closed).
     Disconnect {
         /// The socket.
@@ -456,6 +465,38 @@ impl Server {
     /// Whether the session currently uses WebSocket.
     pub fn session_is_websocket(&self, session: SessionHandle) -> Option<bool> {
         self.session(session).map(Session::is_websocket)
+    }
+
+    /// The session with this Engine.IO id, if it is live.
+    pub fn session_by_sid(&self, sid: &str) -> Option<SessionHandle> {
+        Sid::parse(sid).and_then(|s| self.by_sid.get(&s).copied())
+    }
+
+    /// Queues an Engine.IO message on a session: a text frame is sent as a message packet
+    /// (its type digit is added), a binary frame as a binary message. For plain Engine.IO
+    /// servers ([`Config::engineio_only`]); on a Socket.IO server the peer parses it as a
+    /// Socket.IO packet. Hands the frame back when the session is gone or closing, or its
+    /// outbound queue is full.
+    pub fn send_message(&mut self, session: SessionHandle, frame: Frame) -> Result<(), Frame> {
+        let (maxp, maxb) = (self.config.max_queue_packets, self.config.max_queue_bytes);
+        let Some(s) = self.session_mut(session) else {
+            return Err(frame);
+        };
+        if s.phase != Phase::Open || !s.queue.fits(1, frame.len() + 1, maxp, maxb) {
+            return Err(frame);
+        }
+        let packet = match frame {
+            Frame::Text(text) => {
+                let mut b = BytesMut::with_capacity(text.len() + 1);
+                b.extend_from_slice(b"4");
+                b.extend_from_slice(&text);
+                OutPacket::Text(b.freeze())
+            }
+            Frame::Binary(data) => OutPacket::Binary(data),
+        };
+        s.queue.push(packet);
+        self.mark_dirty(session);
+        Ok(())
     }
 
     /// Closes a whole session from the server side; queued packets are still delivered.
@@ -741,9 +782,11 @@ impl Server {
         session
             .timers
             .set(TimerKind::Ping, Some(now + self.config.ping_interval));
-        session
-            .timers
-            .set(TimerKind::Connect, Some(now + self.config.connect_timeout));
+        if !self.config.engineio_only {
+            session
+                .timers
+                .set(TimerKind::Connect, Some(now + self.config.connect_timeout));
+        }
         let (index, generation) = self.sessions.insert(session);
         let h = SessionHandle { index, generation };
         self.by_sid.insert(sid, h);
@@ -1071,6 +1114,14 @@ impl Server {
 
     fn on_eio_packet(&mut self, h: SessionHandle, p: EioPacket) {
         match p {
+            EioPacket::Text(PacketType::Message, text) if self.config.engineio_only => {
+                let frame = Frame::Text(text.into_bytes());
+                self.push_event(Event::EngineMessage { session: h, frame });
+            }
+            EioPacket::Binary(b) if self.config.engineio_only => {
+                let frame = Frame::Binary(b);
+                self.push_event(Event::EngineMessage { session: h, frame });
+            }
             EioPacket::Text(PacketType::Message, text) => self.on_sio_text(h, text),
             EioPacket::Binary(b) => self.on_sio_binary(h, b),
             EioPacket::Text(PacketType::Pong, _) => {

@@ -50,13 +50,15 @@ super::adapter_glue!(sockio_tokio);
 
 impl SocketIo {
     fn adapter_config(&self) -> sockio_tokio::ServerConfig {
-        // The protocol enforces max_payload with its own errors; the adapter only refuses
-        // what is clearly beyond it, before buffering.
-        let slack = 4096;
+        let max_payload = self.engine.max_payload;
         sockio_tokio::ServerConfig {
             path: self.path.to_string(),
-            max_body: self.engine.max_payload + slack,
-            max_message_size: self.engine.max_payload + slack,
+            // The engine answers bodies over its limit (and closes their session); the adapter
+            // hands it at most one byte more.
+            max_body: max_payload,
+            // Messages a little over the limit reach the engine, which closes the session;
+            // beyond that the WebSocket layer closes the connection itself.
+            max_message_size: max_payload.saturating_add(4096),
         }
     }
 

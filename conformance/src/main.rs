@@ -1,0 +1,182 @@
+//! The sockio conformance test server: one fixed contract (see `conformance/README.md`) that
+//! the Socket.IO, Engine.IO and browser clients of the conformance suite test against.
+//!
+//! ```text
+//! sockio-conformance-server --port 0 [--runtime tokio] [--engineio]
+//! sockio-conformance-server --list-runtimes
+//! ```
+//!
+//! Once listening it prints exactly one line on stdout:
+//! `listening on 127.0.0.1:<port> runtime=<name> mode=<socketio|engineio>`.
+//! It serves until SIGTERM or SIGINT.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use sockio::{SocketIo, SocketIoBuilder};
+
+mod app;
+
+#[cfg(feature = "tokio")]
+mod rt_tokio;
+
+/// What the server serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Socket.IO with the handlers of [`app::socketio`].
+    SocketIo,
+    /// Plain Engine.IO: every message echoed back ([`app::engineio`]).
+    EngineIo,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::SocketIo => "socketio",
+            Mode::EngineIo => "engineio",
+        }
+    }
+
+    /// The server for this mode, from a runtime's builder.
+    pub fn build(self, builder: SocketIoBuilder) -> SocketIo {
+        let builder = app::settings(builder);
+        match self {
+            Mode::SocketIo => app::socketio(builder.build()),
+            Mode::EngineIo => app::engineio(builder.engineio_only().build()),
+        }
+    }
+}
+
+/// Serves `mode` on 127.0.0.1:`port` until SIGTERM or SIGINT, calling [`announce`] once
+/// listening.
+pub type Serve = fn(mode: Mode, port: u16) -> io::Result<()>;
+
+/// Every runtime the contract knows, and how this binary serves on it (`None`: not built in).
+/// A runtime lands with a `rt_<name>.rs` module holding its [`Serve`] function, a Cargo
+/// feature, and its line here.
+fn runtimes() -> [(&'static str, Option<Serve>); 4] {
+    [
+        ("tokio", tokio_serve()),
+        ("async-std", None),
+        ("smol", None),
+        ("threaded", None),
+    ]
+}
+
+fn tokio_serve() -> Option<Serve> {
+    #[cfg(feature = "tokio")]
+    {
+        Some(rt_tokio::serve)
+    }
+    #[cfg(not(feature = "tokio"))]
+    {
+        None
+    }
+}
+
+/// Prints the one stdout line of the contract.
+pub fn announce(addr: SocketAddr, runtime: &str, mode: Mode) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "listening on {addr} runtime={runtime} mode={}",
+        mode.name()
+    )?;
+    out.flush()
+}
+
+const USAGE: &str = "\
+usage: sockio-conformance-server --port PORT [--runtime NAME] [--engineio]
+       sockio-conformance-server --list-runtimes
+
+  --port PORT       port on 127.0.0.1 (0: any free port; the bound address is printed)
+  --runtime NAME    tokio, async-std, smol or threaded (default tokio)
+  --engineio        plain Engine.IO: echo every message back
+  --list-runtimes   print the runtimes this binary serves on, one per line";
+
+struct Options {
+    port: u16,
+    runtime: String,
+    mode: Mode,
+}
+
+enum Command {
+    Serve(Options),
+    ListRuntimes,
+    Help,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut port = None;
+    let mut runtime = "tokio".to_string();
+    let mut mode = Mode::SocketIo;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => {
+                let v = args.next().ok_or("--port needs a value")?;
+                port = Some(v.parse::<u16>().map_err(|_| format!("bad port: {v}"))?);
+            }
+            "--runtime" => runtime = args.next().ok_or("--runtime needs a value")?,
+            "--engineio" => mode = Mode::EngineIo,
+            "--list-runtimes" => return Ok(Command::ListRuntimes),
+            "-h" | "--help" => return Ok(Command::Help),
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+    let port = port.ok_or("--port is required")?;
+    Ok(Command::Serve(Options {
+        port,
+        runtime,
+        mode,
+    }))
+}
+
+fn main() -> ExitCode {
+    // The `panic` event panics on purpose: one line, no backtrace (symbolizing one takes long
+    // enough in a debug build to delay heartbeats).
+    std::panic::set_hook(Box::new(|info| eprintln!("server: {info}")));
+    let opts = match parse(std::env::args().skip(1)) {
+        Ok(Command::Serve(opts)) => opts,
+        Ok(Command::ListRuntimes) => {
+            for (name, serve) in runtimes() {
+                if serve.is_some() {
+                    println!("{name}");
+                }
+            }
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let table = runtimes();
+    let Some((_, serve)) = table.iter().find(|(name, _)| *name == opts.runtime) else {
+        let known: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+        eprintln!(
+            "error: unknown runtime {:?} (known: {})",
+            opts.runtime,
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let Some(serve) = serve else {
+        eprintln!(
+            "error: runtime {:?} is not available in this build of the server",
+            opts.runtime
+        );
+        return ExitCode::from(3);
+    };
+    match serve(opts.mode, opts.port) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

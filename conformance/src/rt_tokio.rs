@@ -1,0 +1,44 @@
+//! Serving on tokio.
+
+use std::io;
+
+use sockio::SocketIo;
+
+use crate::{announce, Mode};
+
+/// Serves `mode` on 127.0.0.1:`port` on a tokio runtime until SIGTERM or SIGINT.
+pub fn serve(mode: Mode, port: u16) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let io = mode.build(SocketIo::builder());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        announce(listener.local_addr()?, "tokio", mode)?;
+        io.serve(listener, stopped()).await
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
