@@ -47,27 +47,33 @@ fn listener() -> (TcpListener, SocketAddr) {
     (l, addr)
 }
 
-/// Serves `io` with `SocketIo::serve` on a tokio runtime of its own.
+/// Serves `io` with `SocketIo::serve` on a tokio runtime that outlives it (as an
+/// application's does), so that the tasks serving's end leaves behind, such as disconnect
+/// handlers, still run.
 #[cfg(feature = "tokio")]
 pub fn tokio(io: &SocketIo) -> Served {
-    let (l, addr) = listener();
-    l.set_nonblocking(true).unwrap();
-    let (tx, rx) = async_channel::bounded::<()>(1);
-    let io = io.clone();
-    let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let rt = RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .unwrap();
-        rt.block_on(async move {
-            let l = tokio::net::TcpListener::from_std(l).unwrap();
-            let stop = async move {
-                let _ = rx.recv().await;
-            };
-            io.serve(l, stop).await.unwrap();
-        });
+            .unwrap()
     });
+    let (l, addr) = listener();
+    l.set_nonblocking(true).unwrap();
+    let (tx, rx) = async_channel::bounded::<()>(1);
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let io = io.clone();
+    rt.spawn(async move {
+        let l = tokio::net::TcpListener::from_std(l).unwrap();
+        let stop = async move {
+            let _ = rx.recv().await;
+        };
+        io.serve(l, stop).await.unwrap();
+        let _ = done_tx.send(());
+    });
+    let thread = std::thread::spawn(move || done.recv().expect("serve returns"));
     Served {
         addr,
         stop: Some(Box::new(move || {

@@ -21,6 +21,11 @@ pub fn shutdown_delivers_then_closes(rt: &Rt) {
     let served = rt.serve(&io);
     let mut a = rt.client(&served);
     let mut b = rt.client(&served);
+    // A round trip, so that an upgrade is complete on the server too: a session still
+    // upgrading when the server shuts down is closed over polling, which it has stopped.
+    for c in [&mut a, &mut b] {
+        assert!(c.emit_ack("/", "unhandled", json!([])).is_empty());
+    }
     for i in 0..20 {
         io.emit("last words", i).unwrap();
     }
