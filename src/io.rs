@@ -169,9 +169,11 @@ impl SocketIoBuilder {
         self
     }
 
-    /// Runs on a custom runtime instead of the one chosen by Cargo features.
-    pub fn runtime(mut self, runtime: Arc<dyn Runtime>) -> Self {
-        self.runtime = Some(runtime);
+    /// Runs on this runtime instead of the one chosen by Cargo features: one of
+    /// [`crate::runtime`] (`sockio::runtime::Threaded`, …) or a runtime of your own. Serve
+    /// with that runtime's serve call.
+    pub fn runtime(mut self, runtime: impl Runtime) -> Self {
+        self.runtime = Some(Arc::new(runtime));
         self
     }
 

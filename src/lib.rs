@@ -80,6 +80,37 @@ pub use rt::async_std::AsyncTcpListener;
 #[cfg(feature = "threaded")]
 pub use rt::threaded::ShutdownHandle;
 
+/// The runtimes compiled into this build, one per Cargo feature.
+///
+/// A server runs on the runtime chosen by Cargo features: `tokio` (default), then
+/// `async-std`, then `threaded`, when several are enabled (as Flask-SocketIO prefers eventlet,
+/// then gevent, then threading). To pick one explicitly, pass its value to
+/// [`SocketIoBuilder::runtime`] and serve with that runtime's serve call:
+///
+/// | value | feature | serve with |
+/// |---|---|---|
+/// | `Tokio` | `tokio` | `SocketIo::serve`, `run`, `layer` (async, on tokio) |
+/// | `Threaded` | `threaded` | `SocketIo::serve_blocking`, `run_blocking` (blocking) |
+///
+/// ```
+/// # #[cfg(feature = "threaded")]
+/// # fn main() {
+/// let io = sockio::SocketIo::builder()
+///     .runtime(sockio::runtime::Threaded)
+///     .build();
+/// assert_eq!(io.async_mode(), "threading");
+/// # }
+/// # #[cfg(not(feature = "threaded"))]
+/// # fn main() {}
+/// ```
+pub mod runtime {
+    pub use crate::engine::Runtime;
+    #[cfg(feature = "threaded")]
+    pub use crate::rt::Threaded;
+    #[cfg(feature = "tokio")]
+    pub use crate::rt::Tokio;
+}
+
 mod test_client;
 pub use test_client::{ConnectRefused, Received, SocketIoTestClient, TestClientBuilder};
 

@@ -1,1 +1,148 @@
-//! placeholder
+//! # sockio-threaded
+//!
+//! The blocking runtime adapter of sockio, the Werkzeug-like option: a `std::net` listener, one
+//! thread per connection, HTTP/1.1 parsed with httparse and WebSockets framed with tungstenite.
+//! It does only I/O: it knows nothing of Engine.IO or Socket.IO. Every request under the engine
+//! path goes up as a plain [`HttpRequest`] to [`Handlers::on_request`], whose [`HttpResponse`]
+//! is written back verbatim, and every WebSocket opened on that path goes up as a [`WsPipe`] of
+//! [`Frame`]s to [`Handlers::on_websocket`].
+//!
+//! [`serve`] runs the server on the calling thread until its [`ShutdownHandle`] is triggered.
+//!
+//! The layer above (the `sockio` crate) also needs a way to run futures; this crate has a small
+//! one built on std alone: [`spawn`] runs a future on a thread of its own (so a handler that
+//! blocks holds up only its own socket), [`block_on`] runs one on the calling thread, and
+//! [`sleep_until`] is served by a single timer thread with a deadline map.
+//!
+//! ## Threads
+//!
+//! Each TCP connection has one thread (`sockio-conn`); a WebSocket adds a writer thread
+//! (`sockio-ws-write`), so that writes never wait for reads. Every thread this crate starts
+//! ends when its connection or future does, except the one timer thread (`sockio-timer`);
+//! [`live_threads`] counts them.
+
+#![warn(missing_docs, unreachable_pub)]
+#![deny(missing_debug_implementations)]
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method};
+
+mod exec;
+mod http;
+mod server;
+mod ws;
+
+pub use exec::{block_on, sleep, sleep_until, spawn, Sleep};
+pub use server::{serve, ShutdownHandle};
+
+/// A boxed, sendable future.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// An HTTP request handler: [`Handlers::on_request`], or the fallback of [`serve`]. The future
+/// is run to completion on the connection's thread.
+pub type HttpHandler = Arc<dyn Fn(HttpRequest) -> BoxFuture<HttpResponse> + Send + Sync>;
+
+/// What the layer above (the `sockio` crate) gives the adapter.
+#[derive(Clone)]
+pub struct Handlers {
+    /// Called for every HTTP request under the engine path that is not a WebSocket upgrade.
+    pub on_request: HttpHandler,
+    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent).
+    pub on_websocket: Arc<dyn Fn(HttpRequest, WsPipe) + Send + Sync>,
+}
+
+impl fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handlers").finish_non_exhaustive()
+    }
+}
+
+/// The two ends of one WebSocket connection, as seen from the layer above.
+#[derive(Debug)]
+pub struct WsPipe {
+    /// Data messages from the peer, in order. Closed (recv returns Err) when the peer closes,
+    /// errors, or the socket ends. Bounded: a peer sending faster than it is read from gets
+    /// TCP backpressure.
+    pub incoming: async_channel::Receiver<Frame>,
+    /// Messages to write; [`WsOut::Close`] writes a close frame after everything queued
+    /// before it and ends the connection. Dropping all senders also closes.
+    pub outgoing: async_channel::Sender<WsOut>,
+}
+
+/// One message for the writing side of a WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsOut {
+    /// A data message to send.
+    Frame(Frame),
+    /// Send a close frame and end the connection.
+    Close,
+}
+
+/// Settings of the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The engine path (default `/socket.io/`). `/socket.io` and everything under
+    /// `/socket.io/` match it.
+    pub path: String,
+    /// The largest request body accepted, in bytes (default 1 000 000); larger ones are
+    /// answered with 413 Payload Too Large before they are read.
+    pub max_body: usize,
+    /// The largest WebSocket message (and frame) accepted, in bytes (default 1 000 000 plus
+    /// 4 KiB of slack for packet headers); a larger one closes the connection.
+    pub max_message_size: usize,
+    /// How long a keep-alive connection may wait for its next request, and a request for its
+    /// next bytes (default 60 s). WebSockets have no read timeout: the Engine.IO heartbeat
+    /// finds dead peers.
+    pub idle_timeout: Duration,
+    /// How long one write may block on a peer that does not read (default 30 s); then the
+    /// connection is dropped.
+    pub write_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            path: "/socket.io/".to_owned(),
+            max_body: 1_000_000,
+            max_message_size: 1_000_000 + 4096,
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Number of threads of this crate that are running: connections, WebSocket writers, spawned
+/// futures and the timer thread.
+pub fn live_threads() -> usize {
+    LIVE_THREADS.load(Ordering::SeqCst)
+}
+
+static LIVE_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts a named thread counted by [`live_threads`].
+pub(crate) fn spawn_thread(
+    name: &str,
+    f: impl FnOnce() + Send + 'static,
+) -> std::io::Result<JoinHandle<()>> {
+    struct Live;
+    impl Drop for Live {
+        fn drop(&mut self) {
+            LIVE_THREADS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    LIVE_THREADS.fetch_add(1, Ordering::SeqCst);
+    let live = Live;
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _live = live;
+            f();
+        })
+}

@@ -1,6 +1,4 @@
-//! Runtime selection. Cargo features pick the adapter: `tokio` (default), then `async-std`,
-//! then `threaded`, when several are enabled (as Flask-SocketIO prefers eventlet, then gevent,
-//! then threading).
+//! Runtime selection; the public part is re-exported as [`crate::runtime`].
 
 use std::sync::Arc;
 
@@ -14,12 +12,16 @@ compile_error!(
 
 #[cfg(feature = "tokio")]
 pub(crate) mod tokio;
+#[cfg(feature = "tokio")]
+pub use self::tokio::Tokio;
 
 #[cfg(feature = "async-std")]
 pub(crate) mod async_std;
 
 #[cfg(feature = "threaded")]
 pub(crate) mod threaded;
+#[cfg(feature = "threaded")]
+pub use self::threaded::Threaded;
 
 /// Connects an adapter's transport callbacks to the engine. The adapters share this shape
 /// (`Handlers` with `on_request`/`on_websocket`, `WsPipe`, `WsOut`), so one definition
@@ -64,7 +66,7 @@ pub(crate) fn default_runtime() -> Arc<dyn Runtime> {
 pub(crate) fn default_runtime() -> Arc<dyn Runtime> {
     #[cfg(feature = "tokio")]
     {
-        Arc::new(self::tokio::TokioRuntime)
+        Arc::new(Tokio)
     }
     #[cfg(all(not(feature = "tokio"), feature = "async-std"))]
     {
@@ -76,6 +78,6 @@ pub(crate) fn default_runtime() -> Arc<dyn Runtime> {
         feature = "threaded"
     ))]
     {
-        Arc::new(self::threaded::ThreadedRuntime)
+        Arc::new(Threaded)
     }
 }

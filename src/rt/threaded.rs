@@ -7,9 +7,13 @@ use crate::engine::Runtime;
 use crate::handler::BoxFuture;
 use crate::SocketIo;
 
-pub(crate) struct ThreadedRuntime;
+/// The blocking runtime (`async_mode` `threading`): one thread per connection, and one per
+/// socket and per background task, so a handler may block without holding up other clients.
+/// Serve with [`SocketIo::serve_blocking`] or [`SocketIo::run_blocking`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Threaded;
 
-impl Runtime for ThreadedRuntime {
+impl Runtime for Threaded {
     fn spawn(&self, future: BoxFuture<()>) {
         sockio_threaded::spawn(future);
     }
@@ -23,16 +27,18 @@ impl Runtime for ThreadedRuntime {
     }
 }
 
-#[cfg_attr(feature = "tokio", allow(unused_imports))]
-use sockio_threaded as threaded_adapter;
-super::adapter_glue!(threaded_adapter);
+super::adapter_glue!(sockio_threaded);
 
-/// Stops a server started with [`SocketIo::serve_blocking`].
+/// Stops a server started with [`SocketIo::serve_blocking`]: call
+/// [`shutdown`](ShutdownHandle::shutdown) from any thread.
 pub type ShutdownHandle = sockio_threaded::ShutdownHandle;
 
 impl SocketIo {
     /// Serves on `listener` with one thread per connection, blocking until `shutdown` is
-    /// triggered.
+    /// triggered; requests off the engine path go to `fallback` (404 without one).
+    ///
+    /// On shutdown every client gets what was queued for it and a close, then the
+    /// connections end and this returns.
     pub fn serve_blocking(
         &self,
         listener: std::net::TcpListener,
@@ -43,10 +49,10 @@ impl SocketIo {
             path: self.path.to_string(),
             ..Default::default()
         };
+        let io = self.clone();
+        shutdown.on_shutdown(move || io.shutdown());
         tracing::info!(addr = ?listener.local_addr().ok(), async_mode = "threading", "serving");
-        let r = sockio_threaded::serve(listener, config, handlers(self), fallback, shutdown);
-        self.shutdown();
-        r
+        sockio_threaded::serve(listener, config, handlers(self), fallback, shutdown)
     }
 
     /// Listens on `addr` and serves on threads until the process ends.

@@ -9,7 +9,10 @@ use crate::engine::Runtime;
 use crate::handler::BoxFuture;
 use crate::SocketIo;
 
-pub(crate) struct TokioRuntime;
+/// The tokio runtime (`async_mode` `tokio`): hyper and tokio-tungstenite. Serve with
+/// [`SocketIo::serve`], [`SocketIo::run`] or [`SocketIo::layer`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
 
 /// Tasks spawned outside any multi-threaded tokio runtime (a plain `#[test]`, a blocking
 /// `main`, a current-thread runtime that may be blocked) go to this one.
@@ -32,7 +35,7 @@ fn handle() -> tokio::runtime::Handle {
     }
 }
 
-impl Runtime for TokioRuntime {
+impl Runtime for Tokio {
     fn spawn(&self, future: BoxFuture<()>) {
         handle().spawn(future);
     }

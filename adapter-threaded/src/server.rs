@@ -1,0 +1,328 @@
+//! The server: the accept loop, one thread per connection, keep-alive, and graceful shutdown.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::exec::block_on;
+use crate::http::{self, Conn, ReadError};
+use crate::{Handlers, HttpHandler, ServerConfig, WsOut};
+
+/// How long a shutting-down server waits for its connections to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Stops a server started with [`serve`]. Clones control the same server.
+#[derive(Clone, Default)]
+pub struct ShutdownHandle(Arc<ShutdownState>);
+
+#[derive(Default)]
+struct ShutdownState {
+    triggered: AtomicBool,
+    /// Listener addresses to connect to, which wakes their blocked `accept`.
+    listeners: Mutex<Vec<SocketAddr>>,
+    hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("triggered", &self.is_triggered())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShutdownHandle {
+    /// A handle that has not been triggered.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the server to stop: it runs the [`on_shutdown`](Self::on_shutdown) hooks, stops
+    /// accepting, lets each connection finish (WebSockets write what is queued, then a close
+    /// frame) and returns from [`serve`]. Calls after the first do nothing.
+    pub fn shutdown(&self) {
+        if self.0.triggered.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let hooks = std::mem::take(&mut *lock(&self.0.hooks));
+        hooks.into_iter().for_each(|hook| hook());
+        for addr in lock(&self.0.listeners).iter() {
+            let mut wake = *addr;
+            if wake.ip().is_unspecified() {
+                wake.set_ip(match wake {
+                    SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            if let Err(e) = TcpStream::connect_timeout(&wake, Duration::from_secs(1)) {
+                tracing::warn!(error = %e, %wake, "could not wake the accept loop");
+            }
+        }
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_triggered(&self) -> bool {
+        self.0.triggered.load(Ordering::SeqCst)
+    }
+
+    /// Runs `hook` when shutdown is triggered (at once if it already was), before the server
+    /// stops its connections: the place to queue goodbyes.
+    pub fn on_shutdown(&self, hook: impl FnOnce() + Send + 'static) {
+        let mut hooks = lock(&self.0.hooks);
+        if self.is_triggered() {
+            drop(hooks);
+            hook();
+        } else {
+            hooks.push(Box::new(hook));
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a connection is doing, for shutdown.
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+
+/// A live connection as the server sees it.
+pub(crate) struct Live {
+    stream: TcpStream,
+    state: Arc<AtomicU8>,
+    /// Set for WebSockets: a way to queue the close.
+    ws: Option<async_channel::Sender<WsOut>>,
+}
+
+/// State shared by the accept loop and every connection of one server.
+pub(crate) struct Shared {
+    pub(crate) config: ServerConfig,
+    pub(crate) handlers: Handlers,
+    fallback: Option<HttpHandler>,
+    shutdown: ShutdownHandle,
+    next_id: AtomicU64,
+    live: Mutex<HashMap<u64, Live>>,
+    gone: Condvar,
+}
+
+impl Shared {
+    /// Whether `path` is the engine path or under it.
+    fn on_path(&self, path: &str) -> bool {
+        let base = self.config.path.trim_end_matches('/');
+        path.strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
+    /// Whether shutdown was triggered: set before the hooks run, so responses they cause
+    /// already close their connections.
+    pub(crate) fn stopping(&self) -> bool {
+        self.shutdown.is_triggered()
+    }
+
+    /// Marks connection `id` as a WebSocket whose writer listens on `out`.
+    pub(crate) fn set_websocket(&self, id: u64, out: &async_channel::Sender<WsOut>) {
+        let mut live = lock(&self.live);
+        if let Some(l) = live.get_mut(&id) {
+            l.ws = Some(out.clone());
+        }
+        // Checked under the lock that `stop` takes after setting the flag: either it saw
+        // this WebSocket, or this sees the flag.
+        if self.stopping() {
+            let _ = out.try_send(WsOut::Close);
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` with one thread per connection until `shutdown` is
+/// triggered: requests under `config.path` go to `handlers`, other paths to `fallback` (404
+/// without one).
+///
+/// On shutdown the server stops accepting, closes idle keep-alive connections, answers
+/// requests in progress and then closes their connections, has every WebSocket write what is
+/// already queued and then a close frame, waits up to 5 seconds for all of that, and returns.
+/// Accept errors are logged and retried, so the result is `Ok` unless the listener cannot be
+/// inspected.
+pub fn serve(
+    listener: TcpListener,
+    config: ServerConfig,
+    handlers: Handlers,
+    fallback: Option<HttpHandler>,
+    shutdown: ShutdownHandle,
+) -> io::Result<()> {
+    let addr = listener.local_addr()?;
+    listener.set_nonblocking(false)?;
+    lock(&shutdown.0.listeners).push(addr);
+    let shared = Arc::new(Shared {
+        config,
+        handlers,
+        fallback,
+        shutdown: shutdown.clone(),
+        next_id: AtomicU64::new(0),
+        live: Mutex::new(HashMap::new()),
+        gone: Condvar::new(),
+    });
+    while !shutdown.is_triggered() {
+        match listener.accept() {
+            Ok(_) if shutdown.is_triggered() => break,
+            Ok((stream, peer)) => start(&shared, stream, peer),
+            Err(e) => {
+                // Out of file descriptors and the like: give the system a moment.
+                tracing::warn!(error = %e, "accept failed");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    drop(listener);
+    stop(&shared);
+    Ok(())
+}
+
+/// Registers a connection and starts its thread.
+fn start(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let state = Arc::new(AtomicU8::new(BUSY));
+    let registered = stream.try_clone().map(|clone| {
+        let live = Live {
+            stream: clone,
+            state: state.clone(),
+            ws: None,
+        };
+        lock(&shared.live).insert(id, live);
+    });
+    if let Err(e) = registered {
+        tracing::warn!(error = %e, %peer, "connection dropped");
+        return;
+    }
+    let conn_shared = shared.clone();
+    let started = crate::spawn_thread("sockio-conn", move || {
+        connection(&conn_shared, id, stream, peer, &state);
+        let mut live = lock(&conn_shared.live);
+        live.remove(&id);
+        conn_shared.gone.notify_all();
+    });
+    if let Err(e) = started {
+        tracing::error!(error = %e, %peer, "could not start a connection thread");
+        lock(&shared.live).remove(&id);
+    }
+}
+
+/// Stops every connection gracefully, waiting up to [`SHUTDOWN_GRACE`].
+fn stop(shared: &Shared) {
+    let ids: Vec<u64> = {
+        let live = lock(&shared.live);
+        for l in live.values() {
+            match &l.ws {
+                Some(out) => drop(out.try_send(WsOut::Close)),
+                // Waiting for a next request that will not be served: end the wait.
+                None if l.state.load(Ordering::SeqCst) == IDLE => {
+                    let _ = l.stream.shutdown(Shutdown::Read);
+                }
+                None => {}
+            }
+        }
+        live.keys().copied().collect()
+    };
+    tracing::debug!(open = ids.len(), "shutting down");
+    let end = Instant::now() + SHUTDOWN_GRACE;
+    let mut live = lock(&shared.live);
+    while !live.is_empty() {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            tracing::warn!(
+                open = live.len(),
+                "connections still open after the shutdown grace period; closing them"
+            );
+            for l in live.values() {
+                let _ = l.stream.shutdown(Shutdown::Both);
+            }
+            return;
+        }
+        live = shared
+            .gone
+            .wait_timeout(live, left)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+}
+
+/// Serves one connection: requests until the peer or the server closes it, or a WebSocket.
+fn connection(
+    shared: &Arc<Shared>,
+    id: u64,
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: &AtomicU8,
+) {
+    let setup = stream
+        .set_nodelay(true)
+        .and_then(|()| stream.set_read_timeout(Some(shared.config.idle_timeout)))
+        .and_then(|()| stream.set_write_timeout(Some(shared.config.write_timeout)));
+    if let Err(e) = setup {
+        tracing::debug!(error = %e, %peer, "socket setup failed");
+        return;
+    }
+    let mut conn = Conn::new(stream);
+    loop {
+        // Publish idleness before checking for shutdown: `stop` checks them the other way.
+        state.store(IDLE, Ordering::SeqCst);
+        if shared.stopping() && conn.buf.is_empty() {
+            return;
+        }
+        let head = match conn.read_head() {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => return refuse(&mut conn, e, peer),
+        };
+        state.store(BUSY, Ordering::SeqCst);
+        let on_path = shared.on_path(&head.path);
+        if on_path
+            && head.method == "GET"
+            && head.has_token("upgrade", "websocket")
+            && head.has_token("connection", "upgrade")
+        {
+            return crate::ws::run(shared, id, conn, head, peer);
+        }
+        let body = match conn.read_body(&head, shared.config.max_body) {
+            Ok(body) => body,
+            Err(e) => return refuse(&mut conn, e, peer),
+        };
+        let keep_alive = head.keep_alive();
+        let head_only = head.method == "HEAD";
+        let handler = match (on_path, &shared.fallback) {
+            (true, _) => Some(&shared.handlers.on_request),
+            (false, fallback) => fallback.as_ref(),
+        };
+        let response = match handler {
+            Some(h) => block_on(h(head.into_request(body, Some(peer)))),
+            None => http::status(404),
+        };
+        let keep_alive = keep_alive && !shared.stopping();
+        if let Err(e) = http::write_response(&mut conn.stream, &response, keep_alive, head_only) {
+            tracing::debug!(error = %e, %peer, "writing a response failed");
+            return;
+        }
+        if !keep_alive {
+            return;
+        }
+    }
+}
+
+/// Answers a request that could not be read (when it still can be) and ends the connection.
+fn refuse(conn: &mut Conn, e: ReadError, peer: SocketAddr) {
+    match e.status() {
+        Some(code) => {
+            tracing::debug!(status = code, %peer, "request refused");
+            let _ = http::write_response(&mut conn.stream, &http::status(code), false, false);
+        }
+        None => match e {
+            ReadError::Io(e) if e.kind() != io::ErrorKind::UnexpectedEof => {
+                tracing::debug!(error = %e, %peer, "connection ended")
+            }
+            _ => {}
+        },
+    }
+}

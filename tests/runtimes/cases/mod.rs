@@ -1,0 +1,45 @@
+//! The behaviour cases, one file per behaviour. Each function builds its own server on the
+//! runtime of the [`Rt`](crate::Rt) it gets, serves it, and talks to it with real clients.
+
+pub mod acks;
+pub mod background;
+pub mod binary;
+pub mod class_namespace;
+pub mod connect;
+pub mod disconnect;
+pub mod errors;
+pub mod heartbeat;
+pub mod namespaces;
+pub mod receiving;
+pub mod rooms;
+pub mod sending;
+pub mod server_acks;
+pub mod session_request;
+pub mod shutdown;
+
+/// Calls `$callback!` with every case as `module::function`.
+macro_rules! for_each_case {
+    ($callback:ident) => {
+        $callback! {
+            acks::handler_results_are_acks,
+            background::background_tasks_sleep_and_emit,
+            binary::binary_attachments_both_ways,
+            class_namespace::class_namespaces,
+            connect::connect_handler_accepts_or_refuses,
+            disconnect::disconnect_reasons,
+            disconnect::server_side_disconnect,
+            errors::error_handlers,
+            heartbeat::heartbeats_keep_or_drop_the_connection,
+            namespaces::namespaces_are_separate,
+            receiving::events_with_arguments,
+            rooms::rooms_join_leave_close,
+            sending::emit_and_send_to_the_sender,
+            sending::broadcast_rooms_and_skip_sid,
+            sending::emits_from_other_threads_under_load,
+            server_acks::emit_with_ack_and_call,
+            session_request::session_and_handshake_request,
+            shutdown::shutdown_delivers_then_closes,
+        }
+    };
+}
+pub(crate) use for_each_case;

@@ -1,0 +1,57 @@
+//! Shutting the server down delivers what was queued, tells every client, runs the
+//! disconnect handlers, and returns.
+//!
+//! A long-polling client gets what is queued for it only with its next GET: the server stops
+//! accepting at once, so over polling the test lets the client read its events first.
+
+use std::time::Instant;
+
+use serde_json::json;
+use sockio::{Context, DisconnectReason};
+
+use crate::{Rt, Transport};
+
+pub fn shutdown_delivers_then_closes(rt: &Rt) {
+    let io = rt.io();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    io.on_disconnect(move |_: Context, reason: DisconnectReason| {
+        let _ = tx.lock().unwrap().send(reason);
+    });
+    let served = rt.serve(&io);
+    let mut a = rt.client(&served);
+    let mut b = rt.client(&served);
+    // A round trip, so that an upgrade is complete on the server too: a session still
+    // upgrading when the server shuts down is closed over polling, which it has stopped.
+    for c in [&mut a, &mut b] {
+        assert!(c.emit_ack("/", "unhandled", json!([])).is_empty());
+    }
+    for i in 0..20 {
+        io.emit("last words", i).unwrap();
+    }
+    let read_all = |c: &mut crate::Client| {
+        for i in 0..20 {
+            assert_eq!(c.expect("/", "last words"), vec![json!(i)]);
+        }
+    };
+    let polling = rt.transport == Transport::Polling;
+    if polling {
+        read_all(&mut a);
+        read_all(&mut b);
+    }
+    let started = Instant::now();
+    served.stop();
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    for c in [&mut a, &mut b] {
+        if !polling {
+            read_all(c);
+        }
+        c.expect_closed();
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            rx.recv_timeout(crate::STEP).unwrap(),
+            DisconnectReason::ServerShuttingDown
+        );
+    }
+}
