@@ -105,6 +105,8 @@ pub use rt::threaded::ShutdownHandle;
 /// ```
 pub mod runtime {
     pub use crate::engine::Runtime;
+    #[cfg(feature = "async-std")]
+    pub use crate::rt::AsyncStd;
     #[cfg(feature = "threaded")]
     pub use crate::rt::Threaded;
     #[cfg(feature = "tokio")]

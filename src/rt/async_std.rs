@@ -17,12 +17,13 @@ use crate::SocketIo;
 /// `smol::net::TcpListener`. Make one from a std listener with `TryFrom`.
 pub type AsyncTcpListener = sockio_async_std::TcpListener;
 
-/// With `tokio` enabled too, tokio runs the engine and this is unused; the serving methods
-/// below still work, their connections on this adapter's executor.
-#[cfg_attr(feature = "tokio", allow(dead_code))]
-pub(crate) struct AsyncStdRuntime;
+/// The async-std/smol runtime (`async_mode` `async-std`): hyper and async-tungstenite on the
+/// async-io reactor. Serve with [`SocketIo::serve_async_std`] or [`SocketIo::run_async_std`],
+/// under async-std or smol alike.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStd;
 
-impl Runtime for AsyncStdRuntime {
+impl Runtime for AsyncStd {
     fn spawn(&self, future: BoxFuture<()>) {
         sockio_async_std::spawn(future);
     }

@@ -17,6 +17,8 @@ pub use self::tokio::Tokio;
 
 #[cfg(feature = "async-std")]
 pub(crate) mod async_std;
+#[cfg(feature = "async-std")]
+pub use self::async_std::AsyncStd;
 
 #[cfg(feature = "threaded")]
 pub(crate) mod threaded;
@@ -70,7 +72,7 @@ pub(crate) fn default_runtime() -> Arc<dyn Runtime> {
     }
     #[cfg(all(not(feature = "tokio"), feature = "async-std"))]
     {
-        Arc::new(self::async_std::AsyncStdRuntime)
+        Arc::new(AsyncStd)
     }
     #[cfg(all(
         not(feature = "tokio"),

@@ -98,6 +98,46 @@ pub fn threaded(io: &SocketIo) -> Served {
     }
 }
 
+/// A future run to completion by an executor's `block_on`.
+#[cfg(feature = "async-std")]
+type BlockOn = fn(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+
+/// Serves `io` with `SocketIo::serve_async_std` in a thread that runs it with `block_on`.
+#[cfg(feature = "async-std")]
+fn serve_async_io(io: &SocketIo, block_on: BlockOn) -> Served {
+    let (l, addr) = listener();
+    let l = sockio::AsyncTcpListener::try_from(l).unwrap();
+    let (tx, rx) = async_channel::bounded::<()>(1);
+    let io = io.clone();
+    let thread = std::thread::spawn(move || {
+        block_on(Box::pin(async move {
+            let stop = async move {
+                let _ = rx.recv().await;
+            };
+            io.serve_async_std(l, stop).await.unwrap();
+        }))
+    });
+    Served {
+        addr,
+        stop: Some(Box::new(move || {
+            let _ = tx.try_send(());
+        })),
+        thread: Some(thread),
+    }
+}
+
+/// Serves `io` on the async-std runtime, under async-std's `block_on`.
+#[cfg(feature = "async-std")]
+pub fn async_std(io: &SocketIo) -> Served {
+    serve_async_io(io, |f| async_std::task::block_on(f))
+}
+
+/// Serves `io` on the async-std runtime, under smol's `block_on`.
+#[cfg(feature = "async-std")]
+pub fn smol(io: &SocketIo) -> Served {
+    serve_async_io(io, |f| smol::block_on(f))
+}
+
 /// The runtime and transport a behaviour test runs with.
 #[derive(Clone, Copy)]
 pub struct Rt {

@@ -64,6 +64,18 @@ macro_rules! tests_per_transport {
 
 runtime_suite!("tokio", tokio, sockio::runtime::Tokio, common::serve::tokio);
 runtime_suite!(
+    "async-std",
+    async_std,
+    sockio::runtime::AsyncStd,
+    common::serve::async_std
+);
+runtime_suite!(
+    "async-std",
+    smol,
+    sockio::runtime::AsyncStd,
+    common::serve::smol
+);
+runtime_suite!(
     "threaded",
     threaded,
     sockio::runtime::Threaded,
