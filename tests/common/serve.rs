@@ -129,13 +129,13 @@ fn serve_async_io(io: &SocketIo, block_on: BlockOn) -> Served {
 /// Serves `io` on the async-std runtime, under async-std's `block_on`.
 #[cfg(feature = "async-std")]
 pub fn async_std(io: &SocketIo) -> Served {
-    serve_async_io(io, |f| async_std::task::block_on(f))
+    serve_async_io(io, async_std::task::block_on)
 }
 
 /// Serves `io` on the async-std runtime, under smol's `block_on`.
 #[cfg(feature = "async-std")]
 pub fn smol(io: &SocketIo) -> Served {
-    serve_async_io(io, |f| smol::block_on(f))
+    serve_async_io(io, smol::block_on)
 }
 
 /// The runtime and transport a behaviour test runs with.
