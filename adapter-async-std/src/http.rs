@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use async_net::TcpStream;
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{request, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 use smol_hyper::rt::FuturesIo;
+use sockio_protocol::http::Route;
 
 use crate::{Handlers, HttpHandler, HttpRequest, HttpResponse, Method, ServerConfig};
 
@@ -33,62 +35,56 @@ impl Shared {
         let _ = self.stop.recv().await;
     }
 
-    /// Whether `path` is the engine path or under it.
-    fn on_path(&self, path: &str) -> bool {
-        let base = self.config.path.trim_end_matches('/');
-        path.strip_prefix(base)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    }
-
     /// Answers one request: WebSocket upgrade, engine request, fallback or 404.
     pub(crate) async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         peer: SocketAddr,
     ) -> Response<Full<Bytes>> {
-        let on_path = self.on_path(req.uri().path());
-        if on_path && is_upgrade(&req) {
-            return self.upgrade(req, peer);
-        }
-        let handler = match (on_path, &self.fallback) {
-            (true, _) => &self.handlers.on_request,
-            (false, Some(fallback)) => fallback,
-            (false, None) => return status(StatusCode::NOT_FOUND),
+        let (mut parts, body) = req.into_parts();
+        let mut request = to_request(&parts, peer);
+        let route = self.config.route(&request);
+        let handler = match (route, &self.fallback) {
+            (Route::WebSocket, _) => {
+                let on_upgrade = parts.extensions.remove::<OnUpgrade>();
+                return self.upgrade(request, on_upgrade);
+            }
+            (Route::Engine, _) => &self.handlers.on_request,
+            (Route::Elsewhere, Some(fallback)) => fallback,
+            (Route::Elsewhere, None) => return status(StatusCode::NOT_FOUND),
         };
-        let (parts, body) = req.into_parts();
+        // The engine decides what a too-large body means for its session: it gets one byte
+        // over the limit, never more. Other paths refuse it.
+        let max = self.config.max_body;
+        let refuse_large = route == Route::Elsewhere;
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.config.max_body as u64) {
+        if refuse_large && declared.is_some_and(|n| n > max as u64) {
             return status(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        let body = match Limited::new(body, self.config.max_body).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<LengthLimitError>() => return status(StatusCode::PAYLOAD_TOO_LARGE),
+        request.body = match read_capped(body, max).await {
+            Ok(body) if refuse_large && body.len() > max => {
+                return status(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            Ok(body) => body,
             Err(e) => {
                 tracing::debug!(error = %e, %peer, "reading a request body failed");
                 return status(StatusCode::BAD_REQUEST);
             }
         };
-        to_response(handler(to_request(&parts, body, peer)).await)
+        to_response(handler(request).await)
     }
 
     /// Answers a WebSocket upgrade with 101 and, once hyper hands the connection back, runs
     /// it in a task of its own.
     fn upgrade(
         self: Arc<Self>,
-        mut req: Request<Incoming>,
-        peer: SocketAddr,
+        request: HttpRequest,
+        on_upgrade: Option<OnUpgrade>,
     ) -> Response<Full<Bytes>> {
-        let headers = req.headers();
-        let version_ok = headers
-            .get(header::SEC_WEBSOCKET_VERSION)
-            .is_some_and(|v| v.as_bytes() == b"13");
-        let Some(key) = headers
-            .get(header::SEC_WEBSOCKET_KEY)
-            .filter(|_| version_ok)
-        else {
+        let Some(key) = request.websocket_key() else {
             let mut resp = status(StatusCode::BAD_REQUEST);
             resp.headers_mut().insert(
                 header::SEC_WEBSOCKET_VERSION,
@@ -97,15 +93,17 @@ impl Shared {
             return resp;
         };
         let Ok(accept) = HeaderValue::try_from(derive_accept_key(key.as_bytes())) else {
-            return status(StatusCode::INTERNAL_SERVER_ERROR);
+            return status(StatusCode::BAD_REQUEST);
         };
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        let (parts, _body) = req.into_parts();
-        let request = to_request(&parts, Bytes::new(), peer);
+        let Some(on_upgrade) = on_upgrade else {
+            tracing::warn!("WebSocket upgrade requested on a connection that cannot be upgraded");
+            return status(StatusCode::BAD_REQUEST);
+        };
+        let peer = request.peer;
         crate::spawn(async move {
             let upgraded = match on_upgrade.await {
                 Ok(upgraded) => upgraded,
-                Err(e) => return tracing::debug!(error = %e, %peer, "WebSocket upgrade failed"),
+                Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket upgrade failed"),
             };
             // Take the TCP stream back (and what hyper read past the request) so frames go
             // straight to the socket.
@@ -126,18 +124,27 @@ impl Shared {
     }
 }
 
-/// A GET with `Upgrade: websocket` (case-insensitive, possibly in a list).
-fn is_upgrade<B>(req: &Request<B>) -> bool {
-    req.method() == http::Method::GET
-        && req.headers().get_all(header::UPGRADE).iter().any(|v| {
-            v.to_str().is_ok_and(|s| {
-                s.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
-            })
-        })
+/// Reads a request body, stopping as soon as it is longer than `max` bytes: a longer body
+/// comes back cut to `max + 1` bytes, so that the handler sees it is too long without the
+/// whole of it in memory. The rest is left unread (hyper then closes the connection).
+async fn read_capped(body: Incoming, max: usize) -> Result<Bytes, hyper::Error> {
+    let mut body = std::pin::pin!(body);
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(mut data) = frame?.into_data() else {
+            continue; // trailers
+        };
+        let take = data.remaining().min(max + 1 - buf.len());
+        buf.extend_from_slice(&data.copy_to_bytes(take));
+        if buf.len() > max {
+            break;
+        }
+    }
+    Ok(buf.freeze())
 }
 
-fn to_request(parts: &request::Parts, body: Bytes, peer: SocketAddr) -> HttpRequest {
+/// The head of a request; the body is read later.
+fn to_request(parts: &request::Parts, peer: SocketAddr) -> HttpRequest {
     HttpRequest {
         method: Method::from_name(parts.method.as_str()),
         path: parts.uri.path().to_owned(),
@@ -151,7 +158,7 @@ fn to_request(parts: &request::Parts, body: Bytes, peer: SocketAddr) -> HttpRequ
                 (n.as_str().to_owned(), value)
             })
             .collect(),
-        body,
+        body: Bytes::new(),
         peer: Some(peer),
     }
 }

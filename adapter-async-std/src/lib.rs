@@ -82,30 +82,8 @@ pub enum WsOut {
     Close,
 }
 
-/// Settings of the adapter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// The engine path (default `/socket.io/`). `/socket.io` and everything under
-    /// `/socket.io/` match it.
-    pub path: String,
-    /// The largest request body accepted, in bytes (default 1 000 000); larger ones are
-    /// answered with 413 Payload Too Large before they are buffered.
-    pub max_body: usize,
-    /// The largest WebSocket message (and frame) accepted, in bytes (default 1 000 000 plus
-    /// 4 KiB of slack for packet headers); a larger one closes the connection with status
-    /// 1009 (message too big).
-    pub max_message_size: usize,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            path: "/socket.io/".to_owned(),
-            max_body: 1_000_000,
-            max_message_size: 1_000_000 + 4096,
-        }
-    }
-}
+/// Settings of the adapter: the engine path and the body and message size limits.
+pub use sockio_protocol::http::TransportConfig as ServerConfig;
 
 /// Runs `f` in the background on the adapter's executor, detached. Works from any thread,
 /// inside or outside async-std or smol.

@@ -64,20 +64,9 @@ pub(crate) struct Head {
 }
 
 impl Head {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
     /// Whether a comma-separated header lists `token` (case-insensitive).
     pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .flat_map(|(_, v)| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
+        has_token(&self.headers, name, token)
     }
 
     /// Whether the connection may carry another request after this one.
@@ -100,6 +89,15 @@ impl Head {
             peer,
         }
     }
+}
+
+/// Whether a comma-separated header (lower-case `name`) lists `token` (case-insensitive).
+fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
+    headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .flat_map(|(_, v)| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// A connection and the bytes read from it but not consumed yet.
@@ -161,9 +159,16 @@ impl Conn {
         }
     }
 
-    /// Reads the body that `head` announces, refusing one larger than `max` before buffering
-    /// it. Answers `Expect: 100-continue` when the body is acceptable.
-    pub(crate) fn read_body(&mut self, head: &Head, max: usize) -> Result<Bytes, ReadError> {
+    /// Reads the body that `head` announces, up to `max` bytes. A longer one is refused
+    /// before it is buffered ([`ReadError::TooLarge`]), or with `cut` read only up to
+    /// `max + 1` bytes and returned so (the rest stays unread: the connection must close).
+    /// Answers `Expect: 100-continue` when the body will be read.
+    pub(crate) fn read_body(
+        &mut self,
+        head: &HttpRequest,
+        max: usize,
+        cut: bool,
+    ) -> Result<Bytes, ReadError> {
         let lengths: Vec<&str> = head
             .headers
             .iter()
@@ -187,16 +192,16 @@ impl Conn {
                 first.parse::<u64>().map_err(|_| ReadError::BadRequest)?
             }
         };
-        if length > max as u64 {
+        if length > max as u64 && !cut {
             return Err(ReadError::TooLarge);
         }
-        if (chunked || length > 0) && head.has_token("expect", "100-continue") {
+        if (chunked || length > 0) && has_token(&head.headers, "expect", "100-continue") {
             self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
         if chunked {
-            return self.read_chunked(max);
+            return self.read_chunked(max, cut);
         }
-        let length = length as usize;
+        let length = length.min(max as u64 + 1) as usize;
         while self.buf.len() < length {
             if !self.fill()? {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
@@ -206,7 +211,7 @@ impl Conn {
         Ok(Bytes::from(std::mem::replace(&mut self.buf, rest)))
     }
 
-    fn read_chunked(&mut self, max: usize) -> Result<Bytes, ReadError> {
+    fn read_chunked(&mut self, max: usize, cut: bool) -> Result<Bytes, ReadError> {
         let mut body = Vec::new();
         loop {
             let (used, size) = loop {
@@ -223,8 +228,17 @@ impl Conn {
                 self.skip_trailers()?;
                 return Ok(Bytes::from(body));
             }
-            if size > (max - body.len()) as u64 {
-                return Err(ReadError::TooLarge);
+            let room = max - body.len();
+            if size > room as u64 {
+                if !cut {
+                    return Err(ReadError::TooLarge);
+                }
+                // One byte over the limit is all the engine needs to see.
+                while self.buf.len() < room + 1 {
+                    self.need_more()?;
+                }
+                body.extend_from_slice(&self.buf[..room + 1]);
+                return Ok(Bytes::from(body));
             }
             let size = size as usize;
             while self.buf.len() < size + 2 {
@@ -390,15 +404,18 @@ mod tests {
             (head.path.as_str(), head.query.as_str()),
             ("/socket.io/", "EIO=4")
         );
-        assert_eq!(head.header("x-a"), Some("b"));
         assert!(head.keep_alive());
-        assert_eq!(&c.read_body(&head, 100).unwrap()[..], b"hello");
+        let req = head.into_request(Bytes::new(), None);
+        assert_eq!(req.header("x-a"), Some("b"));
+        assert_eq!(&c.read_body(&req, 100, false).unwrap()[..], b"hello");
         let head = c.read_head().unwrap().unwrap();
-        assert_eq!(&c.read_body(&head, 100).unwrap()[..], b"abcde");
+        let req = head.into_request(Bytes::new(), None);
+        assert_eq!(&c.read_body(&req, 100, false).unwrap()[..], b"abcde");
         let head = c.read_head().unwrap().unwrap();
         assert_eq!(head.method, "GET");
         assert!(!head.keep_alive());
-        assert!(c.read_body(&head, 100).unwrap().is_empty());
+        let req = head.into_request(Bytes::new(), None);
+        assert!(c.read_body(&req, 100, false).unwrap().is_empty());
         assert!(c.read_head().unwrap().is_none());
     }
 
@@ -407,7 +424,8 @@ mod tests {
         let body_err = |raw: &[u8], max| {
             let mut c = conn(raw);
             let head = c.read_head().unwrap().unwrap();
-            c.read_body(&head, max).unwrap_err().status()
+            let req = head.into_request(Bytes::new(), None);
+            c.read_body(&req, max, false).unwrap_err().status()
         };
         assert_eq!(
             body_err(b"POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 10),
@@ -460,5 +478,21 @@ mod tests {
             conn(b"GET / HTTP/1.1\r\nHost: x\r\n").read_head(),
             Err(ReadError::Io(_))
         ));
+    }
+
+    #[test]
+    fn cut_reads_one_byte_over_the_limit() {
+        let cut = |raw: &[u8], max| {
+            let mut c = conn(raw);
+            let head = c.read_head().unwrap().unwrap();
+            let req = head.into_request(Bytes::new(), None);
+            c.read_body(&req, max, true).unwrap()
+        };
+        let long = b"POST / HTTP/1.1\r\nContent-Length: 20\r\n\r\n01234567890123456789";
+        assert_eq!(&cut(long, 10)[..], b"01234567890");
+        let chunked =
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\nabcdefgh\r\n0\r\n\r\n";
+        assert_eq!(&cut(chunked, 10)[..], b"12345678abc");
+        assert_eq!(&cut(chunked, 16)[..], b"12345678abcdefgh");
     }
 }

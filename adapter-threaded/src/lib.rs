@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method};
+pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method, TransportConfig};
 
 mod exec;
 mod http;
@@ -88,15 +88,9 @@ pub enum WsOut {
 /// Settings of the adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// The engine path (default `/socket.io/`). `/socket.io` and everything under
-    /// `/socket.io/` match it.
-    pub path: String,
-    /// The largest request body accepted, in bytes (default 1 000 000); larger ones are
-    /// answered with 413 Payload Too Large before they are read.
-    pub max_body: usize,
-    /// The largest WebSocket message (and frame) accepted, in bytes (default 1 000 000 plus
-    /// 4 KiB of slack for packet headers); a larger one closes the connection.
-    pub max_message_size: usize,
+    /// The engine path and the body and message size limits, as every runtime adapter has
+    /// them.
+    pub transport: TransportConfig,
     /// How long a keep-alive connection may wait for its next request, and a request for its
     /// next bytes (default 60 s). WebSockets have no read timeout: the Engine.IO heartbeat
     /// finds dead peers.
@@ -109,9 +103,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            path: "/socket.io/".to_owned(),
-            max_body: 1_000_000,
-            max_message_size: 1_000_000 + 4096,
+            transport: TransportConfig::default(),
             idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::from_secs(30),
         }

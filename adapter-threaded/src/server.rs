@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::exec::block_on;
 use crate::http::{self, Conn, ReadError};
+use bytes::Bytes;
+use sockio_protocol::http::Route;
+
 use crate::{Handlers, HttpHandler, ServerConfig, WsOut};
 
 /// How long a shutting-down server waits for its connections to finish.
@@ -110,13 +113,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Whether `path` is the engine path or under it.
-    fn on_path(&self, path: &str) -> bool {
-        let base = self.config.path.trim_end_matches('/');
-        path.strip_prefix(base)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    }
-
     /// Whether shutdown was triggered: set before the hooks run, so responses they cause
     /// already close their connections.
     pub(crate) fn stopping(&self) -> bool {
@@ -278,28 +274,30 @@ fn connection(
             Err(e) => return refuse(&mut conn, e, peer),
         };
         state.store(BUSY, Ordering::SeqCst);
-        let on_path = shared.on_path(&head.path);
-        if on_path
-            && head.method == "GET"
-            && head.has_token("upgrade", "websocket")
-            && head.has_token("connection", "upgrade")
-        {
-            return crate::ws::run(shared, id, conn, head, peer);
+        let keep_alive = head.keep_alive();
+        let head_only = head.method == "HEAD";
+        let mut request = head.into_request(Bytes::new(), Some(peer));
+        let route = shared.config.transport.route(&request);
+        if route == Route::WebSocket {
+            return crate::ws::run(shared, id, conn, request);
         }
-        let body = match conn.read_body(&head, shared.config.max_body) {
+        // The engine decides what a too-large body means for its session: it gets one byte
+        // over the limit, never more (the rest stays unread, so the connection closes).
+        let max = shared.config.transport.max_body;
+        request.body = match conn.read_body(&request, max, route == Route::Engine) {
             Ok(body) => body,
             Err(e) => return refuse(&mut conn, e, peer),
         };
-        let keep_alive = head.keep_alive();
-        let head_only = head.method == "HEAD";
-        let handler = match (on_path, &shared.fallback) {
-            (true, _) => Some(&shared.handlers.on_request),
-            (false, fallback) => fallback.as_ref(),
+        let complete = request.body.len() <= max;
+        let handler = match route {
+            Route::Engine => Some(&shared.handlers.on_request),
+            _ => shared.fallback.as_ref(),
         };
         let response = match handler {
-            Some(h) => block_on(h(head.into_request(body, Some(peer)))),
+            Some(h) => block_on(h(request)),
             None => http::status(404),
         };
+        let keep_alive = keep_alive && complete;
         let keep_alive = keep_alive && !shared.stopping();
         if let Err(e) = http::write_response(&mut conn.stream, &response, keep_alive, head_only) {
             tracing::debug!(error = %e, %peer, "writing a response failed");

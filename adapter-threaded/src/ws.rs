@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame as WsFrame, Utf8Bytes};
@@ -19,9 +18,9 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Error as WsError, Message, WebSocket};
 
 use crate::exec::block_on;
-use crate::http::{self, Conn, Head};
+use crate::http::{self, Conn};
 use crate::server::Shared;
-use crate::{Frame, WsOut, WsPipe};
+use crate::{Frame, HttpRequest, WsOut, WsPipe};
 
 /// Capacity of [`WsPipe::incoming`]: a peer sending faster than the layer above reads gets
 /// TCP backpressure.
@@ -33,13 +32,11 @@ const CLOSE_GRACE: Duration = Duration::from_secs(3);
 /// Frames queued together are written in one go, up to about this many bytes.
 const MAX_BATCH: usize = 256 * 1024;
 
-/// Answers the upgrade request `head` and runs the WebSocket until either side closes it.
-pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, head: Head, peer: SocketAddr) {
+/// Answers the upgrade request and runs the WebSocket until either side closes it.
+pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpRequest) {
     let Conn { mut stream, buf } = conn;
-    let version_ok = head
-        .header("sec-websocket-version")
-        .is_some_and(|v| v.trim() == "13");
-    let Some(key) = head.header("sec-websocket-key").filter(|_| version_ok) else {
+    let peer = request.peer;
+    let Some(key) = request.websocket_key() else {
         let mut resp = http::status(400);
         resp.headers
             .push(("Sec-WebSocket-Version", "13".to_owned()));
@@ -49,7 +46,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, head: Head, peer: S
     let answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Accept: {}\r\n\r\n",
-        derive_accept_key(key.trim().as_bytes())
+        derive_accept_key(key.as_bytes())
     );
     let half = stream
         .write_all(answer.as_bytes())
@@ -57,9 +54,9 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, head: Head, peer: S
         .and_then(|()| WriteHalf::new(&stream));
     let half = match half {
         Ok(half) => Arc::new(half),
-        Err(e) => return tracing::debug!(error = %e, %peer, "WebSocket handshake failed"),
+        Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket handshake failed"),
     };
-    let max = shared.config.max_message_size;
+    let max = shared.config.transport.max_message_size;
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
         .max_frame_size(Some(max));
@@ -73,10 +70,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, head: Head, peer: S
     let (in_tx, incoming) = async_channel::bounded(INCOMING_CAPACITY);
     let (outgoing, out_rx) = async_channel::unbounded();
     shared.set_websocket(id, &outgoing);
-    (shared.handlers.on_websocket)(
-        head.into_request(Bytes::new(), Some(peer)),
-        WsPipe { incoming, outgoing },
-    );
+    (shared.handlers.on_websocket)(request, WsPipe { incoming, outgoing });
     let reader_done = Arc::new((Mutex::new(false), Condvar::new()));
     let writer = {
         let (rx, half, done) = (out_rx.clone(), half.clone(), reader_done.clone());
@@ -85,7 +79,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, head: Head, peer: S
     let writer = match writer {
         Ok(writer) => Some(writer),
         Err(e) => {
-            tracing::error!(error = %e, %peer, "could not start a WebSocket writer");
+            tracing::error!(error = %e, ?peer, "could not start a WebSocket writer");
             half.shutdown();
             None
         }
@@ -104,7 +98,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, head: Head, peer: S
 
 /// Forwards data messages until the connection ends. Pings are answered and close frames
 /// acknowledged by tungstenite while it reads.
-fn read(mut ws: WebSocket<Duplex>, tx: &async_channel::Sender<Frame>, peer: SocketAddr) {
+fn read(mut ws: WebSocket<Duplex>, tx: &async_channel::Sender<Frame>, peer: Option<SocketAddr>) {
     loop {
         let frame = match ws.read() {
             Ok(Message::Text(text)) => Frame::Text(text.into()),
@@ -116,7 +110,7 @@ fn read(mut ws: WebSocket<Duplex>, tx: &async_channel::Sender<Frame>, peer: Sock
             }
             Ok(_) => continue,
             Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return,
-            Err(e) => return tracing::debug!(error = %e, %peer, "WebSocket read failed"),
+            Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket read failed"),
         };
         // With nobody listening any more the frame is dropped; the writer decides when the
         // connection ends.

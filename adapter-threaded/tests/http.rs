@@ -80,30 +80,61 @@ fn http10_closes_unless_asked_to_keep_alive() {
 }
 
 #[test]
-fn too_large_bodies_are_refused_before_reading() {
-    let config = ServerConfig {
-        max_body: 10,
-        ..Default::default()
-    };
+fn too_large_bodies_reach_the_engine_cut_one_byte_over() {
+    let mut config = ServerConfig::default();
+    config.transport.max_body = 10;
     let server = start(config, None);
-    // The body is never sent: the answer must not wait for it.
+    // Declared far too long: only 11 bytes are read, then the connection closes.
     let mut s = connect(server.addr);
-    s.write_all(b"POST /socket.io/ HTTP/1.1\r\nContent-Length: 1000000000\r\n\r\n")
+    s.write_all(b"POST /socket.io/ HTTP/1.1\r\nContent-Length: 1000000000\r\n\r\n0123456789abcdef")
         .unwrap();
-    assert_eq!(read_reply(&mut s).status, 413);
+    assert_eq!(read_reply(&mut s).body, b"Post||0123456789a");
     assert!(is_closed(&mut s));
     let r = request(
         server.addr,
         b"POST /socket.io/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n123456\r\n6\r\n123456\r\n0\r\n\r\n",
     );
-    assert_eq!(r.status, 413);
-    // Exactly the limit is fine.
+    assert_eq!(r.body, b"Post||12345612345");
+    // Exactly the limit is whole.
     let r = request(
         server.addr,
         b"POST /socket.io/ HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789",
     );
     assert_eq!(r.body, b"Post||0123456789");
-    assert_eq!(server.seen.requests.lock().unwrap().len(), 1);
+    assert_eq!(server.seen.requests.lock().unwrap().len(), 3);
+    stop(server);
+}
+
+#[test]
+fn too_large_bodies_off_the_engine_path_are_refused_before_reading() {
+    let mut config = ServerConfig::default();
+    config.transport.max_body = 10;
+    let fallback: sockio_threaded::HttpHandler = std::sync::Arc::new(|_req| {
+        Box::pin(async {
+            sockio_threaded::HttpResponse {
+                status: 200,
+                headers: Vec::new(),
+                body: Default::default(),
+            }
+        })
+    });
+    let server = start(config, Some(fallback));
+    // The body is never sent: the answer must not wait for it.
+    let mut s = connect(server.addr);
+    s.write_all(b"POST /upload HTTP/1.1\r\nContent-Length: 1000000000\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut s).status, 413);
+    assert!(is_closed(&mut s));
+    let r = request(
+        server.addr,
+        b"POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\n123456\r\n6\r\n123456\r\n0\r\n\r\n",
+    );
+    assert_eq!(r.status, 413);
+    let r = request(
+        server.addr,
+        b"POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789",
+    );
+    assert_eq!(r.status, 200);
     stop(server);
 }
 

@@ -75,10 +75,8 @@ fn the_client_closing_or_leaving_closes_incoming() {
 
 #[test]
 fn oversized_messages_close_the_connection() {
-    let config = ServerConfig {
-        max_message_size: 100,
-        ..Default::default()
-    };
+    let mut config = ServerConfig::default();
+    config.transport.max_message_size = 100;
     let server = start(config, None);
     let mut ws = websocket(server.addr);
     ws.send(Message::binary(vec![0u8; 100])).unwrap();

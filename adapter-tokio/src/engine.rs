@@ -8,9 +8,12 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{request, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+use hyper::upgrade::OnUpgrade;
+use sockio_protocol::http::Route;
 
 use crate::{Handlers, HttpHandler, HttpRequest, HttpResponse, Method, ServerConfig};
 
@@ -28,13 +31,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Whether `path` is the engine path or under it.
-    pub(crate) fn on_path(&self, path: &str) -> bool {
-        let base = self.config.path.trim_end_matches('/');
-        path.strip_prefix(base)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    }
-
     /// Answers one request: WebSocket upgrade, engine request, fallback or 404.
     pub(crate) async fn handle<B>(
         self: Arc<Self>,
@@ -46,62 +42,50 @@ impl Shared {
         B::Error: Into<BoxError>,
     {
         let peer = peer.or_else(|| req.extensions().get::<SocketAddr>().copied());
-        let on_path = self.on_path(req.uri().path());
-        if on_path && is_upgrade(&req) {
-            return self.upgrade(req, peer);
-        }
-        let handler = match (on_path, &self.fallback) {
-            (true, _) => &self.handlers.on_request,
-            (false, Some(fallback)) => fallback,
-            (false, None) => return status(StatusCode::NOT_FOUND),
+        let (mut parts, body) = req.into_parts();
+        let mut request = to_request(&parts, peer);
+        let route = self.config.route(&request);
+        let handler = match (route, &self.fallback) {
+            (Route::WebSocket, _) => {
+                let on_upgrade = parts.extensions.remove::<OnUpgrade>();
+                return self.upgrade(request, on_upgrade);
+            }
+            (Route::Engine, _) => &self.handlers.on_request,
+            (Route::Elsewhere, Some(fallback)) => fallback,
+            (Route::Elsewhere, None) => return status(StatusCode::NOT_FOUND),
         };
-        let (parts, body) = req.into_parts();
+        // The engine decides what a too-large body means for its session: it gets one byte
+        // over the limit, never more. Other paths refuse it.
         let max = self.config.max_body;
-        let body = if on_path {
-            // The engine decides what a too-large body means for its session: it gets one
-            // byte over the limit, never more.
-            read_capped(body, max).await
-        } else {
-            let declared = parts
-                .headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > max as u64) {
-                return status(StatusCode::PAYLOAD_TOO_LARGE);
+        let refuse_large = route == Route::Elsewhere;
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if refuse_large && declared.is_some_and(|n| n > max as u64) {
+            return status(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        request.body = match read_capped(body, max).await {
+            Ok(body) if refuse_large && body.len() > max => {
+                return status(StatusCode::PAYLOAD_TOO_LARGE)
             }
-            match Limited::new(body, max).collect().await {
-                Ok(collected) => Ok(collected.to_bytes()),
-                Err(e) if e.is::<LengthLimitError>() => {
-                    return status(StatusCode::PAYLOAD_TOO_LARGE)
-                }
-                Err(e) => Err(e),
-            }
-        };
-        let body = match body {
             Ok(body) => body,
             Err(e) => {
                 tracing::debug!(error = %e, ?peer, "reading a request body failed");
                 return status(StatusCode::BAD_REQUEST);
             }
         };
-        to_response(handler(to_request(&parts, body, peer)).await)
+        to_response(handler(request).await)
     }
 
     /// Answers a WebSocket upgrade with 101 and, once hyper hands over the connection,
     /// runs it in a task of its own.
-    fn upgrade<B>(
+    fn upgrade(
         self: Arc<Self>,
-        mut req: Request<B>,
-        peer: Option<SocketAddr>,
+        request: HttpRequest,
+        on_upgrade: Option<OnUpgrade>,
     ) -> Response<Full<Bytes>> {
-        let headers = req.headers();
-        let version_ok = headers
-            .get(header::SEC_WEBSOCKET_VERSION)
-            .is_some_and(|v| v.as_bytes() == b"13");
-        let Some(key) = headers
-            .get(header::SEC_WEBSOCKET_KEY)
-            .filter(|_| version_ok)
-        else {
+        let Some(key) = request.websocket_key() else {
             let mut resp = status(StatusCode::BAD_REQUEST);
             resp.headers_mut().insert(
                 header::SEC_WEBSOCKET_VERSION,
@@ -109,18 +93,14 @@ impl Shared {
             );
             return resp;
         };
-        let accept = derive_accept_key(key.as_bytes());
-        if req
-            .extensions()
-            .get::<hyper::upgrade::OnUpgrade>()
-            .is_none()
-        {
+        let Ok(accept) = HeaderValue::try_from(derive_accept_key(key.as_bytes())) else {
+            return status(StatusCode::BAD_REQUEST);
+        };
+        let Some(on_upgrade) = on_upgrade else {
             tracing::warn!("WebSocket upgrade requested on a connection that cannot be upgraded");
             return status(StatusCode::BAD_REQUEST);
-        }
-        let on_upgrade = hyper::upgrade::on(&mut req);
-        let (parts, _body) = req.into_parts();
-        let request = to_request(&parts, Bytes::new(), peer);
+        };
+        let peer = request.peer;
         tokio::spawn(async move {
             match on_upgrade.await {
                 Ok(upgraded) => crate::ws::run(self, request, upgraded).await,
@@ -131,12 +111,7 @@ impl Shared {
         let h = resp.headers_mut();
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        match HeaderValue::try_from(accept) {
-            Ok(v) => {
-                h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-            }
-            Err(_) => return status(StatusCode::INTERNAL_SERVER_ERROR),
-        }
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
         resp
     }
 }
@@ -164,18 +139,8 @@ where
     Ok(buf.freeze())
 }
 
-/// A GET with `Upgrade: websocket` (case-insensitive, possibly in a list).
-fn is_upgrade<B>(req: &Request<B>) -> bool {
-    req.method() == http::Method::GET
-        && req.headers().get_all(header::UPGRADE).iter().any(|v| {
-            v.to_str().is_ok_and(|s| {
-                s.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
-            })
-        })
-}
-
-fn to_request(parts: &request::Parts, body: Bytes, peer: Option<SocketAddr>) -> HttpRequest {
+/// The head of a request; the body is read later.
+fn to_request(parts: &request::Parts, peer: Option<SocketAddr>) -> HttpRequest {
     HttpRequest {
         method: Method::from_name(parts.method.as_str()),
         path: parts.uri.path().to_owned(),
@@ -191,7 +156,7 @@ fn to_request(parts: &request::Parts, body: Bytes, peer: Option<SocketAddr>) -> 
                 )
             })
             .collect(),
-        body,
+        body: Bytes::new(),
         peer,
     }
 }

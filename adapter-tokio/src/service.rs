@@ -120,7 +120,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        if self.shared.on_path(req.uri().path()) {
+        if self.shared.config.serves(req.uri().path()) {
             let shared = self.shared.clone();
             return Box::pin(async move {
                 let resp = shared.handle(req, None).await;

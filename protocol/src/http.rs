@@ -82,6 +82,90 @@ impl HttpRequest {
     }
 }
 
+impl HttpRequest {
+    /// Whether this is a `GET` asking for a WebSocket (`Upgrade: websocket`, case-insensitive,
+    /// possibly in a list).
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.method == Method::Get
+            && self
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("upgrade"))
+                .flat_map(|(_, v)| v.split(','))
+                .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+    }
+
+    /// The `Sec-WebSocket-Key` of an upgrade request that speaks WebSocket version 13, the
+    /// only one there is; `None` means the upgrade must be refused with 400 and
+    /// `Sec-WebSocket-Version: 13`.
+    pub fn websocket_key(&self) -> Option<&str> {
+        let version_ok = self
+            .header("sec-websocket-version")
+            .is_some_and(|v| v.trim() == "13");
+        self.header("sec-websocket-key")
+            .map(str::trim)
+            .filter(|k| version_ok && !k.is_empty())
+    }
+}
+
+/// The settings every runtime adapter shares: where the engine lives and how large a request
+/// body or a WebSocket message may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportConfig {
+    /// The engine path (default `/socket.io/`). `/socket.io` and everything under
+    /// `/socket.io/` match it.
+    pub path: String,
+    /// The largest request body read, in bytes (default 1 000 000). On the engine path a
+    /// longer body is handed on cut to `max_body + 1` bytes (the core answers it and closes
+    /// the session); elsewhere it is refused with 413 before it is read.
+    pub max_body: usize,
+    /// The largest WebSocket message (and frame) accepted, in bytes (default 1 000 000 plus
+    /// 4 KiB of slack for packet headers); a larger one closes the connection (1009).
+    pub max_message_size: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            path: "/socket.io/".to_owned(),
+            max_body: 1_000_000,
+            max_message_size: 1_000_000 + 4096,
+        }
+    }
+}
+
+/// Where a runtime adapter sends a request, decided by [`TransportConfig::route`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// A WebSocket upgrade on the engine path: answer 101 (or 400 when
+    /// [`HttpRequest::websocket_key`] is `None`) and hand the socket on.
+    WebSocket,
+    /// An engine request: read the body (at most `max_body + 1` bytes) and hand it on.
+    Engine,
+    /// Not for the engine: the application's fallback, or 404. Bodies over `max_body` get 413.
+    Elsewhere,
+}
+
+impl TransportConfig {
+    /// Whether `path` is the engine path or under it.
+    pub fn serves(&self, path: &str) -> bool {
+        let base = self.path.trim_end_matches('/');
+        path.strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
+    /// Where `request` (its head: method, path, headers) goes.
+    pub fn route(&self, request: &HttpRequest) -> Route {
+        if !self.serves(&request.path) {
+            Route::Elsewhere
+        } else if request.is_websocket_upgrade() {
+            Route::WebSocket
+        } else {
+            Route::Engine
+        }
+    }
+}
+
 impl fmt::Debug for HttpRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpRequest")
@@ -201,6 +285,73 @@ impl fmt::Debug for Frame {
 
 #[cfg(test)]
 mod tests {
+
+    fn head(method: Method, path: &str, headers: &[(&str, &str)]) -> HttpRequest {
+        HttpRequest {
+            method,
+            path: path.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            ..HttpRequest::default()
+        }
+    }
+
+    #[test]
+    fn routes_by_path_and_upgrade() {
+        let config = TransportConfig::default();
+        let ws = [("upgrade", "h2c, WebSocket"), ("connection", "Upgrade")];
+        assert_eq!(
+            config.route(&head(Method::Get, "/socket.io/", &ws)),
+            Route::WebSocket
+        );
+        assert_eq!(
+            config.route(&head(Method::Get, "/socket.io", &[])),
+            Route::Engine
+        );
+        assert_eq!(
+            config.route(&head(Method::Post, "/socket.io/", &ws)),
+            Route::Engine
+        );
+        assert_eq!(
+            config.route(&head(Method::Get, "/socket.iox", &ws)),
+            Route::Elsewhere
+        );
+        assert_eq!(config.route(&head(Method::Get, "/", &[])), Route::Elsewhere);
+        let custom = TransportConfig {
+            path: "/rt".into(),
+            ..TransportConfig::default()
+        };
+        assert!(custom.serves("/rt/") && custom.serves("/rt") && !custom.serves("/socket.io/"));
+    }
+
+    #[test]
+    fn websocket_key_needs_version_13() {
+        let ok = head(
+            Method::Get,
+            "/",
+            &[
+                ("sec-websocket-version", "13"),
+                ("sec-websocket-key", " abc== "),
+            ],
+        );
+        assert_eq!(ok.websocket_key(), Some("abc=="));
+        let old = head(
+            Method::Get,
+            "/",
+            &[
+                ("sec-websocket-version", "8"),
+                ("sec-websocket-key", "abc=="),
+            ],
+        );
+        assert_eq!(old.websocket_key(), None);
+        assert_eq!(
+            head(Method::Get, "/", &[("sec-websocket-version", "13")]).websocket_key(),
+            None
+        );
+    }
+
     use super::*;
 
     #[test]

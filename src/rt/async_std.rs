@@ -40,13 +40,6 @@ impl Runtime for AsyncStd {
 super::adapter_glue!(sockio_async_std);
 
 impl SocketIo {
-    fn async_std_config(&self) -> sockio_async_std::ServerConfig {
-        sockio_async_std::ServerConfig {
-            path: self.path.to_string(),
-            ..Default::default()
-        }
-    }
-
     /// Serves on `listener` until `shutdown` completes, then closes every connection
     /// gracefully (clients get what was queued for them) and returns.
     ///
@@ -82,7 +75,7 @@ impl SocketIo {
         );
         sockio_async_std::serve_with_fallback(
             listener,
-            self.async_std_config(),
+            self.transport_config(),
             handlers(self),
             fallback,
             shutdown,

@@ -25,6 +25,27 @@ pub(crate) mod threaded;
 #[cfg(feature = "threaded")]
 pub use self::threaded::Threaded;
 
+impl crate::SocketIo {
+    /// What every runtime adapter needs to know: the engine path and its size limits, which
+    /// follow `max_payload`.
+    #[cfg_attr(
+        not(any(feature = "tokio", feature = "async-std", feature = "threaded")),
+        allow(dead_code)
+    )]
+    pub(crate) fn transport_config(&self) -> sockio_protocol::TransportConfig {
+        let max_payload = self.engine.max_payload;
+        sockio_protocol::TransportConfig {
+            path: self.path.to_string(),
+            // The engine answers bodies over its limit (and closes their session); the adapter
+            // hands it at most one byte more.
+            max_body: max_payload,
+            // Messages a little over the limit reach the engine, which closes the session;
+            // beyond that the WebSocket layer closes the connection itself.
+            max_message_size: max_payload.saturating_add(4096),
+        }
+    }
+}
+
 /// Connects an adapter's transport callbacks to the engine. The adapters share this shape
 /// (`Handlers` with `on_request`/`on_websocket`, `WsPipe`, `WsOut`), so one definition
 /// serves all of them.

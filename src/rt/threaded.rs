@@ -46,7 +46,7 @@ impl SocketIo {
         shutdown: ShutdownHandle,
     ) -> io::Result<()> {
         let config = sockio_threaded::ServerConfig {
-            path: self.path.to_string(),
+            transport: self.transport_config(),
             ..Default::default()
         };
         let io = self.clone();

@@ -52,19 +52,6 @@ impl Runtime for Tokio {
 super::adapter_glue!(sockio_tokio);
 
 impl SocketIo {
-    fn adapter_config(&self) -> sockio_tokio::ServerConfig {
-        let max_payload = self.engine.max_payload;
-        sockio_tokio::ServerConfig {
-            path: self.path.to_string(),
-            // The engine answers bodies over its limit (and closes their session); the adapter
-            // hands it at most one byte more.
-            max_body: max_payload,
-            // Messages a little over the limit reach the engine, which closes the session;
-            // beyond that the WebSocket layer closes the connection itself.
-            max_message_size: max_payload.saturating_add(4096),
-        }
-    }
-
     /// Serves on `listener` until `shutdown` completes, then closes every connection
     /// gracefully (clients get what was queued for them).
     pub async fn serve(
@@ -91,7 +78,7 @@ impl SocketIo {
         tracing::info!(addr = ?listener.local_addr().ok(), async_mode = "tokio", "serving");
         sockio_tokio::serve_with_fallback(
             listener,
-            self.adapter_config(),
+            self.transport_config(),
             handlers(self),
             fallback,
             shutdown,
@@ -111,6 +98,6 @@ impl SocketIo {
     /// A tower layer that mounts this server into an axum `Router` (or any tower stack):
     /// requests on the engine path go to Socket.IO, the rest to the inner service.
     pub fn layer(&self) -> sockio_tokio::SocketIoLayer {
-        sockio_tokio::SocketIoLayer::new(self.adapter_config(), handlers(self))
+        sockio_tokio::SocketIoLayer::new(self.transport_config(), handlers(self))
     }
 }
