@@ -59,6 +59,24 @@ pub(crate) enum Sink {
 /// The answer to an emit with acknowledgement.
 pub(crate) type AckCallback = Box<dyn FnOnce(Result<Args, AckError>) + Send>;
 
+/// What a server holds right now, for diagnostics and leak checks ([`SocketIo::stats`]).
+///
+/// [`SocketIo::stats`]: crate::SocketIo::stats
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Engine.IO sessions (connections), closing ones included.
+    pub sessions: usize,
+    /// Socket.IO sockets (one per namespace a client joined), pending ones included.
+    pub sockets: usize,
+    /// Transports the server can write to: open WebSockets and parked polling requests.
+    pub transports: usize,
+    /// Server emits waiting for the client's acknowledgement.
+    pub pending_acks: usize,
+    /// Sockets whose handlers still have events to run.
+    pub socket_tasks: usize,
+}
+
 /// Why an acknowledgement did not arrive.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -528,6 +546,17 @@ impl Engine {
     /// Registers a waiter for an acknowledgement.
     pub(crate) fn add_ack(st: &mut State, socket: SocketId, ack: AckId, cb: AckCallback) {
         st.acks.entry(socket).or_default().insert(ack, cb);
+    }
+
+    /// What the server holds right now.
+    pub(crate) fn stats(self: &Arc<Self>) -> Stats {
+        self.drive(|st| Stats {
+            sessions: st.server.session_count(),
+            sockets: st.server.socket_count(),
+            transports: st.sinks.len(),
+            pending_acks: st.acks.values().map(HashMap::len).sum(),
+            socket_tasks: st.sockets.len(),
+        })
     }
 
     /// Number of connected sockets (for diagnostics).

@@ -457,6 +457,12 @@ impl SocketIo {
         }
     }
 
+    /// What the server holds right now: sessions, sockets, transports, pending
+    /// acknowledgements. Everything goes back to zero once every client has left.
+    pub fn stats(&self) -> crate::Stats {
+        self.engine.stats()
+    }
+
     /// Number of connected clients of this process, over all namespaces.
     pub fn connected_count(&self) -> usize {
         self.engine.connected()
