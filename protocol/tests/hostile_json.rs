@@ -1,0 +1,60 @@
+//! Hostile JSON from a peer: deep nesting and non-array event payloads are parse errors that
+//! close that session only; other sessions carry on.
+
+mod common;
+
+use common::{Client, Harness};
+use sockio_protocol::{Config, DisconnectReason, Event};
+
+fn closed_for_parse_error(h: &Harness) -> bool {
+    h.events.iter().any(|e| {
+        matches!(
+            e,
+            Event::SessionClosed {
+                reason: DisconnectReason::ParseError,
+                ..
+            }
+        )
+    })
+}
+
+#[test]
+fn deeply_nested_json_closes_only_its_session() {
+    let mut h = Harness::new(Config::default());
+    let mut bystander = Client::websocket(&mut h);
+    bystander.connect(&mut h, "/", None);
+    let mut c = Client::websocket(&mut h);
+    c.connect(&mut h, "/", None);
+    h.take_events();
+
+    let depth = 100_000;
+    let deep = format!("42[\"x\",{}{}]", "[".repeat(depth), "]".repeat(depth));
+    c.send_text(&mut h, &[&deep]);
+    assert!(closed_for_parse_error(&h), "{:?}", h.events);
+
+    h.take_events();
+    bystander.send_text(&mut h, &["42[\"still\",\"here\"]"]);
+    assert!(h
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::Message { .. })));
+}
+
+#[test]
+fn event_payloads_that_are_not_arrays_are_rejected() {
+    for bad in [
+        "42{\"a\":1}",
+        "42\"text\"",
+        "42[]",
+        "42[1,2]",
+        "42[\"x\"",
+        "4212[\"x\"]trailing",
+    ] {
+        let mut h = Harness::new(Config::default());
+        let mut c = Client::websocket(&mut h);
+        c.connect(&mut h, "/", None);
+        h.take_events();
+        c.send_text(&mut h, &[bad]);
+        assert!(closed_for_parse_error(&h), "{bad}: {:?}", h.events);
+    }
+}
