@@ -108,6 +108,11 @@ impl OutQueue {
         self.packets.is_empty()
     }
 
+    /// Whether the byte count matches the packets queued (for the invariant checks).
+    pub(crate) fn is_consistent(&self) -> bool {
+        self.bytes == self.packets.iter().map(OutPacket::len).sum::<usize>()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.packets.clear();
         self.bytes = 0;
