@@ -234,8 +234,8 @@ SCENARIOS = {
         ("PostText", 0, "0"), ("Post", 0, b"9"), ("WsOpen",), ("WsText", 0, "40"),
         ("WsText", 0, '451-["a",' + (PH % 0) + ']'), ("WsText", 0, '42["b"]')]),
     "too_large": ({}, [
-        ("WsOpen",), ("WsText", 0, "40"), ("WsText", 0, '42["x","' + "y" * 4100 + '"]'),
-        ("Handshake",), ("PostText", 0, "0"), ("PostText", 0, '2["x","' + "z" * 4100 + '"]')]),
+        ("WsOpen",), ("WsText", 0, "40"), ("WsText", 0, '42["x","' + "y" * 1030 + '"]'),
+        ("Handshake",), ("PostText", 0, "0"), ("PostText", 0, '2["x","' + "z" * 1030 + '"]')]),
     "double_get": ({}, [
         ("Handshake",), ("PostText", 0, "0"), ("Get", 0), ("Get", 0), ("Get", 0), ("Get", 128)]),
     "shutdown_linger": ({}, [

@@ -54,7 +54,7 @@ pub struct Scenario {
 }
 
 /// Configuration knobs of a fuzzed server (timeouts are always short: ping interval 300 ms,
-/// ping timeout 200 ms, upgrade 500 ms, connect 1 s; max payload 4096 bytes).
+/// ping timeout 200 ms, upgrade 500 ms, connect 1 s; max payload and attachment bytes 1024).
 #[derive(Debug, Clone, Copy, Default)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Setup {
@@ -264,8 +264,8 @@ pub fn run_scenario(scenario: &Scenario) -> Stats {
         .ping_timeout(Duration::from_millis(200))
         .upgrade_timeout(Duration::from_millis(500))
         .connect_timeout(Duration::from_millis(1000))
-        .max_payload(4096)
-        .max_attachment_bytes(4096)
+        .max_payload(1024)
+        .max_attachment_bytes(1024)
         .max_attachments(4)
         .max_namespaces(4)
         .max_pending_acks(8)
