@@ -320,7 +320,9 @@ pub struct Server {
     pub(crate) namespaces: HashMap<Namespace, NamespaceState>,
     heap: TimerHeap,
     out: VecDeque<Output>,
-    dirty: Vec<SessionHandle>,
+    /// Sessions with something to flush, in the order they became dirty. Flushed one at a
+    /// time as `out` runs empty, so a broadcast to N sessions never stages N transmits at once.
+    dirty: VecDeque<SessionHandle>,
     scratch: BytesMut,
     last_now: Instant,
     last_timeout_reason: Option<TimerKind>,
@@ -353,7 +355,7 @@ impl Server {
             namespaces: HashMap::new(),
             heap: TimerHeap::default(),
             out: VecDeque::new(),
-            dirty: Vec::new(),
+            dirty: VecDeque::new(),
             scratch: BytesMut::with_capacity(4096),
             last_now: now,
             last_timeout_reason: None,
@@ -420,13 +422,11 @@ impl Server {
                 }
                 return o;
             }
-            if self.dirty.is_empty() {
+            let Some(h) = self.dirty.pop_front() else {
                 self.undrained = false;
                 return Output::Timeout(self.next_deadline());
-            }
-            for h in std::mem::take(&mut self.dirty) {
-                self.flush(h);
-            }
+            };
+            self.flush(h);
         }
     }
 
@@ -515,7 +515,7 @@ impl Server {
         if let Some(s) = self.session_mut(h) {
             if !s.dirty {
                 s.dirty = true;
-                self.dirty.push(h);
+                self.dirty.push_back(h);
             }
         }
     }
