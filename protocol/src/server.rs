@@ -447,7 +447,7 @@ impl Server {
 
     /// The handshake request of a session (without body).
     pub fn session_request(&self, session: SessionHandle) -> Option<&HttpRequest> {
-        self.session(session).map(|s| &s.request)
+        self.session(session).map(|s| &*s.request)
     }
 
     /// The Engine.IO id of a session.
@@ -1123,7 +1123,7 @@ impl Server {
         }
         match Reassembly::start(packet, max_bytes) {
             Ok(Ok((packet, attachments))) => self.dispatch(h, packet, attachments),
-            Ok(Err(r)) => s.reassembly = Some(r),
+            Ok(Err(r)) => s.reassembly = Some(Box::new(r)),
             Err(_) => self.close(h, DisconnectReason::ParseError),
         }
     }
