@@ -243,12 +243,27 @@ SCENARIOS = {
         ("Get", 0), ("Handshake",), ("PostText", 0, "0"), ("Shutdown",), ("Advance", 250)]),
 }
 
-if __name__ == "__main__":
-    here = os.path.dirname(os.path.abspath(__file__))
-    out_dir = os.path.join(here, "seeds", "whole_server")
+# Inputs that broke an invariant once; replayed by `fuzz/smoke` before fuzzing.
+REGRESSIONS = {
+    # The namespace entry of `/` outlived its last socket ("empty namespace kept").
+    "empty_namespace_kept": ({}, [("Handshake",), ("PostText", 0, "0"), ("Disconnect", 0)]),
+    # A pending socket joined its own sid's room, then was accepted ("room listed twice").
+    "own_room_joined_while_pending": ({}, [
+        ("Handshake",), ("PostText", 0, '0{"pending":1}'), ("Join", 0, 4), ("Decide", 0, True)]),
+}
+
+
+def write_all(out_dir, scenarios, clean):
     os.makedirs(out_dir, exist_ok=True)
-    for old in os.listdir(out_dir):
-        os.remove(os.path.join(out_dir, old))
-    for name, (setup, ops) in SCENARIOS.items():
+    if clean:
+        for old in os.listdir(out_dir):
+            os.remove(os.path.join(out_dir, old))
+    for name, (setup, ops) in scenarios.items():
         with open(os.path.join(out_dir, name), "wb") as f:
             f.write(encode(setup, ops))
+
+
+if __name__ == "__main__":
+    here = os.path.dirname(os.path.abspath(__file__))
+    write_all(os.path.join(here, "seeds", "whole_server"), SCENARIOS, clean=True)
+    write_all(os.path.join(here, "regressions", "whole_server"), REGRESSIONS, clean=False)
