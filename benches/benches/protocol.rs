@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
-use sockio_benches::{drain, Fleet};
+use sockio_benches::{distinct_buffers, drain, drain_collect, Fleet};
 use sockio_protocol::engineio::{decode_payload, encode_payload, Packet as EioPacket, PacketType};
 use sockio_protocol::socketio::packet::{encode_header, Limits};
 use sockio_protocol::socketio::{Packet as SioPacket, PacketKind, Reassembly};
-use sockio_protocol::{Bytes, Config, Payload, Str};
+use sockio_protocol::{Bytes, Config, Payload, Room, Str};
 
 // ---- Allocation counting --------------------------------------------------------------------
 
@@ -91,6 +91,30 @@ fn polling_body(n: usize) -> Bytes {
 
 fn small_payload() -> Payload {
     Payload::json(Bytes::from_static(SMALL_EVENT_JSON))
+}
+
+/// `["upload",<placeholder 0>,<placeholder 1>]` with two 1 KiB attachments.
+fn binary_payload() -> Payload {
+    Payload {
+        json: Bytes::from_static(&BINARY_HEADER[4..]),
+        attachments: [attachment(0xA0), attachment(0xA1)].into_iter().collect(),
+    }
+}
+
+/// Rooms `r0`..`r99`: together every socket of the fleet, each exactly once.
+fn all_rooms() -> Vec<Room> {
+    (0..ROOMS).map(|i| Room::from(format!("r{i}"))).collect()
+}
+
+/// A broadcast to the union of `rooms` in `/`, drained.
+fn broadcast_to_rooms(fleet: &mut Fleet, rooms: &[Room], payload: &Payload) -> usize {
+    let mut b = fleet.server.broadcast("/");
+    for r in rooms {
+        b = b.to(r.clone());
+    }
+    let report = b.emit(payload);
+    drain(&mut fleet.server);
+    report.delivered
 }
 
 // ---- Codec benchmarks -----------------------------------------------------------------------
@@ -277,6 +301,17 @@ fn server(c: &mut Criterion, fleet: &mut Fleet) {
         })
     });
 
+    let rooms = all_rooms();
+    g.bench_function("broadcast/to_100_rooms_10k_recipients", |b| {
+        b.iter(|| broadcast_to_rooms(fleet, black_box(&rooms), &payload))
+    });
+
+    let binary = binary_payload();
+    g.bench_function(
+        "broadcast/to_100_rooms_10k_recipients_2x1KiB_attachments",
+        |b| b.iter(|| broadcast_to_rooms(fleet, black_box(&rooms), &binary)),
+    );
+
     // One heartbeat round: every session's ping timer fires in one Input::Timeout (timed),
     // then every client answers (untimed here, timed in the next benchmark). Each round starts
     // and ends with every ping answered, so no session ever reaches its pong timeout.
@@ -296,6 +331,16 @@ fn server(c: &mut Criterion, fleet: &mut Fleet) {
             timed
         })
     });
+    // A timeout input when no deadline of the 10,000 sessions is due: must not scan them.
+    g.sample_size(20);
+    g.sampling_mode(SamplingMode::Auto);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("heartbeat/timeout_input_nothing_due_10k", |b| {
+        b.iter(|| fleet.input(sockio_protocol::Input::Timeout(black_box(fleet.now))))
+    });
+    g.sample_size(10);
+    g.sampling_mode(SamplingMode::Flat);
+    g.throughput(Throughput::Elements(SESSIONS as u64));
     g.bench_function("heartbeat/pong_inputs_10k", |b| {
         b.iter_custom(|iters| {
             let mut timed = Duration::ZERO;
@@ -316,58 +361,161 @@ fn server(c: &mut Criterion, fleet: &mut Fleet) {
     );
 }
 
+/// The polling-to-WebSocket upgrade of one session on the 10,000-session server: the WebSocket
+/// opens with the sid, `2probe` is answered with `3probe`, the parked GET is released with a
+/// noop, and `5` switches the session. The polling handshake and connection before it, and the
+/// close after it, are outside the timed part.
+fn upgrade(c: &mut Criterion, fleet: &mut Fleet) {
+    let mut g = c.benchmark_group("upgrade_on_10k_server");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(30);
+    g.bench_function("polling_handshake+connect", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let start = Instant::now();
+                let sid = fleet.parked_polling_session();
+                timed += start.elapsed();
+                let (ws, _, _) = fleet.upgrade(&sid);
+                fleet.close(ws);
+            }
+            timed
+        })
+    });
+    g.bench_function("polling_to_websocket", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let sid = fleet.parked_polling_session();
+                let start = Instant::now();
+                let (ws, frames, http) = fleet.upgrade(black_box(&sid));
+                timed += start.elapsed();
+                assert_eq!(
+                    (frames, http),
+                    (1, 1),
+                    "3probe, then the noop releasing the GET"
+                );
+                fleet.close(ws);
+            }
+            timed
+        })
+    });
+    g.finish();
+    assert_eq!(
+        fleet.server.session_count(),
+        SESSIONS,
+        "upgraded sessions closed"
+    );
+}
+
 // ---- Allocation report ----------------------------------------------------------------------
+
+/// Counts the allocations of `f` in steady state: one untimed warm-up call first, so that
+/// queues and scratch buffers have grown to size, then the counted call.
+fn steady<T>(mut f: impl FnMut() -> T) -> (T, u64) {
+    f();
+    count_allocations(f)
+}
 
 fn allocation_report(fleet: &mut Fleet) {
     let payload = small_payload();
+    let binary = binary_payload();
+    let rooms = all_rooms();
     let first = fleet.sockets[0];
     let per = |n: u64, d: usize| n as f64 / d as f64;
+    println!("allocations (counting global allocator; steady state after one warm-up call):");
 
-    let (_, decode) = count_allocations(|| decode_frame(Bytes::from_static(SMALL_EVENT)));
-    println!("allocations per small event decode (Engine.IO + Socket.IO): {decode}");
+    let (_, decode) = steady(|| decode_frame(Bytes::from_static(SMALL_EVENT)));
+    println!("  decode of a small event frame (Engine.IO + Socket.IO, JSON to Value): {decode}");
 
-    let p = payload.clone();
-    let (d, emit) = count_allocations(|| {
-        fleet.server.socket(first).unwrap().emit(p).unwrap();
+    let (_, inbound) =
+        steady(|| fleet.text(fleet.transports[0], r#"42["chat",{"text":"hello","n":1}]"#));
+    println!("  inbound small event frame (handle_input + drain): {inbound}");
+
+    let (d, emit) = steady(|| {
+        fleet
+            .server
+            .socket(first)
+            .unwrap()
+            .emit(payload.clone())
+            .unwrap();
         drain(&mut fleet.server)
     });
     assert_eq!(d.frames, 1);
-    println!("allocations per single emit (emit + drain): {emit}");
+    println!("  emit to one socket (emit + drain): {emit}");
 
-    let (d, room) = count_allocations(|| {
+    let (d, room) = steady(|| {
         fleet.server.broadcast("/").to("r7").emit(&payload);
         drain(&mut fleet.server)
     });
     assert_eq!(d.frames, SESSIONS / ROOMS);
     println!(
-        "allocations per broadcast recipient (room r7, {} recipients): {:.3} ({room} total)",
+        "  broadcast to room r7 ({} recipients): {room} per broadcast, {:.4} per recipient",
         d.frames,
         per(room, d.frames)
     );
 
-    let (d, all) = count_allocations(|| {
-        fleet.server.broadcast("/").emit(&payload);
-        drain(&mut fleet.server)
-    });
-    assert_eq!(d.frames, SESSIONS);
+    let (n, all) = steady(|| broadcast_to_rooms(fleet, &rooms, &payload));
+    assert_eq!(n, SESSIONS);
     println!(
-        "allocations per broadcast recipient (all {} sockets): {:.3} ({all} total)",
-        d.frames,
-        per(all, d.frames)
+        "  broadcast to 100 rooms ({n} recipients): {all} per broadcast, {:.4} per recipient",
+        per(all, n)
+    );
+
+    let (n, bin) = steady(|| broadcast_to_rooms(fleet, &rooms, &binary));
+    assert_eq!(n, SESSIONS);
+    println!(
+        "  broadcast to 100 rooms with 2 attachments ({n} recipients, 3 frames each): {bin} per \
+         broadcast, {:.4} per recipient",
+        per(bin, n)
+    );
+
+    // Encode-once: every recipient's frame points into the same buffer.
+    let mut b = fleet.server.broadcast("/");
+    for r in &rooms {
+        b = b.to(r.clone());
+    }
+    b.emit(&binary);
+    let (frames, _) = drain_collect(&mut fleet.server);
+    assert_eq!(frames.len(), 3 * SESSIONS);
+    assert_eq!(
+        distinct_buffers(&frames),
+        3,
+        "header and 2 attachments, shared"
+    );
+    println!(
+        "  encode-once: {} frames to {SESSIONS} recipients share {} buffers",
+        frames.len(),
+        distinct_buffers(&frames)
     );
 
     let interval = Config::default().ping_interval_value() + Duration::from_millis(1);
+    let (d, tick) = steady(|| {
+        let d = fleet.advance(interval);
+        fleet.pong_all();
+        d
+    });
+    assert_eq!(d.frames, SESSIONS);
+    println!(
+        "  heartbeat tick + 10k pongs: {tick} total, {:.4} per session",
+        per(tick, SESSIONS)
+    );
     let (d, tick) = count_allocations(|| fleet.advance(interval));
     assert_eq!(d.frames, SESSIONS);
     println!(
-        "allocations per session in a heartbeat tick: {:.3} ({tick} total)",
+        "  heartbeat tick alone (10k pings): {tick} total, {:.4} per session",
         per(tick, SESSIONS)
     );
     let ((), pongs) = count_allocations(|| fleet.pong_all());
     println!(
-        "allocations per pong input (handle_input + drain): {:.3} ({pongs} total)",
+        "  pong inputs (handle_input + drain): {:.4} per pong ({pongs} total)",
         per(pongs, SESSIONS)
     );
+
+    let sid = fleet.parked_polling_session();
+    let ((ws, _, _), up) = count_allocations(|| fleet.upgrade(&sid));
+    fleet.close(ws);
+    println!("  polling-to-WebSocket upgrade (open, 2probe, 5, drains): {up}");
 }
 
 fn main() {
@@ -384,6 +532,7 @@ fn main() {
     );
     allocation_report(&mut fleet);
     server(&mut c, &mut fleet);
+    upgrade(&mut c, &mut fleet);
 
     c.final_summary();
 }

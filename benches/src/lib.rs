@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use sockio_protocol::fuzzing::TestEntropy;
-use sockio_protocol::http::{Frame, HttpRequest};
+use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method};
 use sockio_protocol::{
     Bytes, Config, Event, Input, Output, Server, SocketId, Transmit, TransportHandle,
 };
@@ -48,6 +48,40 @@ pub fn drain(server: &mut Server) -> Drained {
     drain_into(server, &mut Vec::new())
 }
 
+/// Drains `server` until [`Output::Timeout`] and returns every WebSocket frame and HTTP
+/// response, in order (for checks outside the timed loops).
+pub fn drain_collect(server: &mut Server) -> (Vec<(TransportHandle, Frame)>, Vec<HttpResponse>) {
+    let (mut frames, mut http) = (Vec::new(), Vec::new());
+    loop {
+        match server.poll_output() {
+            Output::Timeout(_) => return (frames, http),
+            Output::Transmit(Transmit::WebSocket { transport, frame }) => {
+                frames.push((transport, frame))
+            }
+            Output::Transmit(Transmit::Http { response, .. }) => http.push(response),
+            Output::Event(Event::Connect { socket, .. }) => {
+                if let Some(s) = server.socket(socket) {
+                    s.accept();
+                }
+            }
+            Output::Transmit(_) | Output::Event(_) => {}
+        }
+    }
+}
+
+/// How many distinct buffers the frames' bytes live in: 1 when one encoding is shared by all.
+pub fn distinct_buffers(frames: &[(TransportHandle, Frame)]) -> usize {
+    let mut ptrs: Vec<*const u8> = frames
+        .iter()
+        .map(|(_, f)| match f {
+            Frame::Text(b) | Frame::Binary(b) => b.as_ptr(),
+        })
+        .collect();
+    ptrs.sort_unstable();
+    ptrs.dedup();
+    ptrs.len()
+}
+
 /// A server with `n` WebSocket sessions, each connected to `/`.
 #[derive(Debug)]
 pub struct Fleet {
@@ -59,6 +93,8 @@ pub struct Fleet {
     pub sockets: Vec<SocketId>,
     /// The WebSocket of session `i`.
     pub transports: Vec<TransportHandle>,
+    /// The last transport handle given out.
+    handles: u64,
 }
 
 impl Fleet {
@@ -71,9 +107,10 @@ impl Fleet {
             now,
             sockets: Vec::with_capacity(sessions),
             transports: Vec::with_capacity(sessions),
+            handles: 0,
         };
         for i in 0..sessions {
-            let transport = TransportHandle(i as u64 + 1);
+            let transport = fleet.next_handle();
             fleet.transports.push(transport);
             let request = HttpRequest {
                 path: "/socket.io/".into(),
@@ -123,5 +160,88 @@ impl Fleet {
         for i in 0..self.transports.len() {
             self.text(self.transports[i], "3");
         }
+    }
+
+    /// One HTTP request on the Engine.IO path; returns the responses drained after it.
+    pub fn http(
+        &mut self,
+        method: Method,
+        query: String,
+        body: &'static [u8],
+    ) -> Vec<HttpResponse> {
+        let transport = self.next_handle();
+        self.server.handle_input(Input::HttpRequest {
+            now: self.now,
+            transport,
+            request: HttpRequest {
+                method,
+                path: "/socket.io/".into(),
+                query,
+                body: Bytes::from_static(body),
+                ..Default::default()
+            },
+        });
+        drain_collect(&mut self.server).1
+    }
+
+    fn next_handle(&mut self) -> TransportHandle {
+        self.handles += 1;
+        TransportHandle(self.handles)
+    }
+
+    /// Opens a long-polling session connected to `/` whose GET is parked, as a client has it
+    /// just before it tries to upgrade. Returns the Engine.IO sid.
+    pub fn parked_polling_session(&mut self) -> String {
+        let open = self.http(Method::Get, "EIO=4&transport=polling".into(), b"");
+        let body = &open.first().expect("handshake answered").body;
+        let sid = std::str::from_utf8(&body[9..29])
+            .expect("ASCII sid")
+            .to_string();
+        let q = format!("EIO=4&transport=polling&sid={sid}");
+        self.http(Method::Post, q.clone(), b"40");
+        let connected = self.http(Method::Get, q.clone(), b"");
+        assert!(connected[0].body.starts_with(b"40{"), "CONNECT answered");
+        assert!(self.http(Method::Get, q, b"").is_empty(), "GET parked");
+        sid
+    }
+
+    /// The client side of the upgrade of session `sid` to a new WebSocket: open, `2probe`,
+    /// `5`. Returns the WebSocket and the number of frames and HTTP responses it produced.
+    pub fn upgrade(&mut self, sid: &str) -> (TransportHandle, usize, usize) {
+        let ws = self.next_handle();
+        self.server.handle_input(Input::WebSocketOpen {
+            now: self.now,
+            transport: ws,
+            request: HttpRequest {
+                path: "/socket.io/".into(),
+                query: format!("EIO=4&transport=websocket&sid={sid}"),
+                ..Default::default()
+            },
+        });
+        let (mut frames, mut http) = (0, 0);
+        let mut count = |server: &mut Server| {
+            let (f, h) = drain_collect(server);
+            frames += f.len();
+            http += h.len();
+        };
+        count(&mut self.server);
+        for text in ["2probe", "5"] {
+            self.server.handle_input(Input::WebSocketMessage {
+                now: self.now,
+                transport: ws,
+                frame: Frame::Text(Bytes::from_static(text.as_bytes())),
+            });
+            count(&mut self.server);
+        }
+        (ws, frames, http)
+    }
+
+    /// The client closes WebSocket `ws`.
+    pub fn close(&mut self, ws: TransportHandle) {
+        self.server.handle_input(Input::TransportClosed {
+            now: self.now,
+            transport: ws,
+        });
+        drain(&mut self.server);
     }
 }

@@ -1,8 +1,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sockio_protocol::fuzzing::{run, Op};
+use sockio_protocol::fuzzing::{run_scenario, Scenario};
 
-fuzz_target!(|ops: Vec<Op>| {
-    run(&ops);
+fuzz_target!(|scenario: Scenario| {
+    run_scenario(&scenario);
 });

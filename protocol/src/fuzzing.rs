@@ -1,18 +1,31 @@
 //! Whole-server operation sequences for fuzzing (and the tests that replay them).
 //!
-//! [`run`] feeds an arbitrary sequence of [`Op`]s (requests, WebSocket traffic, time, commands)
-//! to a [`Server`] with monotonic time, draining outputs after each step with a bounded loop. It
-//! panics only when an invariant breaks: a drain that never ends, an HTTP request answered twice,
-//! or a transmit for a transport that was never opened.
+//! [`run`] feeds a [`Scenario`] (a server setup, then requests, WebSocket traffic, time and
+//! application commands) to a [`Server`] with monotonic time, draining outputs after each step
+//! with a bounded loop, and then shuts the server down. It panics only when an invariant breaks:
+//!
+//! - a drain that never ends, or a deadline in the past;
+//! - an HTTP request answered twice, or a response for something that is not an HTTP request;
+//! - a frame for something that is not an open WebSocket, or after its close;
+//! - an event for a socket after its `Disconnect`, or for a session after its `SessionClosed`;
+//! - the server's own indexes disagreeing with each other (checked after every drain);
+//! - after the final shutdown: a session or socket left, an HTTP request never answered, or a
+//!   WebSocket never closed.
+//!
+//! It returns [`Stats`]: which outputs the run reached, to judge how deep a corpus goes.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use serde_json::Value;
 
 use crate::http::{Frame, HttpRequest, Method};
+use crate::socketio::binary::Attachments;
 use crate::{
-    Config, Entropy, Event, Input, Output, Payload, Server, SocketId, Transmit, TransportHandle,
+    Config, Cookie, Cors, Entropy, Event, Input, Output, Payload, Server, SessionHandle,
+    SlowConsumer, SocketId, Transmit, TransportHandle,
 };
 
 /// A deterministic [`Entropy`] for tests and fuzzing (xorshift; not for production).
@@ -30,74 +43,292 @@ impl Entropy for TestEntropy {
     }
 }
 
-/// One step of a fuzzed run.
+/// A whole-server fuzz input: how the server is set up, then what happens to it.
+#[derive(Debug, Clone, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Scenario {
+    /// The configuration knobs.
+    pub setup: Setup,
+    /// The steps.
+    pub ops: Vec<Op>,
+}
+
+/// Configuration knobs of a fuzzed server (timeouts are always short: ping interval 300 ms,
+/// ping timeout 200 ms, upgrade 500 ms, connect 1 s; max payload and attachment bytes 1024).
+#[derive(Debug, Clone, Copy, Default)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct Setup {
+    /// Slow consumers lose the packet instead of being disconnected.
+    pub drop_slow: bool,
+    /// Outbound queue cap: `4 + n % 64` packets and `64 * (4 + n % 64)` bytes.
+    pub queue: u8,
+    /// Polling handshakes set a session cookie.
+    pub cookie: bool,
+    /// Any CORS origin is allowed (otherwise same origin only).
+    pub cors_any: bool,
+}
+
+/// One step of a fuzzed run. Numbers pick among the live things of their kind (modulo their
+/// count); a session number with the high bit set picks among every session ever opened.
 #[derive(Debug, Clone)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Op {
     /// A polling handshake.
     Handshake,
-    /// A GET on session `n` (modulo the sessions seen so far).
+    /// A long-polling GET on session `n`.
     Get(u8),
     /// A POST of arbitrary bytes on session `n`.
     Post(u8, Vec<u8>),
-    /// A POST of a well-formed Socket.IO text packet body on session `n`.
+    /// A POST on session `n` of one Engine.IO message (`4` + the text).
     PostText(u8, String),
-    /// An HTTP request with an arbitrary query string.
-    RawHttp(bool, String),
+    /// An HTTP request with an arbitrary query string (`Options` for a preflight), with an
+    /// `Origin` header foreign to the `Host` when the flag is set.
+    RawHttp(Method, bool, String),
     /// A WebSocket opening: a new session, or an upgrade of session `n`.
     WsOpen(Option<u8>),
     /// A text message on WebSocket `n`.
     WsText(u8, String),
     /// A binary message on WebSocket `n`.
     WsBinary(u8, Vec<u8>),
-    /// Transport `n` closed.
+    /// Transport `n` (any handle given out so far) closed by the peer.
     Close(u8),
-    /// Time passes.
+    /// Time passes, in milliseconds.
     Advance(u16),
-    /// Emit to socket `n`.
-    Emit(u8, bool),
-    /// Broadcast, optionally to a room.
-    Broadcast(Option<u8>),
-    /// Socket `n` joins room `r`.
+    /// The application emits to socket `n`, asking for an ack if set, with `k % 3` attachments.
+    Emit(u8, bool, u8),
+    /// The application broadcasts.
+    Broadcast(BroadcastOp),
+    /// Socket `n` joins room `r` (see [`BroadcastOp`] for room names).
     Join(u8, u8),
+    /// Socket `n` leaves room `r`.
+    Leave(u8, u8),
+    /// Room `r` of `/` is closed.
+    CloseRoom(u8),
+    /// Pending socket `n` is accepted (or rejected).
+    Decide(u8, bool),
     /// Socket `n` is disconnected by the server.
     Disconnect(u8),
-    /// The server shuts down.
+    /// Session `n` is closed by the server.
+    CloseSession(u8),
+    /// The server shuts down (new sessions may still open afterwards).
     Shutdown,
 }
 
-/// Runs `ops` against a fresh server with small timeouts.
-pub fn run(ops: &[Op]) {
+/// A broadcast. Rooms: `r % 5 < 4` names room `r<r % 5>`; otherwise the own room (sid) of live
+/// socket `r / 5`.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
+pub struct BroadcastOp {
+    /// To `/admin` instead of `/`.
+    pub admin: bool,
+    /// Only this room.
+    pub to: Option<u8>,
+    /// Not this room.
+    pub except: Option<u8>,
+    /// Not this live socket.
+    pub skip: Option<u8>,
+    /// May be dropped for busy recipients.
+    pub volatile: bool,
+    /// With one binary attachment.
+    pub binary: bool,
+}
+
+/// Which outputs and outcomes a run (or a corpus of runs) reached, with counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats(BTreeMap<&'static str, u64>);
+
+impl Stats {
+    fn hit(&mut self, what: &'static str) {
+        *self.0.entry(what).or_default() += 1;
+    }
+
+    /// Adds the counts of `other`.
+    pub fn merge(&mut self, other: &Stats) {
+        for (k, v) in &other.0 {
+            *self.0.entry(k).or_default() += v;
+        }
+    }
+
+    /// How often `what` happened.
+    pub fn count(&self, what: &str) -> u64 {
+        self.0.get(what).copied().unwrap_or(0)
+    }
+
+    /// Every outcome reached, with its count.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.0.iter().map(|(k, v)| (*k, *v))
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (k, v) in &self.0 {
+            writeln!(f, "{v:>10}  {k}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every outcome [`run`] can record, so a report can list the ones a corpus never reached.
+pub const OUTCOMES: &[&str] = &[
+    "http: handshake (polling)",
+    "http: error response",
+    "http: preflight",
+    "http: parked GET answered with data",
+    "http: parked GET released with noop",
+    "http: parked GET answered with close",
+    "http: POST accepted",
+    "http: polling body with base64 binary",
+    "ws: handshake (websocket)",
+    "ws: probe answered",
+    "ws: upgrade completed",
+    "ws: closed by server",
+    "ws: binary frame sent",
+    "event: connect",
+    "event: connect with auth",
+    "app: connection accepted",
+    "app: connection rejected",
+    "app: connection left pending",
+    "event: message",
+    "event: message with attachments",
+    "event: message asking for an ack",
+    "event: ack",
+    "event: ack with attachments",
+    "event: ack timeout",
+    "app: emit queued",
+    "app: emit refused (queue full)",
+    "app: emit refused (too many acks)",
+    "app: broadcast delivered",
+    "app: broadcast dropped",
+    "app: broadcast disconnected a slow consumer",
+    "disconnect: transport close",
+    "disconnect: transport error",
+    "disconnect: ping timeout",
+    "disconnect: parse error",
+    "disconnect: server shutting down",
+    "disconnect: client namespace disconnect",
+    "disconnect: server namespace disconnect",
+    "disconnect: forced close",
+    "disconnect: connect timeout",
+    "disconnect: slow consumer",
+    "session closed: transport close",
+    "session closed: transport error",
+    "session closed: ping timeout",
+    "session closed: parse error",
+    "session closed: server shutting down",
+    "session closed: forced close",
+    "session closed: connect timeout",
+    "session closed: slow consumer",
+];
+
+fn disconnect_outcome(reason: crate::DisconnectReason, session: bool) -> &'static str {
+    use crate::DisconnectReason as R;
+    match (reason, session) {
+        (R::TransportClose, false) => "disconnect: transport close",
+        (R::TransportError, false) => "disconnect: transport error",
+        (R::PingTimeout, false) => "disconnect: ping timeout",
+        (R::ParseError, false) => "disconnect: parse error",
+        (R::ServerShuttingDown, false) => "disconnect: server shutting down",
+        (R::ClientNamespaceDisconnect, _) => "disconnect: client namespace disconnect",
+        (R::ServerNamespaceDisconnect, _) => "disconnect: server namespace disconnect",
+        (R::ForcedClose, false) => "disconnect: forced close",
+        (R::ConnectTimeout, false) => "disconnect: connect timeout",
+        (R::SlowConsumer, false) => "disconnect: slow consumer",
+        (R::TransportClose, true) => "session closed: transport close",
+        (R::TransportError, true) => "session closed: transport error",
+        (R::PingTimeout, true) => "session closed: ping timeout",
+        (R::ParseError, true) => "session closed: parse error",
+        (R::ServerShuttingDown, true) => "session closed: server shutting down",
+        (R::ForcedClose, true) => "session closed: forced close",
+        (R::ConnectTimeout, true) => "session closed: connect timeout",
+        (R::SlowConsumer, true) => "session closed: slow consumer",
+    }
+}
+
+/// Runs `ops` with the default [`Setup`]; see [`run_scenario`].
+pub fn run(ops: &[Op]) -> Stats {
+    run_scenario(&Scenario {
+        setup: Setup::default(),
+        ops: ops.to_vec(),
+    })
+}
+
+/// Runs a scenario against a fresh server, then shuts it down and checks that everything was
+/// released. Panics when an invariant breaks (see the module docs).
+pub fn run_scenario(scenario: &Scenario) -> Stats {
     let start = Instant::now();
+    let setup = scenario.setup;
+    let queue = 4 + (setup.queue % 64) as usize;
     let config = Config::default()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
-        .max_payload(4096)
-        .max_queue_packets(64);
+        .upgrade_timeout(Duration::from_millis(500))
+        .connect_timeout(Duration::from_millis(1000))
+        .max_payload(1024)
+        .max_attachment_bytes(1024)
+        .max_attachments(4)
+        .max_namespaces(4)
+        .max_pending_acks(8)
+        .max_queue_packets(queue)
+        .max_queue_bytes(64 * queue)
+        .slow_consumer(if setup.drop_slow {
+            SlowConsumer::Drop
+        } else {
+            SlowConsumer::Disconnect
+        })
+        .cookie(setup.cookie.then(Cookie::default))
+        .cors(if setup.cors_any {
+            Cors::Any
+        } else {
+            Cors::SameOrigin
+        });
     let mut f = Fuzz {
         server: Server::new(config, Box::new(TestEntropy(0x9E37_79B9_7F4A_7C15)), start),
         now: start,
         next: 0,
         sids: Vec::new(),
+        all_sids: Vec::new(),
         websockets: Vec::new(),
+        upgrades: Vec::new(),
+        ws_handles: HashSet::new(),
+        closed_ws: HashSet::new(),
         open_http: HashSet::new(),
-        opened: HashSet::new(),
+        gets: HashSet::new(),
         sockets: Vec::new(),
+        pending: Vec::new(),
+        gone_sockets: HashSet::new(),
+        gone_sessions: HashSet::new(),
+        stats: Stats::default(),
     };
-    for op in ops {
+    for op in &scenario.ops {
         f.step(op);
     }
+    f.finish();
+    f.stats
 }
 
 struct Fuzz {
     server: Server,
     now: Instant,
     next: u64,
-    sids: Vec<String>,
+    /// Sids of live sessions, and of every session ever opened.
+    sids: Vec<(SessionHandle, String)>,
+    all_sids: Vec<String>,
+    /// WebSockets not known to be closed, in opening order.
     websockets: Vec<TransportHandle>,
+    /// Upgrade WebSockets whose completion was not seen yet, with their session.
+    upgrades: Vec<(TransportHandle, SessionHandle)>,
+    ws_handles: HashSet<TransportHandle>,
+    closed_ws: HashSet<TransportHandle>,
+    /// HTTP requests not answered yet, and which of them are GETs.
     open_http: HashSet<TransportHandle>,
-    opened: HashSet<TransportHandle>,
+    gets: HashSet<TransportHandle>,
+    /// Live sockets, and those of them waiting for a decision.
     sockets: Vec<SocketId>,
+    pending: Vec<SocketId>,
+    gone_sockets: HashSet<SocketId>,
+    gone_sessions: HashSet<SessionHandle>,
+    stats: Stats,
 }
 
 fn pick<T: Clone>(v: &[T], n: u8) -> Option<T> {
@@ -108,150 +339,257 @@ fn pick<T: Clone>(v: &[T], n: u8) -> Option<T> {
     }
 }
 
+/// `["e",<placeholders>]` with `n` attachments.
+fn payload(name: &str, n: u8) -> Payload {
+    let mut json = format!("[\"{name}\"");
+    let mut attachments = Attachments::new();
+    for i in 0..n {
+        json.push_str(&format!(",{{\"_placeholder\":true,\"num\":{i}}}"));
+        attachments.push(Bytes::from(vec![i; 3 + i as usize]));
+    }
+    json.push(']');
+    Payload {
+        json: Bytes::from(json),
+        attachments,
+    }
+}
+
 impl Fuzz {
     fn handle(&mut self) -> TransportHandle {
         self.next += 1;
-        let t = TransportHandle(self.next);
-        self.opened.insert(t);
-        t
+        TransportHandle(self.next)
     }
 
-    fn http(&mut self, method: Method, query: String, body: Bytes) {
+    fn sid(&self, n: u8) -> Option<String> {
+        if n & 0x80 != 0 {
+            pick(&self.all_sids, n)
+        } else {
+            pick(&self.sids, n).map(|(_, sid)| sid)
+        }
+    }
+
+    fn room(&self, r: u8) -> String {
+        if r % 5 < 4 {
+            format!("r{}", r % 5)
+        } else {
+            pick(&self.sockets, r / 5)
+                .and_then(|id| self.server.socket_info(id).map(|i| i.sid.to_string()))
+                .unwrap_or_else(|| "r0".into())
+        }
+    }
+
+    fn input(&mut self, input: Input) {
+        self.server.handle_input(input);
+        self.drain();
+    }
+
+    fn http(&mut self, method: Method, query: String, body: Bytes, headers: Vec<(String, String)>) {
         let t = self.handle();
         self.open_http.insert(t);
+        if method == Method::Get {
+            self.gets.insert(t);
+        }
         let request = HttpRequest {
             method,
+            path: "/socket.io/".into(),
             query,
+            headers,
             body,
             ..Default::default()
         };
-        self.server.handle_input(Input::HttpRequest {
+        self.input(Input::HttpRequest {
             now: self.now,
             transport: t,
             request,
         });
-        self.drain();
+    }
+
+    fn ws_message(&mut self, n: u8, frame: Frame) {
+        if let Some(t) = pick(&self.websockets, n) {
+            self.input(Input::WebSocketMessage {
+                now: self.now,
+                transport: t,
+                frame,
+            });
+            if let Some(i) = self.upgrades.iter().position(|(w, _)| *w == t) {
+                let (_, h) = self.upgrades[i];
+                if self.server.session_is_websocket(h) == Some(true) {
+                    self.stats.hit("ws: upgrade completed");
+                    self.upgrades.swap_remove(i);
+                }
+            }
+        }
     }
 
     fn step(&mut self, op: &Op) {
         match op {
-            Op::Handshake => self.http(Method::Get, "EIO=4&transport=polling".into(), Bytes::new()),
+            Op::Handshake => self.http(
+                Method::Get,
+                "EIO=4&transport=polling".into(),
+                Bytes::new(),
+                Vec::new(),
+            ),
             Op::Get(n) => {
-                if let Some(sid) = pick(&self.sids, *n) {
-                    self.http(
-                        Method::Get,
-                        format!("EIO=4&transport=polling&sid={sid}"),
-                        Bytes::new(),
-                    );
+                if let Some(sid) = self.sid(*n) {
+                    let q = format!("EIO=4&transport=polling&sid={sid}");
+                    self.http(Method::Get, q, Bytes::new(), Vec::new());
                 }
             }
             Op::Post(n, body) => {
-                if let Some(sid) = pick(&self.sids, *n) {
+                if let Some(sid) = self.sid(*n) {
                     let q = format!("EIO=4&transport=polling&sid={sid}");
-                    self.http(Method::Post, q, Bytes::from(body.clone()));
+                    self.http(Method::Post, q, Bytes::from(body.clone()), Vec::new());
                 }
             }
             Op::PostText(n, text) => {
-                if let Some(sid) = pick(&self.sids, *n) {
+                if let Some(sid) = self.sid(*n) {
                     let q = format!("EIO=4&transport=polling&sid={sid}");
-                    self.http(Method::Post, q, Bytes::from(format!("4{text}")));
+                    let body = Bytes::from(format!("4{text}"));
+                    self.http(Method::Post, q, body, Vec::new());
                 }
             }
-            Op::RawHttp(post, query) => {
-                let m = if *post { Method::Post } else { Method::Get };
-                self.http(m, query.clone(), Bytes::new());
+            Op::RawHttp(method, foreign, query) => {
+                let origin = if *foreign {
+                    "http://elsewhere"
+                } else {
+                    "http://h"
+                };
+                let headers = vec![
+                    ("host".to_string(), "h".to_string()),
+                    ("origin".to_string(), origin.to_string()),
+                ];
+                self.http(*method, query.clone(), Bytes::new(), headers);
             }
             Op::WsOpen(n) => {
-                let query = match n.and_then(|n| pick(&self.sids, n)) {
+                let sid = n.and_then(|n| self.sid(n));
+                let query = match &sid {
                     Some(sid) => format!("EIO=4&transport=websocket&sid={sid}"),
                     None => "EIO=4&transport=websocket".into(),
                 };
                 let t = self.handle();
+                if let Some((h, _)) = self.sids.iter().find(|(_, s)| Some(s) == sid.as_ref()) {
+                    self.upgrades.push((t, *h));
+                }
                 self.websockets.push(t);
+                self.ws_handles.insert(t);
                 let request = HttpRequest {
+                    path: "/socket.io/".into(),
                     query,
                     ..Default::default()
                 };
-                self.server.handle_input(Input::WebSocketOpen {
+                self.input(Input::WebSocketOpen {
                     now: self.now,
                     transport: t,
                     request,
                 });
-                self.drain();
             }
-            Op::WsText(n, s) => {
-                if let Some(t) = pick(&self.websockets, *n) {
-                    let frame = Frame::Text(Bytes::from(s.clone()));
-                    self.server.handle_input(Input::WebSocketMessage {
-                        now: self.now,
-                        transport: t,
-                        frame,
-                    });
-                    self.drain();
-                }
-            }
-            Op::WsBinary(n, b) => {
-                if let Some(t) = pick(&self.websockets, *n) {
-                    let frame = Frame::Binary(Bytes::from(b.clone()));
-                    self.server.handle_input(Input::WebSocketMessage {
-                        now: self.now,
-                        transport: t,
-                        frame,
-                    });
-                    self.drain();
-                }
-            }
+            Op::WsText(n, s) => self.ws_message(*n, Frame::Text(Bytes::from(s.clone()))),
+            Op::WsBinary(n, b) => self.ws_message(*n, Frame::Binary(Bytes::from(b.clone()))),
             Op::Close(n) => {
                 if self.next > 0 {
                     let t = TransportHandle(1 + *n as u64 % self.next);
                     self.open_http.remove(&t);
-                    self.server.handle_input(Input::TransportClosed {
+                    if self.ws_handles.contains(&t) {
+                        self.closed_ws.insert(t);
+                        self.websockets.retain(|w| *w != t);
+                    }
+                    self.input(Input::TransportClosed {
                         now: self.now,
                         transport: t,
                     });
-                    self.drain();
                 }
             }
             Op::Advance(ms) => {
                 self.now += Duration::from_millis(*ms as u64);
-                self.server.handle_input(Input::Timeout(self.now));
+                self.input(Input::Timeout(self.now));
+            }
+            Op::Emit(n, ack, k) => {
+                if let Some(id) = pick(&self.sockets, *n) {
+                    let p = payload("e", k % 3);
+                    let deadline = self.now + Duration::from_millis(100);
+                    let mut s = self.server.socket(id).expect("live socket");
+                    let result = if *ack {
+                        s.emit_with_ack(p, Some(deadline)).map(|_| ())
+                    } else {
+                        s.emit(p)
+                    };
+                    self.stats.hit(match result {
+                        Ok(()) => "app: emit queued",
+                        Err(crate::EmitError::QueueFull(_)) => "app: emit refused (queue full)",
+                        Err(_) => "app: emit refused (too many acks)",
+                    });
+                    self.drain();
+                }
+            }
+            Op::Broadcast(op) => {
+                let to = op.to.map(|r| self.room(r));
+                let except = op.except.map(|r| self.room(r));
+                let skip = op.skip.and_then(|n| pick(&self.sockets, n));
+                let mut b = self.server.broadcast(if op.admin { "/admin" } else { "/" });
+                if let Some(r) = to {
+                    b = b.to(r);
+                }
+                if let Some(r) = except {
+                    b = b.except(r);
+                }
+                if let Some(s) = skip {
+                    b = b.skip(s);
+                }
+                if op.volatile {
+                    b = b.volatile();
+                }
+                let report = b.emit(&payload("b", op.binary as u8));
+                if report.delivered > 0 {
+                    self.stats.hit("app: broadcast delivered");
+                }
+                if report.dropped > 0 {
+                    self.stats.hit("app: broadcast dropped");
+                }
+                if report.disconnected > 0 {
+                    self.stats
+                        .hit("app: broadcast disconnected a slow consumer");
+                }
                 self.drain();
             }
-            Op::Emit(n, ack) => {
+            Op::Join(n, r) | Op::Leave(n, r) => {
                 if let Some(id) = pick(&self.sockets, *n) {
-                    if let Some(mut s) = self.server.socket(id) {
-                        let p = Payload::json(&b"[\"e\",1]"[..]);
-                        let _ = if *ack {
-                            s.emit_with_ack(p, Some(self.now + Duration::from_millis(100)))
-                                .map(|_| ())
-                        } else {
-                            s.emit(p)
-                        };
+                    let room = self.room(*r);
+                    let mut s = self.server.socket(id).expect("live socket");
+                    if matches!(op, Op::Join(..)) {
+                        s.join(room);
+                    } else {
+                        s.leave(&room);
                     }
                     self.drain();
                 }
             }
-            Op::Broadcast(room) => {
-                let mut b = self.server.broadcast("/");
-                if let Some(r) = room {
-                    b = b.to(format!("r{}", r % 4));
-                }
-                b.emit(&Payload::json(&b"[\"b\"]"[..]));
+            Op::CloseRoom(r) => {
+                let room = self.room(*r);
+                self.server.close_room("/", &room);
                 self.drain();
             }
-            Op::Join(n, r) => {
-                if let Some(id) = pick(&self.sockets, *n) {
-                    if let Some(mut s) = self.server.socket(id) {
-                        s.join(format!("r{}", r % 4));
+            Op::Decide(n, accept) => {
+                if let Some(id) = pick(&self.pending, *n) {
+                    self.pending.retain(|p| *p != id);
+                    let s = self.server.socket(id).expect("pending sockets are live");
+                    if *accept {
+                        s.accept();
+                    } else {
+                        s.reject("no", Some(&Value::from(1)));
+                        self.forget_socket(id);
                     }
                     self.drain();
                 }
             }
             Op::Disconnect(n) => {
                 if let Some(id) = pick(&self.sockets, *n) {
-                    if let Some(s) = self.server.socket(id) {
-                        s.disconnect();
-                    }
+                    self.server.socket(id).expect("live socket").disconnect();
+                    self.drain();
+                }
+            }
+            Op::CloseSession(n) => {
+                if let Some((h, _)) = pick(&self.sids, *n) {
+                    self.server.close_session(h);
                     self.drain();
                 }
             }
@@ -262,65 +600,209 @@ impl Fuzz {
         }
     }
 
+    fn forget_socket(&mut self, id: SocketId) {
+        self.sockets.retain(|s| *s != id);
+        self.pending.retain(|s| *s != id);
+        self.gone_sockets.insert(id);
+    }
+
+    fn socket_event(&self, id: SocketId) {
+        assert!(
+            !self.gone_sockets.contains(&id),
+            "event for a socket after its Disconnect"
+        );
+    }
+
     fn drain(&mut self) {
         for _ in 0..100_000 {
             match self.server.poll_output() {
                 Output::Timeout(at) => {
                     assert!(at >= self.now, "deadline in the past after a drain");
+                    self.server.check_invariants();
                     return;
                 }
-                Output::Transmit(Transmit::Http {
-                    transport,
-                    response,
-                }) => {
-                    assert!(
-                        self.open_http.remove(&transport),
-                        "HTTP request answered twice"
-                    );
-                    if let Some(sid) = sid_of_open(&response.body) {
-                        self.sids.push(sid);
-                    }
-                }
-                Output::Transmit(Transmit::WebSocket { transport, frame }) => {
-                    assert!(
-                        self.opened.contains(&transport),
-                        "frame for an unknown transport"
-                    );
-                    if let Frame::Text(b) = &frame {
-                        if let Some(sid) = sid_of_open(b) {
-                            self.sids.push(sid);
-                        }
-                    }
-                }
-                Output::Transmit(Transmit::CloseWebSocket { transport }) => {
-                    assert!(
-                        self.opened.contains(&transport),
-                        "close for an unknown transport"
-                    );
-                }
-                Output::Event(Event::Connect { socket, .. }) => {
-                    self.sockets.push(socket);
-                    if let Some(s) = self.server.socket(socket) {
-                        if socket.as_u64() % 5 == 4 {
-                            s.reject("no", None);
-                        } else {
-                            s.accept();
-                        }
-                    }
-                }
-                Output::Event(Event::Message {
-                    socket,
-                    ack: Some(ack),
-                    ..
-                }) => {
-                    if let Some(mut s) = self.server.socket(socket) {
-                        let _ = s.ack(ack, Payload::json(&b"[]"[..]));
-                    }
-                }
-                Output::Event(_) => {}
+                Output::Transmit(t) => self.on_transmit(t),
+                Output::Event(e) => self.on_event(e),
             }
         }
         panic!("drain did not reach Timeout within 100000 outputs");
+    }
+
+    fn on_transmit(&mut self, t: Transmit) {
+        match t {
+            Transmit::Http {
+                transport,
+                response,
+            } => {
+                assert!(
+                    self.open_http.remove(&transport),
+                    "HTTP response for a request answered or closed already"
+                );
+                let body = &response.body[..];
+                if let Some(sid) = sid_of_open(body) {
+                    self.stats.hit("http: handshake (polling)");
+                    self.all_sids.push(sid);
+                } else if response.status == 204 {
+                    self.stats.hit("http: preflight");
+                } else if response.status != 200 {
+                    self.stats.hit("http: error response");
+                } else if !self.gets.contains(&transport) {
+                    self.stats.hit("http: POST accepted");
+                } else if body == b"6" {
+                    self.stats.hit("http: parked GET released with noop");
+                } else if body.ends_with(b"1") && (body.len() == 1 || body[body.len() - 2] == 0x1e)
+                {
+                    self.stats.hit("http: parked GET answered with close");
+                } else {
+                    self.stats.hit("http: parked GET answered with data");
+                }
+                if body.windows(2).any(|w| w == b"\x1eb") || body.starts_with(b"b") {
+                    self.stats.hit("http: polling body with base64 binary");
+                }
+            }
+            Transmit::WebSocket { transport, frame } => {
+                assert!(
+                    self.ws_handles.contains(&transport),
+                    "frame for something that is not a WebSocket"
+                );
+                assert!(
+                    !self.closed_ws.contains(&transport),
+                    "frame for a closed WebSocket"
+                );
+                match &frame {
+                    Frame::Text(b) => {
+                        if let Some(sid) = sid_of_open(b) {
+                            self.stats.hit("ws: handshake (websocket)");
+                            self.all_sids.push(sid);
+                        } else if &b[..] == b"3probe" {
+                            self.stats.hit("ws: probe answered");
+                        }
+                    }
+                    Frame::Binary(_) => self.stats.hit("ws: binary frame sent"),
+                }
+            }
+            Transmit::CloseWebSocket { transport } => {
+                assert!(
+                    self.ws_handles.contains(&transport),
+                    "close for something that is not a WebSocket"
+                );
+                if self.closed_ws.insert(transport) {
+                    self.stats.hit("ws: closed by server");
+                }
+                self.websockets.retain(|w| *w != transport);
+            }
+        }
+    }
+
+    fn on_event(&mut self, e: Event) {
+        match e {
+            Event::SessionOpened { session, sid } => {
+                assert!(
+                    !self.gone_sessions.contains(&session),
+                    "session handle reused"
+                );
+                self.sids.push((session, sid.to_string()));
+            }
+            Event::SessionClosed {
+                session, reason, ..
+            } => {
+                assert!(self.gone_sessions.insert(session), "session closed twice");
+                self.sids.retain(|(h, _)| *h != session);
+                self.stats.hit(disconnect_outcome(reason, true));
+            }
+            Event::Connect {
+                socket,
+                session,
+                auth,
+                ..
+            } => {
+                assert!(
+                    !self.gone_sessions.contains(&session),
+                    "connect on a closed session"
+                );
+                self.stats.hit("event: connect");
+                self.sockets.push(socket);
+                let auth = auth.as_ref().and_then(Value::as_object);
+                if auth.is_some() {
+                    self.stats.hit("event: connect with auth");
+                }
+                // The client may have left already (CONNECT then DISCONNECT in one payload):
+                // a Disconnect event follows.
+                let Some(s) = self.server.socket(socket) else {
+                    return;
+                };
+                if auth.is_some_and(|a| a.contains_key("reject")) {
+                    self.stats.hit("app: connection rejected");
+                    s.reject("not authorized", None);
+                    self.forget_socket(socket);
+                } else if auth.is_some_and(|a| a.contains_key("pending")) {
+                    self.stats.hit("app: connection left pending");
+                    self.pending.push(socket);
+                } else {
+                    self.stats.hit("app: connection accepted");
+                    s.accept();
+                }
+            }
+            Event::Message {
+                socket,
+                attachments,
+                ack,
+                ..
+            } => {
+                self.socket_event(socket);
+                self.stats.hit("event: message");
+                if !attachments.is_empty() {
+                    self.stats.hit("event: message with attachments");
+                }
+                if let Some(ack) = ack {
+                    self.stats.hit("event: message asking for an ack");
+                    let mut p = payload("a", attachments.len().min(2) as u8);
+                    p.attachments = attachments.into_iter().take(2).collect();
+                    if let Some(mut s) = self.server.socket(socket) {
+                        let _ = s.ack(ack, p);
+                    }
+                }
+            }
+            Event::Ack {
+                socket,
+                attachments,
+                ..
+            } => {
+                self.socket_event(socket);
+                self.stats.hit("event: ack");
+                if !attachments.is_empty() {
+                    self.stats.hit("event: ack with attachments");
+                }
+            }
+            Event::AckTimeout { socket, .. } => {
+                self.socket_event(socket);
+                self.stats.hit("event: ack timeout");
+            }
+            Event::Disconnect { socket, reason, .. } => {
+                self.socket_event(socket);
+                self.forget_socket(socket);
+                self.stats.hit(disconnect_outcome(reason, false));
+            }
+        }
+    }
+
+    /// Shuts down, lets every linger deadline pass, and checks that nothing was left behind.
+    fn finish(&mut self) {
+        self.server.shutdown();
+        self.drain();
+        self.now += Duration::from_secs(3600);
+        self.input(Input::Timeout(self.now));
+        assert_eq!(
+            self.server.session_count(),
+            0,
+            "sessions left after shutdown"
+        );
+        assert_eq!(self.server.socket_count(), 0, "sockets left after shutdown");
+        assert!(self.open_http.is_empty(), "HTTP requests never answered");
+        assert!(
+            self.websockets.is_empty(),
+            "WebSockets never closed after shutdown"
+        );
     }
 }
 

@@ -21,6 +21,8 @@ use crate::socketio::{Packet as SioPacket, PacketKind, Reassembly};
 use crate::str::Str;
 use crate::time::{TimerHeap, TimerKind};
 
+mod invariants;
+
 /// How far away "no deadline" is: the [`Output::Timeout`] of an idle server.
 const FAR_FUTURE: Duration = Duration::from_secs(60 * 60 * 24 * 365);
 
@@ -327,7 +329,9 @@ pub struct Server {
     pub(crate) namespaces: HashMap<Namespace, NamespaceState>,
     heap: TimerHeap,
     out: VecDeque<Output>,
-    dirty: Vec<SessionHandle>,
+    /// Sessions with something to flush, in the order they became dirty. Flushed one at a
+    /// time as `out` runs empty, so a broadcast to N sessions never stages N transmits at once.
+    dirty: VecDeque<SessionHandle>,
     scratch: BytesMut,
     last_now: Instant,
     last_timeout_reason: Option<TimerKind>,
@@ -360,7 +364,7 @@ impl Server {
             namespaces: HashMap::new(),
             heap: TimerHeap::default(),
             out: VecDeque::new(),
-            dirty: Vec::new(),
+            dirty: VecDeque::new(),
             scratch: BytesMut::with_capacity(4096),
             last_now: now,
             last_timeout_reason: None,
@@ -427,13 +431,11 @@ impl Server {
                 }
                 return o;
             }
-            if self.dirty.is_empty() {
+            let Some(h) = self.dirty.pop_front() else {
                 self.undrained = false;
                 return Output::Timeout(self.next_deadline());
-            }
-            for h in std::mem::take(&mut self.dirty) {
-                self.flush(h);
-            }
+            };
+            self.flush(h);
         }
     }
 
@@ -454,7 +456,7 @@ impl Server {
 
     /// The handshake request of a session (without body).
     pub fn session_request(&self, session: SessionHandle) -> Option<&HttpRequest> {
-        self.session(session).map(|s| &s.request)
+        self.session(session).map(|s| &*s.request)
     }
 
     /// The Engine.IO id of a session.
@@ -554,7 +556,7 @@ impl Server {
         if let Some(s) = self.session_mut(h) {
             if !s.dirty {
                 s.dirty = true;
-                self.dirty.push(h);
+                self.dirty.push_back(h);
             }
         }
     }
@@ -1172,7 +1174,7 @@ impl Server {
         }
         match Reassembly::start(packet, max_bytes) {
             Ok(Ok((packet, attachments))) => self.dispatch(h, packet, attachments),
-            Ok(Err(r)) => s.reassembly = Some(r),
+            Ok(Err(r)) => s.reassembly = Some(Box::new(r)),
             Err(_) => self.close(h, DisconnectReason::ParseError),
         }
     }
@@ -1330,6 +1332,10 @@ impl Server {
                 ns.sockets.remove(&id);
                 for room in &st.rooms {
                     ns.rooms.leave(room, id);
+                }
+                // Namespace names come from clients: keep no entry for an empty one.
+                if ns.sockets.is_empty() {
+                    self.namespaces.remove(st.namespace.as_str());
                 }
             }
         }
@@ -1534,7 +1540,11 @@ impl Server {
         let Some(st) = self.sockets.get_mut(id.index, id.generation) else {
             return;
         };
-        let own = Room::from(st.sid.as_str());
+        // A pending socket may have joined its own room already: keep it once, first.
+        let own = match st.rooms.iter().position(|r| r.as_str() == st.sid.as_str()) {
+            Some(i) => st.rooms.remove(i),
+            None => Room::from(st.sid.as_str()),
+        };
         st.rooms.insert(0, own);
         let ns = self.namespaces.entry(st.namespace.clone()).or_default();
         ns.sockets.insert(id);
@@ -1565,3 +1575,6 @@ fn to_frame(p: OutPacket) -> Frame {
         OutPacket::Binary(b) => Frame::Binary(b),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -82,6 +82,11 @@ impl TimerHeap {
     pub(crate) fn pop(&mut self) -> Option<(Instant, SessionHandle)> {
         self.0.pop().map(|Reverse(e)| e)
     }
+
+    /// Every entry, in no particular order (for the invariant checks).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Instant, SessionHandle)> + '_ {
+        self.0.iter().map(|Reverse(e)| *e)
+    }
 }
 
 #[cfg(test)]

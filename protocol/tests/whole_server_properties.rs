@@ -1,13 +1,17 @@
-//! Arbitrary operation sequences against the whole server: no panic, every drain terminates,
-//! no request answered twice (the same driver the fuzz target uses).
+//! Arbitrary operation sequences against the whole server, with the same driver and invariant
+//! checks as the `whole_server` fuzz target: no panic, every drain terminates, no request
+//! answered twice, consistent indexes after every step, nothing left after shutdown.
 
 use proptest::prelude::*;
-use sockio_protocol::fuzzing::{run, Op};
+use sockio_protocol::fuzzing::{run_scenario, BroadcastOp, Op, Scenario, Setup};
+use sockio_protocol::Method;
 
 fn op() -> impl Strategy<Value = Op> {
     let text = prop_oneof![
         Just("0".to_string()),
-        Just("0/chat,".to_string()),
+        Just("0/admin,".to_string()),
+        Just("0{\"pending\":1}".to_string()),
+        Just("0{\"reject\":1}".to_string()),
         Just("2[\"e\",1]".to_string()),
         Just("21[\"e\"]".to_string()),
         Just("30[]".to_string()),
@@ -23,31 +27,71 @@ fn op() -> impl Strategy<Value = Op> {
         Just("1".to_string()),
         ".{0,8}",
     ];
+    let method = prop_oneof![
+        Just(Method::Get),
+        Just(Method::Post),
+        Just(Method::Options),
+        Just(Method::Other),
+    ];
+    let broadcast = (
+        any::<bool>(),
+        proptest::option::of(any::<u8>()),
+        proptest::option::of(any::<u8>()),
+        proptest::option::of(any::<u8>()),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(admin, to, except, skip, volatile, binary)| BroadcastOp {
+            admin,
+            to,
+            except,
+            skip,
+            volatile,
+            binary,
+        });
     prop_oneof![
         Just(Op::Handshake),
         any::<u8>().prop_map(Op::Get),
         (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..24))
             .prop_map(|(n, b)| Op::Post(n, b)),
         (any::<u8>(), text).prop_map(|(n, t)| Op::PostText(n, t)),
-        (any::<bool>(), "[A-Za-z=&0-9]{0,30}").prop_map(|(p, q)| Op::RawHttp(p, q)),
+        (method, any::<bool>(), "[A-Za-z=&0-9]{0,30}").prop_map(|(m, f, q)| Op::RawHttp(m, f, q)),
         proptest::option::of(any::<u8>()).prop_map(Op::WsOpen),
         (any::<u8>(), eio).prop_map(|(n, t)| Op::WsText(n, t)),
         (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..8))
             .prop_map(|(n, b)| Op::WsBinary(n, b)),
         any::<u8>().prop_map(Op::Close),
         (0u16..1000).prop_map(Op::Advance),
-        (any::<u8>(), any::<bool>()).prop_map(|(n, a)| Op::Emit(n, a)),
-        proptest::option::of(any::<u8>()).prop_map(Op::Broadcast),
+        (any::<u8>(), any::<bool>(), any::<u8>()).prop_map(|(n, a, k)| Op::Emit(n, a, k)),
+        broadcast.prop_map(Op::Broadcast),
         (any::<u8>(), any::<u8>()).prop_map(|(n, r)| Op::Join(n, r)),
+        (any::<u8>(), any::<u8>()).prop_map(|(n, r)| Op::Leave(n, r)),
+        any::<u8>().prop_map(Op::CloseRoom),
+        (any::<u8>(), any::<bool>()).prop_map(|(n, a)| Op::Decide(n, a)),
         any::<u8>().prop_map(Op::Disconnect),
+        any::<u8>().prop_map(Op::CloseSession),
         Just(Op::Shutdown),
     ]
+}
+
+fn setup() -> impl Strategy<Value = Setup> {
+    (any::<bool>(), any::<u8>(), any::<bool>(), any::<bool>()).prop_map(
+        |(drop_slow, queue, cookie, cors_any)| Setup {
+            drop_slow,
+            queue,
+            cookie,
+            cors_any,
+        },
+    )
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
-    fn arbitrary_sequences_keep_invariants(ops in proptest::collection::vec(op(), 0..60)) {
-        run(&ops);
+    fn arbitrary_sequences_keep_invariants(
+        setup in setup(),
+        ops in proptest::collection::vec(op(), 0..60),
+    ) {
+        run_scenario(&Scenario { setup, ops });
     }
 }

@@ -108,6 +108,11 @@ impl OutQueue {
         self.packets.is_empty()
     }
 
+    /// Whether the byte count matches the packets queued (for the invariant checks).
+    pub(crate) fn is_consistent(&self) -> bool {
+        self.bytes == self.packets.iter().map(OutPacket::len).sum::<usize>()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.packets.clear();
         self.bytes = 0;
@@ -138,9 +143,12 @@ pub(crate) struct Session {
     pub(crate) scheduled: Option<Instant>,
     pub(crate) dirty: bool,
     pub(crate) sockets: SmallVec<[SocketId; 2]>,
-    pub(crate) reassembly: Option<Reassembly>,
-    /// The handshake request, without its body.
-    pub(crate) request: HttpRequest,
+    /// A binary packet waiting for its attachments (boxed: rare, and large).
+    pub(crate) reassembly: Option<Box<Reassembly>>,
+    /// The handshake request, without its body (boxed: only read by queries). Keeping the cold
+    /// parts out of line halves the size of a session, which a broadcast or a heartbeat tick
+    /// touches for every recipient.
+    pub(crate) request: Box<HttpRequest>,
     pub(crate) close_reason: Option<DisconnectReason>,
 }
 
@@ -156,7 +164,7 @@ impl Session {
             dirty: false,
             sockets: SmallVec::new(),
             reassembly: None,
-            request,
+            request: Box::new(request),
             close_reason: None,
         }
     }

@@ -46,6 +46,16 @@ impl RoomsIndex {
     pub(crate) fn names(&self) -> impl Iterator<Item = &Room> {
         self.rooms.keys()
     }
+
+    /// Every room with its members.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Room, &HashSet<SocketId>)> {
+        self.rooms.iter()
+    }
+
+    /// Whether no room has members.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.rooms.is_empty()
+    }
 }
 
 #[cfg(test)]
