@@ -696,6 +696,14 @@ impl Fuzz {
 
     fn on_event(&mut self, e: Event) {
         match e {
+            Event::EngineMessage { session, frame } => {
+                assert!(
+                    self.server.config().engineio_only,
+                    "plain Engine.IO message from a Socket.IO server"
+                );
+                // Echo it, as a plain Engine.IO server would.
+                let _ = self.server.send_message(session, frame);
+            }
             Event::SessionOpened { session, sid } => {
                 assert!(
                     !self.gone_sessions.contains(&session),
