@@ -19,7 +19,7 @@ import struct
 
 VARIANTS = ["Handshake", "Get", "Post", "PostText", "RawHttp", "WsOpen", "WsText", "WsBinary",
             "Close", "Advance", "Emit", "Broadcast", "Join", "Leave", "CloseRoom", "Decide",
-            "Disconnect", "CloseSession", "Shutdown"]
+            "Disconnect", "CloseSession", "Shutdown", "WsBackpressure"]
 METHODS = ["Get", "Post", "Options", "Other"]
 
 
@@ -148,7 +148,7 @@ def encode(setup, ops):
         elif name in ("Join", "Leave"):
             w.u8(fields[0])
             w.u8(fields[1])
-        elif name == "Decide":
+        elif name in ("Decide", "WsBackpressure"):
             w.u8(fields[0])
             w.boolean(fields[1])
         else:
@@ -222,6 +222,11 @@ SCENARIOS = {
         ("Handshake",), ("PostText", 0, "0"), ("Get", 0), ("Broadcast", {"volatile": True}),
         ("Broadcast",), ("Broadcast",), ("Broadcast",), ("Broadcast", {"binary": True}),
         ("Broadcast",), ("Get", 0)]),
+    "blocked_websocket": ({"queue": 0}, [
+        ("WsOpen",), ("WsText", 0, "40"), ("WsBackpressure", 0, True), ("Emit", 0, False, 0),
+        ("Advance", 301), ("Emit", 0, True, 1), ("WsBackpressure", 0, False), ("WsText", 0, "3"),
+        ("WsBackpressure", 0, True), ("Broadcast",), ("Broadcast",), ("Broadcast",),
+        ("Broadcast",), ("Emit", 0, False, 0), ("Emit", 0, False, 0)]),
     "namespaces_and_rooms": ({}, [
         ("WsOpen",), ("WsText", 0, "40"), ("WsText", 0, "40/admin,"), ("WsOpen",),
         ("WsText", 1, "40"), ("Join", 0, 1), ("Join", 2, 1), ("Join", 2, 4),

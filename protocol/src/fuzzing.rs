@@ -112,6 +112,8 @@ pub enum Op {
     CloseSession(u8),
     /// The server shuts down (new sessions may still open afterwards).
     Shutdown,
+    /// The driver reports WebSocket `n` blocked (its write buffer full), or writable again.
+    WsBackpressure(u8, bool),
 }
 
 /// A broadcast. Rooms: `r % 5 < 4` names room `r<r % 5>`; otherwise the own room (sid) of live
@@ -184,6 +186,7 @@ pub const OUTCOMES: &[&str] = &[
     "ws: upgrade completed",
     "ws: closed by server",
     "ws: binary frame sent",
+    "ws: blocked",
     "event: connect",
     "event: connect with auth",
     "app: connection accepted",
@@ -596,6 +599,22 @@ impl Fuzz {
             Op::Shutdown => {
                 self.server.shutdown();
                 self.drain();
+            }
+            Op::WsBackpressure(n, blocked) => {
+                if let Some(t) = pick(&self.websockets, *n) {
+                    if *blocked {
+                        self.stats.hit("ws: blocked");
+                        self.input(Input::WebSocketBlocked {
+                            now: self.now,
+                            transport: t,
+                        });
+                    } else {
+                        self.input(Input::WebSocketWritable {
+                            now: self.now,
+                            transport: t,
+                        });
+                    }
+                }
             }
         }
     }

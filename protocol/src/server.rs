@@ -59,6 +59,22 @@ pub enum Input {
         /// The message.
         frame: Frame,
     },
+    /// The driver cannot take more frames for this WebSocket now (its write buffer is full).
+    /// Data for the session then waits in the session's queue, under its caps (a full queue
+    /// means the slow-consumer policy); control packets still go.
+    WebSocketBlocked {
+        /// When it was noticed.
+        now: Instant,
+        /// Which WebSocket.
+        transport: TransportHandle,
+    },
+    /// A blocked WebSocket can take frames again: what waits is transmitted.
+    WebSocketWritable {
+        /// When it was noticed.
+        now: Instant,
+        /// Which WebSocket.
+        transport: TransportHandle,
+    },
     /// A WebSocket closed, or the peer of a parked polling request went away.
     TransportClosed {
         /// When it was noticed.
@@ -410,6 +426,14 @@ impl Server {
                 self.advance(now);
                 self.on_ws_message(transport, frame);
             }
+            Input::WebSocketBlocked { now, transport } => {
+                self.advance(now);
+                self.on_ws_writable(transport, false);
+            }
+            Input::WebSocketWritable { now, transport } => {
+                self.advance(now);
+                self.on_ws_writable(transport, true);
+            }
             Input::TransportClosed { now, transport } => {
                 self.advance(now);
                 self.on_transport_closed(transport);
@@ -601,9 +625,14 @@ impl Server {
         }
         let closing = s.phase == Phase::Closing;
         match &mut s.transport {
-            Transport::WebSocket { ws } => {
-                let ws = *ws;
-                while let Some(p) = s.queue.pop() {
+            Transport::WebSocket { ws, blocked } => {
+                let (ws, blocked) = (*ws, *blocked);
+                // While the driver cannot take more, data waits here under the queue's caps.
+                while let Some(p) = if blocked {
+                    s.queue.pop_control()
+                } else {
+                    s.queue.pop()
+                } {
                     self.out.push_back(Output::Transmit(Transmit::WebSocket {
                         transport: ws,
                         frame: to_frame(p),
@@ -621,12 +650,15 @@ impl Server {
                     }
                 }
             }
-            Transport::Upgrading { get, noop_owed, .. } => {
-                if get.is_some() && (!s.queue.is_empty() || *noop_owed) {
+            Transport::Upgrading { get, probed, .. } => {
+                if get.is_some() && *probed {
+                    // The client may poll once more before it sees the probe answered: every
+                    // GET gets a noop, data waits for the switch.
                     let parked = get.take().expect("checked above");
-                    let tail: &[&[u8]] = if *noop_owed { &[b"6"] } else { &[] };
-                    *noop_owed = false;
-                    let body = s.queue.drain_payload(tail);
+                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                } else if get.is_some() && !s.queue.is_empty() {
+                    let parked = get.take().expect("checked above");
+                    let body = s.queue.drain_payload(&[]);
                     self.answer_parked(parked, body);
                 }
             }
@@ -775,7 +807,10 @@ impl Server {
         let sid = self.new_sid();
         req.body = Bytes::new();
         let transport = if websocket {
-            Transport::WebSocket { ws: t }
+            Transport::WebSocket {
+                ws: t,
+                blocked: false,
+            }
         } else {
             Transport::Polling { get: None }
         };
@@ -912,7 +947,6 @@ impl Server {
             get: get.take(),
             ws: t,
             probed: false,
-            noop_owed: false,
         };
         let deadline = self.now() + self.config.upgrade_timeout;
         let s = self.session_mut(h).expect("session found");
@@ -935,7 +969,7 @@ impl Server {
                     self.on_probe_message(h, t, frame)
                 }
             }
-            Transport::WebSocket { ws } if ws == t && s.phase == Phase::Open => {
+            Transport::WebSocket { ws, .. } if ws == t && s.phase == Phase::Open => {
                 if too_large {
                     return self.close(h, DisconnectReason::TransportError);
                 }
@@ -958,19 +992,12 @@ impl Server {
             Frame::Binary(_) => b"",
         };
         let s = self.session_mut(h).expect("caller checked");
-        let Transport::Upgrading {
-            get,
-            probed,
-            noop_owed,
-            ..
-        } = &mut s.transport
-        else {
+        let Transport::Upgrading { get, probed, .. } = &mut s.transport else {
             unreachable!("caller checked")
         };
         match text {
             b"2probe" if !*probed => {
                 *probed = true;
-                *noop_owed = true;
                 self.transmit(Transmit::WebSocket {
                     transport: t,
                     frame: Frame::Text(Bytes::from_static(b"3probe")),
@@ -979,7 +1006,10 @@ impl Server {
             }
             b"5" if *probed => {
                 let parked = get.take();
-                s.transport = Transport::WebSocket { ws: t };
+                s.transport = Transport::WebSocket {
+                    ws: t,
+                    blocked: false,
+                };
                 s.timers.set(TimerKind::Upgrade, None);
                 if let Some(parked) = parked {
                     self.answer_parked(parked, Bytes::from_static(b"6"));
@@ -1003,6 +1033,19 @@ impl Server {
         self.mark_dirty(h);
     }
 
+    fn on_ws_writable(&mut self, t: TransportHandle, writable: bool) {
+        let Some(&h) = self.transports.get(&t) else {
+            return;
+        };
+        let Some(s) = self.session_mut(h) else { return };
+        if let Transport::WebSocket { ws, blocked } = &mut s.transport {
+            if *ws == t && *blocked == writable {
+                *blocked = !writable;
+                self.mark_dirty(h);
+            }
+        }
+    }
+
     fn on_transport_closed(&mut self, t: TransportHandle) {
         let Some(h) = self.transports.remove(&t) else {
             return;
@@ -1019,7 +1062,7 @@ impl Server {
                 s.timers.set(TimerKind::Upgrade, None);
                 self.mark_dirty(h);
             }
-            Transport::WebSocket { ws } if *ws == t => {
+            Transport::WebSocket { ws, .. } if *ws == t => {
                 self.close(h, DisconnectReason::TransportClose);
             }
             _ => {}
@@ -1060,7 +1103,8 @@ impl Server {
                 TimerKind::Ping => {
                     s.timers
                         .set(TimerKind::Pong, Some(now + self.config.ping_timeout));
-                    s.queue.push(OutPacket::Text(Bytes::from_static(b"2")));
+                    s.queue
+                        .push_control(OutPacket::Text(Bytes::from_static(b"2")));
                 }
                 TimerKind::Pong => self.close(h, DisconnectReason::PingTimeout),
                 TimerKind::Upgrade => self.abort_upgrade(h),
@@ -1138,12 +1182,17 @@ impl Server {
                 }
             }
             EioPacket::Text(PacketType::Ping, data) => {
+                // Engine.IO v4 clients do not ping; one that does gets its pongs in the data
+                // queue, under its caps, so pinging without reading cannot grow it.
                 let mut pong = Vec::with_capacity(data.len() + 1);
                 pong.push(b'3');
                 pong.extend_from_slice(data.as_bytes());
-                if let Some(s) = self.session_mut(h) {
-                    s.queue.push(OutPacket::Text(Bytes::from(pong)));
+                let (maxp, maxb) = (self.config.max_queue_packets, self.config.max_queue_bytes);
+                let Some(s) = self.session_mut(h) else { return };
+                if !s.queue.fits(1, pong.len(), maxp, maxb) {
+                    return self.close(h, DisconnectReason::SlowConsumer);
                 }
+                s.queue.push(OutPacket::Text(Bytes::from(pong)));
                 self.mark_dirty(h);
             }
             EioPacket::Text(PacketType::Close, _) => {
@@ -1391,8 +1440,10 @@ impl Server {
             .get_mut(h.index, h.generation)
             .expect("checked above");
         match &mut s.transport {
-            Transport::WebSocket { ws } => {
+            Transport::WebSocket { ws, .. } => {
                 let ws = *ws;
+                // A graceful close delivers what is queued even to a blocked WebSocket: the
+                // driver holds it (bounded by the queue's caps) until the socket drains.
                 while let Some(p) = s.queue.pop() {
                     self.out.push_back(Output::Transmit(Transmit::WebSocket {
                         transport: ws,
@@ -1432,7 +1483,7 @@ impl Server {
         let parked = s.take_parked();
         let sid = s.sid;
         let reason = s.close_reason.unwrap_or(DisconnectReason::TransportClose);
-        if let Transport::WebSocket { ws } = s.transport {
+        if let Transport::WebSocket { ws, .. } = s.transport {
             self.transports.remove(&ws);
         }
         if let Some(parked) = parked {

@@ -169,3 +169,51 @@ fn websocket_for_unknown_or_websocket_session_is_closed() {
     );
     assert_eq!(h.http[&t].status, 400);
 }
+
+#[test]
+fn a_get_sent_after_the_probe_gets_a_noop_at_once() {
+    let mut h = Harness::new(Config::default());
+    let mut c = Client::polling(&mut h);
+    let id = c.connect(&mut h, "/", None);
+    c.texts(&mut h);
+    let q = format!("EIO=4&transport=polling&sid={}", c.sid);
+    let first = h.request(Method::Get, &q, Bytes::new());
+    let ws = h.handle();
+    h.input(Input::WebSocketOpen {
+        now: h.now,
+        transport: ws,
+        request: HttpRequest {
+            query: format!("EIO=4&transport=websocket&sid={}", c.sid),
+            ..Default::default()
+        },
+    });
+    h.input(Input::WebSocketMessage {
+        now: h.now,
+        transport: ws,
+        frame: Frame::Text(Bytes::from_static(b"2probe")),
+    });
+    assert_eq!(&h.http[&first].body[..], b"6", "the parked GET is released");
+    // The client saw the noop before the probe's answer and polled once more.
+    let second = h.request(Method::Get, &q, Bytes::new());
+    assert_eq!(
+        &h.http[&second].body[..],
+        b"6",
+        "a GET after the probe is not parked"
+    );
+    h.server
+        .socket(id)
+        .unwrap()
+        .emit(Payload::json("[\"after\"]"))
+        .unwrap();
+    h.drain();
+    h.input(Input::WebSocketMessage {
+        now: h.now,
+        transport: ws,
+        frame: Frame::Text(Bytes::from_static(b"5")),
+    });
+    assert_eq!(
+        h.ws[&ws].back(),
+        Some(&Frame::Text(Bytes::from_static(b"42[\"after\"]"))),
+        "data waited for the switch"
+    );
+}

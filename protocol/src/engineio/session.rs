@@ -37,16 +37,17 @@ pub(crate) struct Parked {
 pub(crate) enum Transport {
     /// Long-polling, with at most one parked GET.
     Polling { get: Option<Parked> },
-    /// Polling while a WebSocket is probing. After the probe the parked GET is released with a
-    /// noop and data waits for the switch.
+    /// Polling while a WebSocket is probing. Once probed, every GET is answered with a noop at
+    /// once (the client may have sent one more before it saw the probe's answer) and data
+    /// waits for the switch.
     Upgrading {
         get: Option<Parked>,
         ws: TransportHandle,
         probed: bool,
-        noop_owed: bool,
     },
-    /// WebSocket only.
-    WebSocket { ws: TransportHandle },
+    /// WebSocket only. While `blocked` (the driver cannot take more frames), data stays in the
+    /// session's queue, under its caps; control packets still go.
+    WebSocket { ws: TransportHandle, blocked: bool },
 }
 
 /// An encoded Engine.IO packet waiting to be sent.
@@ -74,9 +75,11 @@ impl OutPacket {
 }
 
 /// The bounded outbound queue of a session. Control packets (ping, pong, close, noop) bypass
-/// the caps so they never wait behind a refusal.
+/// the caps so they never wait behind a refusal, and go in a lane of their own that is sent
+/// first, so they never wait behind data either.
 #[derive(Debug, Default)]
 pub(crate) struct OutQueue {
+    control: SmallVec<[OutPacket; 1]>,
     packets: VecDeque<OutPacket>,
     bytes: usize,
 }
@@ -98,14 +101,32 @@ impl OutQueue {
         self.packets.push_back(p);
     }
 
+    /// Queues a control packet ahead of all data.
+    pub(crate) fn push_control(&mut self, p: OutPacket) {
+        self.control.push(p);
+    }
+
+    /// The next packet: control packets first, then data.
     pub(crate) fn pop(&mut self) -> Option<OutPacket> {
-        let p = self.packets.pop_front()?;
-        self.bytes -= p.len();
-        Some(p)
+        self.pop_control().or_else(|| {
+            let p = self.packets.pop_front()?;
+            self.bytes -= p.len();
+            Some(p)
+        })
+    }
+
+    /// The next control packet only.
+    pub(crate) fn pop_control(&mut self) -> Option<OutPacket> {
+        (!self.control.is_empty()).then(|| self.control.remove(0))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.packets.is_empty()
+        self.control.is_empty() && self.packets.is_empty()
+    }
+
+    /// Whether no control packet waits (for the invariant checks).
+    pub(crate) fn control_is_empty(&self) -> bool {
+        self.control.is_empty()
     }
 
     /// Whether the byte count matches the packets queued (for the invariant checks).
@@ -114,13 +135,15 @@ impl OutQueue {
     }
 
     pub(crate) fn clear(&mut self) {
+        self.control.clear();
         self.packets.clear();
         self.bytes = 0;
     }
 
     /// Moves everything queued into one polling payload, appending `tail` packets (noop, close).
     pub(crate) fn drain_payload(&mut self, tail: &[&[u8]]) -> Bytes {
-        let mut out = BytesMut::with_capacity(self.bytes + self.packets.len() + 8);
+        let mut out =
+            BytesMut::with_capacity(self.bytes + self.packets.len() + 8 + 2 * self.control.len());
         while let Some(p) = self.pop() {
             push_packet(&mut out, &p.frameable());
         }
@@ -187,6 +210,16 @@ impl Session {
     pub(crate) fn is_websocket(&self) -> bool {
         matches!(self.transport, Transport::WebSocket { .. })
     }
+
+    /// Whether a packet queued now would leave at once: a GET is parked, or the WebSocket is
+    /// not blocked. Volatile packets are dropped otherwise.
+    pub(crate) fn is_writable(&self) -> bool {
+        match &self.transport {
+            Transport::Polling { get } => get.is_some(),
+            Transport::Upgrading { get, probed, .. } => get.is_some() && !probed,
+            Transport::WebSocket { blocked, .. } => !blocked,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -202,8 +235,10 @@ mod tests {
         assert!(!q.fits(1, 1, 2, 100));
         assert!(!q.fits(0, 2, 10, 10));
         assert!(!q.is_empty());
+        q.push_control(OutPacket::Text(Bytes::from_static(b"2")));
+        assert!(!q.fits(1, 1, 2, 100), "control packets do not count");
         let body = q.drain_payload(&[b"6"]);
-        assert_eq!(&body[..], b"4hello\x1ebAQID\x1e6");
+        assert_eq!(&body[..], b"2\x1e4hello\x1ebAQID\x1e6", "control first");
         assert!(q.is_empty());
         assert!(q.fits(2, 10, 2, 10));
     }

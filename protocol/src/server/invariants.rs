@@ -40,30 +40,29 @@ impl Server {
                         assert!(s.queue.is_empty(), "a GET is parked while data waits");
                     }
                 }
-                Transport::Upgrading {
-                    get,
-                    ws,
-                    probed,
-                    noop_owed,
-                } => {
+                Transport::Upgrading { get, ws, probed } => {
                     assert_eq!(s.phase, Phase::Open, "upgrading a closing session");
                     assert_eq!(self.transports.get(ws), Some(&h), "probing WebSocket");
                     assert!(
                         s.timers.get(TimerKind::Upgrade).is_some(),
                         "upgrade without a deadline"
                     );
-                    assert!(!*noop_owed || *probed, "noop owed before the probe");
                     if let Some(p) = get {
                         assert_eq!(self.transports.get(&p.transport), Some(&h), "parked GET");
-                        assert!(
-                            s.queue.is_empty() && !*noop_owed,
-                            "a GET is parked while data or the noop waits"
-                        );
+                        assert!(!*probed, "a GET is parked after the probe (owed a noop)");
+                        assert!(s.queue.is_empty(), "a GET is parked while data waits");
                     }
                 }
-                Transport::WebSocket { ws } => {
+                Transport::WebSocket { ws, blocked } => {
                     assert_eq!(self.transports.get(ws), Some(&h), "WebSocket");
-                    assert!(s.queue.is_empty(), "data left queued on a WebSocket");
+                    if *blocked {
+                        assert!(s.queue.control_is_empty(), "control packet held back");
+                    } else {
+                        assert!(
+                            s.queue.is_empty(),
+                            "data left queued on a writable WebSocket"
+                        );
+                    }
                 }
             }
             match s.phase {
@@ -121,7 +120,7 @@ impl Server {
                 Transport::Upgrading { get, ws, .. } => {
                     ws == t || get.as_ref().is_some_and(|p| p.transport == *t)
                 }
-                Transport::WebSocket { ws } => ws == t,
+                Transport::WebSocket { ws, .. } => ws == t,
             };
             assert!(owned, "transport map entry its session does not hold");
         }

@@ -124,7 +124,7 @@ impl<'a> Broadcast<'a> {
             let Some(s) = server.session_mut(h) else {
                 continue;
             };
-            let busy = self.volatile && s.parked().is_none() && !s.is_websocket();
+            let busy = self.volatile && !s.is_writable();
             if busy || !s.queue.fits(parts, bytes, maxp, maxb) {
                 if self.volatile || server.config.slow_consumer == SlowConsumer::Drop {
                     report.dropped += 1;
