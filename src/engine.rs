@@ -7,7 +7,7 @@
 //! short: one input or command plus draining the outputs (a broadcast to N sockets is N
 //! reference-count bumps). User code never runs under the lock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
@@ -19,7 +19,7 @@ use sockio_protocol::http::{Frame, HttpRequest, HttpResponse};
 use sockio_protocol::socketio::binary::Attachments;
 use sockio_protocol::{
     AckId, DisconnectReason, Entropy, Event, Input, Output, Payload, Server, SessionHandle,
-    SocketId, Transmit, TransportHandle,
+    SocketId, Transmit, TransportHandle, WsOut,
 };
 
 use crate::handler::{BoxFuture, ConnectError, HandlerError, HandlerErrorKind};
@@ -52,8 +52,34 @@ impl Entropy for OsEntropy {
 pub(crate) enum Sink {
     /// A pending HTTP request: its response.
     Http(async_channel::Sender<HttpResponse>),
-    /// A WebSocket: `Some(frame)` to send, `None` to close.
-    Ws(Box<dyn Fn(Option<Frame>) + Send + Sync>),
+    /// A WebSocket's writer.
+    Ws(Arc<dyn WsSink>),
+}
+
+/// The writing side of a WebSocket: a bounded buffer in front of the runtime adapter's
+/// writer. When it is full the protocol core is told the WebSocket is blocked, the messages
+/// already produced wait in a backlog (at most what one drain produced for it), and a task
+/// hands them over as room comes back, then tells the core it is writable again.
+pub(crate) trait WsSink: Send + Sync + 'static {
+    /// Hands `m` over without waiting; gives it back when the buffer is full. A message for a
+    /// connection that is gone is dropped.
+    fn try_send(&self, m: WsOut) -> Result<(), WsOut>;
+    /// Waits for room, then hands `m` over; false when the connection is gone.
+    fn send(&self, m: WsOut) -> BoxFuture<bool>;
+}
+
+impl WsSink for async_channel::Sender<WsOut> {
+    fn try_send(&self, m: WsOut) -> Result<(), WsOut> {
+        match async_channel::Sender::try_send(self, m) {
+            Err(async_channel::TrySendError::Full(m)) => Err(m),
+            Ok(()) | Err(async_channel::TrySendError::Closed(_)) => Ok(()),
+        }
+    }
+
+    fn send(&self, m: WsOut) -> BoxFuture<bool> {
+        let tx = self.clone();
+        Box::pin(async move { tx.send(m).await.is_ok() })
+    }
 }
 
 /// The answer to an emit with acknowledgement.
@@ -120,6 +146,10 @@ pub(crate) struct State {
     requests: HashMap<SessionHandle, Arc<Request>>,
     acks: HashMap<SocketId, HashMap<AckId, AckCallback>>,
     deadline: Option<Instant>,
+    /// What blocked WebSockets still have to take, in order.
+    backlog: HashMap<TransportHandle, VecDeque<WsOut>>,
+    /// WebSockets found full during this drain; the core hears of it at its end.
+    newly_blocked: Vec<TransportHandle>,
 }
 
 /// Work to do once the lock is released.
@@ -129,6 +159,8 @@ struct After {
     callbacks: Vec<(AckCallback, Result<Args, AckError>)>,
     /// Plain Engine.IO messages: the session's sid and the message.
     engine_messages: Vec<(String, Frame)>,
+    /// Blocked WebSockets that need a task to feed their backlog.
+    blocked: Vec<(TransportHandle, Arc<dyn WsSink>)>,
     wake_timer: bool,
 }
 
@@ -170,6 +202,8 @@ impl Engine {
                 requests: HashMap::new(),
                 acks: HashMap::new(),
                 deadline: None,
+                backlog: HashMap::new(),
+                newly_blocked: Vec::new(),
             }),
             registry: RwLock::new(Registry::default()),
             runtime,
@@ -207,6 +241,13 @@ impl Engine {
         loop {
             match st.server.poll_output() {
                 Output::Timeout(at) => {
+                    // One input at a time: the core must be drained before the next.
+                    if let Some(transport) = st.newly_blocked.pop() {
+                        let now = Instant::now();
+                        st.server
+                            .handle_input(Input::WebSocketBlocked { now, transport });
+                        continue;
+                    }
                     if st.deadline != Some(at) {
                         st.deadline = Some(at);
                         after.wake_timer = true;
@@ -222,17 +263,58 @@ impl Engine {
                     }
                 }
                 Output::Transmit(Transmit::WebSocket { transport, frame }) => {
-                    if let Some(Sink::Ws(send)) = st.sinks.get(&transport) {
-                        send(Some(frame));
-                    }
+                    Self::ws_send(st, after, transport, WsOut::Frame(frame), false);
                 }
                 Output::Transmit(Transmit::CloseWebSocket { transport }) => {
-                    if let Some(Sink::Ws(send)) = st.sinks.remove(&transport) {
-                        send(None);
-                    }
+                    Self::ws_send(st, after, transport, WsOut::Close, true);
                 }
                 Output::Event(e) => self.on_event(st, e, after),
                 // Output is non-exhaustive in spirit; nothing else exists today.
+            }
+        }
+    }
+
+    /// Hands a message to a WebSocket's writer, or to its backlog when it is blocked. `last`
+    /// (the close) forgets the sink afterwards.
+    fn ws_send(st: &mut State, after: &mut After, t: TransportHandle, m: WsOut, last: bool) {
+        if let Some(q) = st.backlog.get_mut(&t) {
+            q.push_back(m);
+        } else if let Some(Sink::Ws(sink)) = st.sinks.get(&t) {
+            if let Err(m) = sink.try_send(m) {
+                after.blocked.push((t, sink.clone()));
+                st.backlog.insert(t, VecDeque::from([m]));
+                if !last {
+                    st.newly_blocked.push(t);
+                }
+            }
+        }
+        if last {
+            st.sinks.remove(&t);
+        }
+    }
+
+    /// Feeds a blocked WebSocket's backlog to its writer as room comes back, then tells the
+    /// core it is writable again.
+    async fn feed_backlog(self: Arc<Self>, t: TransportHandle, sink: Arc<dyn WsSink>) {
+        loop {
+            let next = self.drive(|st| {
+                let q = st.backlog.get_mut(&t)?;
+                if let Some(m) = q.pop_front() {
+                    return Some(m);
+                }
+                st.backlog.remove(&t);
+                if st.sinks.contains_key(&t) {
+                    let now = Instant::now();
+                    let input = Input::WebSocketWritable { now, transport: t };
+                    st.server.handle_input(input);
+                }
+                None
+            });
+            let Some(m) = next else { return };
+            let close = m == WsOut::Close;
+            if !sink.send(m).await || close {
+                self.drive(|st| st.backlog.remove(&t));
+                return;
             }
         }
     }
@@ -385,6 +467,11 @@ impl Engine {
             self.ensure_timer();
             let _ = self.timer_wake.0.try_send(());
         }
+        for (t, sink) in after.blocked {
+            let engine = self.clone();
+            self.runtime
+                .spawn(Box::pin(async move { engine.feed_backlog(t, sink).await }));
+        }
         for (data, rx) in after.spawn {
             let engine = self.clone();
             self.runtime
@@ -488,16 +575,16 @@ impl Engine {
         })
     }
 
-    /// A WebSocket opened: `send` writes a frame (`None` closes). Returns the handle to pass
+    /// A WebSocket opened: `sink` is its writer. Returns the handle to pass
     /// to [`ws_message`](Self::ws_message) and [`ws_closed`](Self::ws_closed).
     pub(crate) fn ws_open(
         self: &Arc<Self>,
         request: HttpRequest,
-        send: Box<dyn Fn(Option<Frame>) + Send + Sync>,
+        sink: Arc<dyn WsSink>,
     ) -> TransportHandle {
         let t = self.next_handle();
         self.drive(|st| {
-            st.sinks.insert(t, Sink::Ws(send));
+            st.sinks.insert(t, Sink::Ws(sink));
             st.server.handle_input(Input::WebSocketOpen {
                 now: Instant::now(),
                 transport: t,

@@ -16,9 +16,10 @@ use sockio_protocol::http::{Frame, HttpRequest};
 use sockio_protocol::socketio::binary::Attachments;
 use sockio_protocol::socketio::packet::Limits;
 use sockio_protocol::socketio::{Packet, PacketKind};
-use sockio_protocol::{Str, TransportHandle};
+use sockio_protocol::{Str, TransportHandle, WsOut};
 
 use crate::args::{encode, IntoArgs};
+use crate::engine::WsSink;
 use crate::{Args, SocketIo};
 
 /// Longest wait for the server's handlers after an action.
@@ -48,6 +49,28 @@ pub struct ConnectRefused {
     pub message: String,
     /// Its data.
     pub data: Option<Value>,
+}
+
+/// The in-memory WebSocket's writer: everything lands in the client's inbox at once.
+struct Sink(Arc<(Mutex<Inbox>, Condvar)>);
+
+impl WsSink for Sink {
+    fn try_send(&self, m: WsOut) -> Result<(), WsOut> {
+        let frame = match m {
+            WsOut::Frame(f) => Some(f),
+            WsOut::Close => None,
+        };
+        let (inbox, cv) = &*self.0;
+        let mut inbox = inbox.lock().unwrap_or_else(|p| p.into_inner());
+        inbox.frames.push_back(frame);
+        cv.notify_all();
+        Ok(())
+    }
+
+    fn send(&self, m: WsOut) -> crate::BoxFuture<bool> {
+        let _ = self.try_send(m);
+        Box::pin(std::future::ready(true))
+    }
 }
 
 #[derive(Default)]
@@ -139,18 +162,7 @@ impl TestClientBuilder {
             ..Default::default()
         };
         let inbox: Arc<(Mutex<Inbox>, Condvar)> = Arc::default();
-        let sink = inbox.clone();
-        let transport = io.engine.ws_open(
-            request,
-            Box::new(move |frame| {
-                let (m, cv) = &*sink;
-                m.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .frames
-                    .push_back(frame);
-                cv.notify_all();
-            }),
-        );
+        let transport = io.engine.ws_open(request, Arc::new(Sink(inbox.clone())));
         let mut client = SocketIoTestClient {
             io: io.clone(),
             transport,

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use async_net::TcpListener;
-pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method};
+pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method, WsOut};
 
 mod executor;
 mod http;
@@ -71,15 +71,6 @@ pub struct WsPipe {
     /// Messages to write; [`WsOut::Close`] sends a close frame and ends the connection.
     /// Dropping all senders also closes.
     pub outgoing: async_channel::Sender<WsOut>,
-}
-
-/// One message for the writing side of a WebSocket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WsOut {
-    /// A data message to send.
-    Frame(Frame),
-    /// Send a close frame and end the connection.
-    Close,
 }
 
 /// Settings of the adapter: the engine path and the body and message size limits.

@@ -43,14 +43,19 @@ pub(crate) async fn run(
         WebSocketStream::from_partially_read(stream, read_buf.to_vec(), Role::Server, Some(config))
             .await;
     let (in_tx, incoming) = async_channel::bounded(INCOMING_CAPACITY);
-    let (outgoing, out_rx) = async_channel::unbounded();
+    let (outgoing, out_rx) = async_channel::bounded(shared.config.ws_buffer.max(1));
     let peer = request.peer;
     (shared.handlers.on_websocket)(request, WsPipe { incoming, outgoing });
 
     let (mut sink, stream) = ws.split();
     let close = {
         let reader = pin!(read(stream, in_tx, peer));
-        let writer = pin!(write(&mut sink, out_rx, shared.stopped()));
+        let writer = pin!(write(
+            &mut sink,
+            out_rx,
+            shared.stopped(),
+            shared.config.write_timeout,
+        ));
         match select(reader, writer).await {
             Either::Left((close, _)) => close,
             // We sent a close frame: read on until the peer answers it.
@@ -113,8 +118,9 @@ where
 }
 
 /// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
-/// completes (then what is already queued is still written), then sends a close frame.
-async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F)
+/// completes (then what is already queued is still written), then sends a close frame. A
+/// write that waits longer than `patience` for the peer to read ends the connection.
+async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F, patience: Duration)
 where
     S: Sink<Message, Error = WsError> + Unpin,
     F: std::future::Future<Output = ()>,
@@ -126,23 +132,39 @@ where
             Either::Left((Err(_), _)) => break,
             Either::Right(_) => {
                 if let Ok(msg) = rx.try_recv() {
-                    let _ = write_batch(sink, &rx, msg).await;
+                    let _ = timeout(patience, write_batch(sink, &rx, msg)).await;
                 }
                 break;
             }
         };
-        match write_batch(sink, &rx, first).await {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
+        match timeout(patience, write_batch(sink, &rx, first)).await {
+            Some(Ok(true)) => {}
+            Some(Ok(false)) => break,
+            Some(Err(e)) => {
                 tracing::debug!(error = %e, "WebSocket write failed");
+                return;
+            }
+            None => {
+                tracing::debug!("WebSocket peer does not read; connection dropped");
                 return;
             }
         }
     }
-    if let Err(e) = sink.close().await {
-        tracing::debug!(error = %e, "WebSocket close failed");
+    match timeout(patience, sink.close()).await {
+        Some(Err(e)) => tracing::debug!(error = %e, "WebSocket close failed"),
+        None => tracing::debug!("WebSocket peer does not read; close not sent"),
+        Some(Ok(())) => {}
     }
+}
+
+/// `f`, unless `d` passes first.
+async fn timeout<T>(d: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {
+    use futures_lite::FutureExt as _;
+    let expired = async {
+        async_io::Timer::after(d).await;
+        None
+    };
+    async { Some(f.await) }.or(expired).await
 }
 
 /// Feeds `first` and everything else ready on `rx`, then flushes once. Returns whether to

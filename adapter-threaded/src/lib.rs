@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method, TransportConfig};
+pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method, TransportConfig, WsOut};
 
 mod exec;
 mod http;
@@ -76,15 +76,6 @@ pub struct WsPipe {
     pub outgoing: async_channel::Sender<WsOut>,
 }
 
-/// One message for the writing side of a WebSocket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WsOut {
-    /// A data message to send.
-    Frame(Frame),
-    /// Send a close frame and end the connection.
-    Close,
-}
-
 /// Settings of the adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -95,9 +86,6 @@ pub struct ServerConfig {
     /// next bytes (default 60 s). WebSockets have no read timeout: the Engine.IO heartbeat
     /// finds dead peers.
     pub idle_timeout: Duration,
-    /// How long one write may block on a peer that does not read (default 30 s); then the
-    /// connection is dropped.
-    pub write_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -105,7 +93,6 @@ impl Default for ServerConfig {
         Self {
             transport: TransportConfig::default(),
             idle_timeout: Duration::from_secs(60),
-            write_timeout: Duration::from_secs(30),
         }
     }
 }

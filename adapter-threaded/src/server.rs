@@ -256,7 +256,7 @@ fn connection(
     let setup = stream
         .set_nodelay(true)
         .and_then(|()| stream.set_read_timeout(Some(shared.config.idle_timeout)))
-        .and_then(|()| stream.set_write_timeout(Some(shared.config.write_timeout)));
+        .and_then(|()| stream.set_write_timeout(Some(shared.config.transport.write_timeout)));
     if let Err(e) = setup {
         tracing::debug!(error = %e, %peer, "socket setup failed");
         return;

@@ -68,7 +68,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
     let ws = WebSocket::from_partially_read(duplex, buf, Role::Server, Some(config));
 
     let (in_tx, incoming) = async_channel::bounded(INCOMING_CAPACITY);
-    let (outgoing, out_rx) = async_channel::unbounded();
+    let (outgoing, out_rx) = async_channel::bounded(shared.config.transport.ws_buffer.max(1));
     shared.set_websocket(id, &outgoing);
     (shared.handlers.on_websocket)(request, WsPipe { incoming, outgoing });
     let reader_done = Arc::new((Mutex::new(false), Condvar::new()));

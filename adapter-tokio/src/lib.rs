@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method};
+pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method, WsOut};
 
 mod engine;
 mod server;
@@ -65,15 +65,6 @@ pub struct WsPipe {
     /// Messages to write; [`WsOut::Close`] sends a close frame and ends the connection.
     /// Dropping all senders also closes.
     pub outgoing: async_channel::Sender<WsOut>,
-}
-
-/// One message for the writing side of a WebSocket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WsOut {
-    /// A data message to send.
-    Frame(Frame),
-    /// Send a close frame and end the connection.
-    Close,
 }
 
 /// Settings of the adapter: the engine path and the body and message size limits.

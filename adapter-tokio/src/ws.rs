@@ -33,7 +33,7 @@ pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upg
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let (in_tx, incoming) = async_channel::bounded(INCOMING_CAPACITY);
-    let (outgoing, out_rx) = async_channel::unbounded();
+    let (outgoing, out_rx) = async_channel::bounded(shared.config.ws_buffer.max(1));
     let peer = request.peer;
     (shared.handlers.on_websocket)(request, WsPipe { incoming, outgoing });
 
@@ -47,7 +47,7 @@ pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upg
             None => std::future::pending().await,
         }
     };
-    let writer = pin!(write(&mut sink, out_rx, stop));
+    let writer = pin!(write(&mut sink, out_rx, stop, shared.config.write_timeout));
     if let Either::Right(((), reader)) = select(reader, writer).await {
         // We sent a close frame: read on until the peer answers it.
         let _ = tokio::time::timeout(CLOSE_GRACE, reader).await;
@@ -78,8 +78,9 @@ where
 }
 
 /// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
-/// completes (then what is already queued is still written), then sends a close frame.
-async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F)
+/// completes (then what is already queued is still written), then sends a close frame. A
+/// write that waits longer than `patience` for the peer to read ends the connection.
+async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F, patience: Duration)
 where
     S: Sink<Message, Error = WsError> + Unpin,
     F: std::future::Future<Output = ()>,
@@ -91,23 +92,34 @@ where
             Either::Left((Err(_), _)) => break,
             Either::Right(_) => {
                 if let Ok(msg) = rx.try_recv() {
-                    let _ = write_batch(sink, &rx, msg).await;
+                    let _ = timeout(patience, write_batch(sink, &rx, msg)).await;
                 }
                 break;
             }
         };
-        match write_batch(sink, &rx, first).await {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
+        match timeout(patience, write_batch(sink, &rx, first)).await {
+            Some(Ok(true)) => {}
+            Some(Ok(false)) => break,
+            Some(Err(e)) => {
                 tracing::debug!(error = %e, "WebSocket write failed");
+                return;
+            }
+            None => {
+                tracing::debug!("WebSocket peer does not read; connection dropped");
                 return;
             }
         }
     }
-    if let Err(e) = sink.close().await {
-        tracing::debug!(error = %e, "WebSocket close failed");
+    match timeout(patience, sink.close()).await {
+        Some(Err(e)) => tracing::debug!(error = %e, "WebSocket close failed"),
+        None => tracing::debug!("WebSocket peer does not read; close not sent"),
+        Some(Ok(())) => {}
     }
+}
+
+/// `f`, unless `d` passes first.
+async fn timeout<T>(d: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(d, f).await.ok()
 }
 
 /// Feeds `first` and everything else ready on `rx`, then flushes once. Returns whether to

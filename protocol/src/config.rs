@@ -85,7 +85,7 @@ impl Default for Config {
             cookie: None,
             max_attachments: 32,
             max_attachment_bytes: 10_000_000,
-            max_queue_packets: 4096,
+            max_queue_packets: 65_536,
             max_queue_bytes: 16 << 20,
             max_namespaces: 32,
             max_pending_acks: 4096,
@@ -132,7 +132,7 @@ setters! {
     max_attachments: usize;
     /// Largest total size of the attachments of one packet (default 10 MB).
     max_attachment_bytes: usize;
-    /// Most packets waiting in one session's outbound queue (default 4096).
+    /// Most packets waiting in one session's outbound queue (default 65,536).
     max_queue_packets: usize;
     /// Most bytes waiting in one session's outbound queue (default 16 MiB).
     max_queue_bytes: usize;

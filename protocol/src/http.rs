@@ -108,6 +108,16 @@ impl HttpRequest {
     }
 }
 
+/// One message for the writing side of a WebSocket connection, from the layer above to a
+/// runtime adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsOut {
+    /// A data message to send.
+    Frame(Frame),
+    /// Send a close frame (after everything sent before it) and end the connection.
+    Close,
+}
+
 /// The settings every runtime adapter shares: where the engine lives and how large a request
 /// body or a WebSocket message may be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +132,13 @@ pub struct TransportConfig {
     /// The largest WebSocket message (and frame) accepted, in bytes (default 1 000 000 plus
     /// 4 KiB of slack for packet headers); a larger one closes the connection (1009).
     pub max_message_size: usize,
+    /// How many messages a WebSocket's writer buffers (default 64). When it is full the layer
+    /// above stops handing it data (the session's own bounded queue takes over), so a peer
+    /// that does not read cannot make the server buffer without limit.
+    pub ws_buffer: usize,
+    /// How long one write may wait for a peer that does not read (default 30 s); then the
+    /// connection is dropped.
+    pub write_timeout: std::time::Duration,
 }
 
 impl Default for TransportConfig {
@@ -130,6 +147,8 @@ impl Default for TransportConfig {
             path: "/socket.io/".to_owned(),
             max_body: 1_000_000,
             max_message_size: 1_000_000 + 4096,
+            ws_buffer: 64,
+            write_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -87,7 +87,7 @@ pub mod error;
 pub use error::DecodeError;
 
 pub mod http;
-pub use http::{Frame, HttpRequest, HttpResponse, Method, Route, TransportConfig};
+pub use http::{Frame, HttpRequest, HttpResponse, Method, Route, TransportConfig, WsOut};
 
 pub mod id;
 pub use id::{AckId, Entropy, Namespace, Room, SessionHandle, Sid, SocketId, TransportHandle};

@@ -42,6 +42,7 @@ impl crate::SocketIo {
             // Messages a little over the limit reach the engine, which closes the session;
             // beyond that the WebSocket layer closes the connection itself.
             max_message_size: max_payload.saturating_add(4096),
+            ..sockio_protocol::TransportConfig::default()
         }
     }
 }
@@ -58,17 +59,7 @@ macro_rules! adapter_glue {
             $adapter::Handlers {
                 on_request: std::sync::Arc::new(move |req| http_io.handle_http(req)),
                 on_websocket: std::sync::Arc::new(move |req, pipe: $adapter::WsPipe| {
-                    let out = pipe.outgoing;
-                    let t = ws_engine.ws_open(
-                        req,
-                        Box::new(move |frame| {
-                            let msg = match frame {
-                                Some(f) => $adapter::WsOut::Frame(f),
-                                None => $adapter::WsOut::Close,
-                            };
-                            let _ = out.try_send(msg);
-                        }),
-                    );
+                    let t = ws_engine.ws_open(req, std::sync::Arc::new(pipe.outgoing));
                     let pump = ws_engine.clone().pump_ws(t, pipe.incoming);
                     ws_engine.runtime.spawn(Box::pin(pump));
                 }),

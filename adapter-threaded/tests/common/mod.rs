@@ -69,11 +69,12 @@ pub fn echo_handlers(
                             let _ = pipe.outgoing.send(WsOut::Close).await;
                         }
                         Frame::Text(t) if &t[..] == b"burst" => {
+                            // More than the writer buffers: queued as room comes.
                             for i in 0..100 {
                                 let f = Frame::Text(format!("{i}").into());
-                                let _ = pipe.outgoing.try_send(WsOut::Frame(f));
+                                let _ = pipe.outgoing.send(WsOut::Frame(f)).await;
                             }
-                            let _ = pipe.outgoing.try_send(WsOut::Close);
+                            let _ = pipe.outgoing.send(WsOut::Close).await;
                         }
                         _ => {
                             let _ = pipe.outgoing.send(WsOut::Frame(frame)).await;
