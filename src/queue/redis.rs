@@ -1,0 +1,139 @@
+//! Redis pub/sub (python-socketio's `RedisManager`): messages are published on the channel;
+//! each process subscribes to it, and to node `@socket.io/redis-emitter` channels
+//! (`<key>#*`) unless that is turned off.
+//!
+//! One multiplexed connection publishes, another one is subscribed; both are recreated after
+//! a failure (a restarted server drops them).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_lite::StreamExt as _;
+use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
+use redis::AsyncConnectionConfig;
+
+use super::pubsub::{Backend, Format, Health, Incoming, PubSubQueue};
+use super::{node, MessageQueue, QueueError, QueueOptions};
+
+pub(super) fn connect(
+    url: &str,
+    options: QueueOptions,
+) -> Result<Arc<dyn MessageQueue>, QueueError> {
+    let client =
+        redis::Client::open(url).map_err(|e| QueueError::new(format!("bad Redis URL: {e}")))?;
+    let backend = Redis {
+        client,
+        channel: options.channel.clone(),
+        node_pattern: options.node_emitter_key.as_deref().map(node::pattern),
+    };
+    Ok(Arc::new(PubSubQueue::start(
+        "redis", url, backend, options,
+    )?))
+}
+
+struct Redis {
+    client: redis::Client,
+    channel: String,
+    node_pattern: Option<String>,
+}
+
+pub(super) struct Publisher {
+    conn: MultiplexedConnection,
+    channel: String,
+}
+
+pub(super) struct Subscriber {
+    stream: PubSubStream,
+    // Kept so the subscription is not closed from this side.
+    _sink: PubSubSink,
+    channel: String,
+}
+
+fn err(what: &str, e: redis::RedisError) -> QueueError {
+    QueueError::new(format!("{what}: {e}"))
+}
+
+impl Backend for Redis {
+    type Publisher = Publisher;
+    type Subscriber = Subscriber;
+
+    async fn connect(
+        &mut self,
+        _: &Arc<Health>,
+        write_only: bool,
+    ) -> Result<(Publisher, Option<Subscriber>), QueueError> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(5)));
+        let conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| err("connect", e))?;
+        let publisher = Publisher {
+            conn,
+            channel: self.channel.clone(),
+        };
+        if write_only {
+            return Ok((publisher, None));
+        }
+        let mut pubsub = self
+            .client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| err("connect", e))?;
+        pubsub
+            .subscribe(&self.channel)
+            .await
+            .map_err(|e| err("subscribe", e))?;
+        if let Some(p) = &self.node_pattern {
+            pubsub
+                .psubscribe(p)
+                .await
+                .map_err(|e| err("psubscribe", e))?;
+        }
+        let (sink, stream) = pubsub.split();
+        Ok((
+            publisher,
+            Some(Subscriber {
+                stream,
+                _sink: sink,
+                channel: self.channel.clone(),
+            }),
+        ))
+    }
+
+    async fn publish(p: &mut Publisher, body: &[u8], _confirm: bool) -> Result<(), QueueError> {
+        // PUBLISH answers once the server has the message, so every publish is confirmed.
+        redis::cmd("PUBLISH")
+            .arg(&p.channel)
+            .arg(body)
+            .query_async::<i64>(&mut p.conn)
+            .await
+            .map(drop)
+            .map_err(|e| err("publish", e))
+    }
+
+    async fn next(s: &mut Subscriber) -> Result<Incoming, QueueError> {
+        let (msg, format) = loop {
+            let msg = s
+                .stream
+                .next()
+                .await
+                .ok_or_else(|| QueueError::new("the subscription connection closed"))?;
+            match (msg.get_channel_name() == s.channel, msg.from_pattern()) {
+                (true, false) => break (msg, Format::Json),
+                (false, true) => break (msg, Format::NodeEmitter),
+                // The channel also matches the emitter pattern: it came as a message already.
+                _ => continue,
+            }
+        };
+        let channel = msg.get_channel_name().to_string();
+        Ok(Incoming {
+            format,
+            channel,
+            body: msg.get_payload_bytes().to_vec(),
+            content_type: None,
+        })
+    }
+}
