@@ -5,6 +5,7 @@
 //! its connection events drive the outage log. Publishes made while it reconnects wait in
 //! its buffer and go out on reconnection.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +53,10 @@ impl Backend for Nats {
         write_only: bool,
     ) -> Result<(Publisher, Option<async_nats::Subscriber>), QueueError> {
         let events = health.clone();
+        // The first `Connected` comes before the subscription exists: the queue is up only
+        // once it does (the generic loop says so after this returns).
+        let established = Arc::new(AtomicBool::new(false));
+        let ready = established.clone();
         let (min, max) = (self.min, self.max);
         let client = async_nats::ConnectOptions::new()
             .name("sockio")
@@ -63,9 +68,10 @@ impl Backend for Nats {
             })
             .event_callback(move |event| {
                 let health = events.clone();
+                let ready = ready.load(Ordering::Acquire);
                 async move {
                     match event {
-                        async_nats::Event::Connected => health.up(),
+                        async_nats::Event::Connected if ready => health.up(),
                         async_nats::Event::Disconnected => {
                             health.down(&QueueError::new("disconnected"))
                         }
@@ -83,10 +89,27 @@ impl Backend for Nats {
                 .subscribe(self.subject.clone())
                 .await
                 .map_err(|e| err("subscribe", e))?;
-            // Once flushed, the server has the subscription: later publishes reach it.
-            client.flush().await.map_err(|e| err("flush", e))?;
+            // The server handles a connection's commands in order: once a probe published
+            // after the subscription comes back, the subscription is in place and every
+            // later publish, from any process, reaches it.
+            let inbox = client.new_inbox();
+            let mut probe = client
+                .subscribe(inbox.clone())
+                .await
+                .map_err(|e| err("subscribe", e))?;
+            client
+                .publish(inbox, Default::default())
+                .await
+                .map_err(|e| err("publish", e))?;
+            tokio::time::timeout(Duration::from_secs(5), probe.next())
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| QueueError::new("the subscription was not confirmed"))?;
+            let _ = probe.unsubscribe().await;
             Some(s)
         };
+        established.store(true, Ordering::Release);
         Ok((
             Publisher {
                 client,
