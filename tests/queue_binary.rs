@@ -1,6 +1,8 @@
 //! Through each message queue: binary arguments (top-level and nested) reach the clients of
 //! another process byte for byte.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use queue_common::{args_of, cluster, receive, Broker};

@@ -1,6 +1,8 @@
 //! Through each message queue: closing a room empties it on every process, and later emits to
 //! it reach nobody.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use queue_common::{cluster, eventually, receive, Broker};

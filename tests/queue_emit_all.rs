@@ -1,6 +1,8 @@
 //! Through each message queue: a server-side emit and send to everybody reach the clients
 //! of every process exactly once, in the default namespace and in another one.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use queue_common::{args_of, cluster, receive, Broker};

@@ -3,6 +3,8 @@
 //! connections by sid; the blocking variant works from a thread with no runtime and reports
 //! an unreachable broker.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use std::time::{Duration, Instant};

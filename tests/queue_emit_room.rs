@@ -1,6 +1,8 @@
 //! Through each message queue: an emit to a room reaches its members on every process, and
 //! only them, exactly once; from a handler too (`ctx.to(room)`), and with `except`.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use queue_common::{args_of, cluster, receive, Broker};

@@ -1,6 +1,8 @@
 //! Through each message queue: an emit to one sid (its own room) reaches that client on
 //! another process, in its namespace, and nobody else.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use queue_common::{args_of, cluster, receive, Broker};

@@ -3,6 +3,8 @@
 //! `call` waits for it, binary acknowledgements arrive whole, and a client that never answers
 //! ends in a timeout.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use std::sync::mpsc;

@@ -1,6 +1,8 @@
 //! Through each message queue: one process disconnects a client of another process by sid,
 //! in one namespace; the client's disconnect handler runs on its own process.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use std::sync::{Arc, Mutex};

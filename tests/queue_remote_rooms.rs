@@ -1,6 +1,8 @@
 //! Through each message queue: one process puts a client of another process into a room and
 //! takes it out again (`enter_room` / `leave_room` by sid).
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use queue_common::{cluster, eventually, receive, Broker};

@@ -1,6 +1,8 @@
 //! Through each message queue: `skip_sid` (and `include_self(false)` in a handler) leaves out
 //! a client whichever process it is on; everybody else still gets the emit once.
 
+#![cfg(any(feature = "redis", feature = "amqp", feature = "nats"))]
+
 mod queue_common;
 
 use queue_common::{cluster, receive, Broker};

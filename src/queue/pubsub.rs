@@ -29,7 +29,8 @@ use crate::Args;
 pub(crate) enum Format {
     /// python-socketio JSON.
     Json,
-    /// node `@socket.io/redis-emitter` msgpack.
+    /// node `@socket.io/redis-emitter` msgpack (Redis only).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     NodeEmitter,
 }
 
