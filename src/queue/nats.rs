@@ -5,8 +5,7 @@
 //! its connection events drive the outage log. Publishes made while it reconnects wait in
 //! its buffer and go out on reconnection.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_lite::StreamExt as _;
@@ -34,6 +33,33 @@ struct Nats {
     max: Duration,
 }
 
+/// A round trip through the server on the client's connection. The server handles a
+/// connection's commands in order, so once the probe comes back every subscription made
+/// before it is in place, and every later publish, from any process, reaches it.
+struct Probe {
+    client: async_nats::Client,
+    inbox: async_nats::Subject,
+    sub: tokio::sync::Mutex<async_nats::Subscriber>,
+}
+
+impl Probe {
+    async fn run(&self) -> Result<(), QueueError> {
+        let mut sub = self.sub.lock().await;
+        // A probe of an earlier, failed round may still be buffered.
+        while let Some(Some(_)) = futures_lite::future::poll_once(sub.next()).await {}
+        self.client
+            .publish(self.inbox.clone(), Default::default())
+            .await
+            .map_err(|e| err("publish", e))?;
+        tokio::time::timeout(Duration::from_secs(5), sub.next())
+            .await
+            .ok()
+            .flatten()
+            .map(drop)
+            .ok_or_else(|| QueueError::new("the subscription was not confirmed"))
+    }
+}
+
 pub(super) struct Publisher {
     client: async_nats::Client,
     subject: String,
@@ -53,10 +79,11 @@ impl Backend for Nats {
         write_only: bool,
     ) -> Result<(Publisher, Option<async_nats::Subscriber>), QueueError> {
         let events = health.clone();
-        // The first `Connected` comes before the subscription exists: the queue is up only
-        // once it does (the generic loop says so after this returns).
-        let established = Arc::new(AtomicBool::new(false));
-        let ready = established.clone();
+        // Set once the subscription exists. The first `Connected` comes before that (the
+        // generic loop reports the queue up when this returns); after a reconnection the
+        // library replays the subscription, and a probe confirms it before the queue is up.
+        let probe: Arc<OnceLock<Arc<Probe>>> = Arc::new(OnceLock::new());
+        let probe_cb = probe.clone();
         let (min, max) = (self.min, self.max);
         let client = async_nats::ConnectOptions::new()
             .name("sockio")
@@ -68,14 +95,17 @@ impl Backend for Nats {
             })
             .event_callback(move |event| {
                 let health = events.clone();
-                let ready = ready.load(Ordering::Acquire);
+                let probe = probe_cb.get().cloned();
                 async move {
-                    match event {
-                        async_nats::Event::Connected if ready => health.up(),
-                        async_nats::Event::Disconnected => {
+                    match (event, probe) {
+                        (async_nats::Event::Connected, Some(probe)) => match probe.run().await {
+                            Ok(()) => health.up(),
+                            Err(e) => health.down(&e),
+                        },
+                        (async_nats::Event::Disconnected, _) => {
                             health.down(&QueueError::new("disconnected"))
                         }
-                        other => tracing::debug!(queue = "nats", "event: {other}"),
+                        (other, _) => tracing::debug!(queue = "nats", "event: {other}"),
                     }
                 }
             })
@@ -85,31 +115,25 @@ impl Backend for Nats {
         let subscriber = if write_only {
             None
         } else {
-            let s = client
-                .subscribe(self.subject.clone())
-                .await
-                .map_err(|e| err("subscribe", e))?;
-            // The server handles a connection's commands in order: once a probe published
-            // after the subscription comes back, the subscription is in place and every
-            // later publish, from any process, reaches it.
-            let inbox = client.new_inbox();
-            let mut probe = client
-                .subscribe(inbox.clone())
-                .await
-                .map_err(|e| err("subscribe", e))?;
-            client
-                .publish(inbox, Default::default())
-                .await
-                .map_err(|e| err("publish", e))?;
-            tokio::time::timeout(Duration::from_secs(5), probe.next())
-                .await
-                .ok()
-                .flatten()
-                .ok_or_else(|| QueueError::new("the subscription was not confirmed"))?;
-            let _ = probe.unsubscribe().await;
-            Some(s)
+            Some(
+                client
+                    .subscribe(self.subject.clone())
+                    .await
+                    .map_err(|e| err("subscribe", e))?,
+            )
         };
-        established.store(true, Ordering::Release);
+        let inbox = client.new_inbox();
+        let sub = client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| err("subscribe", e))?;
+        let p = Arc::new(Probe {
+            client: client.clone(),
+            inbox: inbox.into(),
+            sub: tokio::sync::Mutex::new(sub),
+        });
+        p.run().await?;
+        let _ = probe.set(p);
         Ok((
             Publisher {
                 client,

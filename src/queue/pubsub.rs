@@ -82,6 +82,7 @@ pub(crate) trait Backend: Send + 'static {
 pub(crate) struct Health {
     name: &'static str,
     url: String,
+    host_id: String,
     state: Mutex<HealthState>,
     changed: Condvar,
 }
@@ -96,10 +97,11 @@ struct HealthState {
 }
 
 impl Health {
-    fn new(name: &'static str, url: String) -> Self {
+    fn new(name: &'static str, url: String, host_id: String) -> Self {
         Health {
             name,
             url,
+            host_id,
             state: Mutex::new(HealthState::default()),
             changed: Condvar::new(),
         }
@@ -120,6 +122,7 @@ impl Health {
             Some((since, attempts)) if st.ever => tracing::info!(
                 queue = self.name,
                 url = %self.url,
+                host_id = %self.host_id,
                 outage_ms = since.elapsed().as_millis() as u64,
                 attempts,
                 "message queue reconnected; cross-process delivery resumed"
@@ -152,6 +155,7 @@ impl Health {
                     tracing::warn!(
                         queue = self.name,
                         url = %self.url,
+                        host_id = %self.host_id,
                         "message queue connection lost: {error}; reconnecting with backoff, \
                          local clients are still served"
                     );
@@ -159,6 +163,7 @@ impl Health {
                     tracing::warn!(
                         queue = self.name,
                         url = %self.url,
+                        host_id = %self.host_id,
                         "message queue unreachable: {error}; retrying with backoff, \
                          local clients are served meanwhile"
                     );
@@ -361,10 +366,11 @@ impl PubSubQueue {
             .build()
             .map_err(|e| QueueError::new(format!("cannot start the queue runtime: {e}")))?;
         let handle = runtime.handle().clone();
+        let host_id = new_host_id();
         let shared = Arc::new(Shared {
             name,
-            host_id: new_host_id(),
-            health: Arc::new(Health::new(name, super::redact(url))),
+            health: Arc::new(Health::new(name, super::redact(url), host_id.clone())),
+            host_id,
             sink: OnceLock::new(),
             acks: Mutex::new(HashMap::new()),
             next_ack: AtomicU64::new(1),

@@ -220,3 +220,149 @@ pub fn eventually(what: &str, f: impl Fn() -> bool) {
     }
     panic!("timed out waiting until {what}");
 }
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+        .port()
+}
+
+/// A broker process this test owns, on its own port: stopped by PID, never by name.
+pub struct OwnBroker {
+    broker: Broker,
+    port: u16,
+    child: Option<std::process::Child>,
+    dir: std::path::PathBuf,
+}
+
+impl OwnBroker {
+    /// Starts `broker` (Redis or NATS) on `port`, and waits until it listens.
+    pub fn start(broker: Broker, port: u16) -> Self {
+        let dir = std::env::temp_dir().join(format!("sockio-broker-{port}"));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let mut b = OwnBroker {
+            broker,
+            port,
+            child: None,
+            dir,
+        };
+        b.restart();
+        b
+    }
+
+    pub fn url(&self) -> String {
+        match self.broker {
+            Broker::Redis => format!("redis://127.0.0.1:{}", self.port),
+            Broker::Nats => format!("nats://127.0.0.1:{}", self.port),
+            Broker::Amqp => unreachable!("RabbitMQ is not started per test"),
+        }
+    }
+
+    /// Starts the process again after [`stop`](Self::stop).
+    pub fn restart(&mut self) {
+        let port = self.port.to_string();
+        let mut cmd = match self.broker {
+            Broker::Redis => {
+                let mut c = Command::new("redis-server");
+                c.args([
+                    "--port",
+                    &port,
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                ])
+                .args(["no", "--daemonize", "no", "--dir"])
+                .arg(&self.dir);
+                c
+            }
+            Broker::Nats => {
+                let mut c = Command::new("nats-server");
+                c.args(["-a", "127.0.0.1", "-p", &port]);
+                c
+            }
+            Broker::Amqp => unreachable!("RabbitMQ is not started per test"),
+        };
+        let child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {:?}: {e}", self.broker));
+        self.child = Some(child);
+        let end = Instant::now() + Duration::from_secs(20);
+        while !listening(self.port) {
+            assert!(
+                Instant::now() < end,
+                "{:?} did not listen on {}",
+                self.broker,
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the process (by its PID) and waits until the port is closed.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let end = Instant::now() + Duration::from_secs(10);
+        while listening(self.port) {
+            assert!(Instant::now() < end, "port {} still open", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for OwnBroker {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Captures sockio's log lines (info and up) for assertions; call before anything logs.
+#[derive(Clone, Default)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        std::io::stderr().write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    pub fn capture() -> Logs {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init()
+            .expect("the first subscriber of this test process");
+        logs
+    }
+
+    /// The lines holding every one of `parts`.
+    pub fn lines(&self, parts: &[&str]) -> Vec<String> {
+        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).to_string();
+        text.lines()
+            .filter(|l| parts.iter().all(|p| l.contains(p)))
+            .map(str::to_string)
+            .collect()
+    }
+}
