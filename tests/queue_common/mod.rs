@@ -109,12 +109,23 @@ pub fn listening(port: u16) -> bool {
     TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).is_ok()
 }
 
+thread_local! {
+    static LAST_CHANNEL: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// A channel no other test uses.
 pub fn fresh_channel(test: &str) -> String {
     let mut b = [0u8; 6];
     getrandom::fill(&mut b).expect("random bytes");
     let tag: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("sockio-test.{test}.{tag}")
+    let channel = format!("sockio-test.{test}.{tag}");
+    LAST_CHANNEL.with(|c| *c.borrow_mut() = channel.clone());
+    channel
+}
+
+/// The channel [`fresh_channel`] made last on this thread.
+pub fn last_channel() -> String {
+    LAST_CHANNEL.with(|c| c.borrow().clone())
 }
 
 /// Prints sockio's logs (debug and up) into the test's output.
