@@ -1,0 +1,29 @@
+"""A python-socketio server (aiohttp) sharing a Redis channel with sockio: what sockio's
+emit-only program publishes must reach its clients."""
+
+import sys
+
+import socketio
+from aiohttp import web
+
+url, channel, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sio = socketio.AsyncServer(
+    client_manager=socketio.AsyncRedisManager(url, channel=channel),
+    async_mode="aiohttp",
+    cors_allowed_origins="*",
+)
+app = web.Application()
+sio.attach(app)
+
+
+@sio.event
+async def whoami(sid):
+    return {"process": "python", "sid": sid}
+
+
+@sio.event
+async def join(sid, room):
+    await sio.enter_room(sid, room)
+
+
+web.run_app(app, host="127.0.0.1", port=port, print=lambda *_: print(f"python server on {port}", flush=True))
