@@ -569,8 +569,9 @@ impl MessageQueue for PubSubQueue {
 
 impl Drop for PubSubQueue {
     fn drop(&mut self) {
-        // An emit-only handle's last emits must not die with the process that made them.
-        if self.options.write_only && !self.outbox.is_empty() {
+        // An emit-only handle's last emits must not die with the process that made them
+        // (blocking publishes were confirmed already).
+        if self.options.write_only && !self.options.blocking {
             if let Err(e) = self.flush(self.options.publish_timeout) {
                 tracing::warn!(queue = self.shared.name, "messages not published: {e}");
             }
