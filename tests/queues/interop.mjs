@@ -4,7 +4,8 @@
 //   python-to-sockio   python-socketio RedisManager / KombuManager (write_only) emits reach the
 //                      clients of a sockio cluster (SOCKIO_URLS), binary included
 //   sockio-to-python   sockio's emit-only program reaches the clients of a python-socketio
-//                      server (PYTHON_URL) sharing the Redis channel
+//                      server (PYTHON_URL) sharing the Redis channel; a sockio server
+//                      (SOCKIO_URLS) and the python one ask each other's clients for acks
 //   node-emitter       node @socket.io/redis-emitter emits reach sockio clients (SOCKIO_URLS)
 //   deployment         three sockio processes behind nginx (NGINX_URL): clients from several
 //                      source addresses spread over the processes; broadcast, room, sid and
@@ -118,6 +119,20 @@ async function sockioToPython() {
     const [b, after] = argsOf(c, "rs binary");
     if (!sameBytes(b, BYTES) || after !== "after") fail(`binary ${JSON.stringify([b, after])}`);
   }
+  // Acknowledgements both ways between a sockio server and the python server sharing the
+  // channel: each asks a client of the other (python-socketio's `callback` messages).
+  const rust = await connect(env("SOCKIO_URLS"), { name: "sockio-client" });
+  rust.info = await whoami(rust);
+  rust.on("question", (q, ack) => ack(`sockio says yes to ${q}`));
+  clients[0].on("question", (q, ack) => ack(`python's client says yes to ${q}`));
+  const fromPython = await clients[1].timeout(15000).emitWithAck("ask", rust.info.sid);
+  if (fromPython !== "sockio says yes to ready?") fail(`python asked sockio: ${JSON.stringify(fromPython)}`);
+  const fromSockio = await rust.timeout(15000).emitWithAck("ask", clients[0].info.sid);
+  if (JSON.stringify(fromSockio) !== JSON.stringify(["python's client says yes to ready?"])) {
+    fail(`sockio asked python: ${JSON.stringify(fromSockio)}`);
+  }
+  log("acknowledgements between python-socketio and sockio processes: ok");
+  rust.close();
   // Room membership and disconnects by sid, through the python server's manager.
   emitOnly("--enter-room", clients[1].info.sid, "green");
   emitOnly("--event", "rs green", "--to", "green");

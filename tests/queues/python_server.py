@@ -26,4 +26,12 @@ async def join(sid, room):
     await sio.enter_room(sid, room)
 
 
+@sio.event
+async def ask(sid, target):
+    # An emit with a callback to a client that may be on another process (a sockio one):
+    # python-socketio publishes it with `callback`, the answer comes back as a `callback`
+    # message addressed to this process.
+    return await sio.call("question", "ready?", to=target, timeout=10)
+
+
 web.run_app(app, host="127.0.0.1", port=port, print=lambda *_: print(f"python server on {port}", flush=True))
