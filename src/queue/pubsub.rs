@@ -7,7 +7,7 @@
 //! module runs it on its own thread with a single-threaded tokio runtime (see the module
 //! docs of [`crate::queue`] for why).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,6 +63,19 @@ pub(crate) trait Backend: Send + 'static {
         body: &[u8],
         confirm: bool,
     ) -> impl Future<Output = Result<(), QueueError>>;
+
+    /// Publishes several messages in order, in one round trip where the broker allows it.
+    fn publish_batch(
+        publisher: &mut Self::Publisher,
+        bodies: &[&[u8]],
+    ) -> impl Future<Output = Result<(), QueueError>> {
+        async move {
+            for b in bodies {
+                Self::publish(publisher, b, false).await?;
+            }
+            Ok(())
+        }
+    }
 
     /// Returns once everything published so far is with the broker.
     fn flush(publisher: &mut Self::Publisher) -> impl Future<Output = Result<(), QueueError>> {
@@ -608,6 +621,9 @@ enum Step {
     Stop,
 }
 
+/// Most messages published in one batch (one round trip where the broker allows it).
+const BATCH: usize = 256;
+
 /// The queue thread: connect, then publish what the outbox holds and apply what arrives,
 /// reconnecting with backoff when the broker goes away, until every handle is dropped.
 async fn run<B: Backend>(
@@ -618,10 +634,10 @@ async fn run<B: Backend>(
 ) {
     let health = shared.health.clone();
     let mut delay = options.reconnect_min;
-    // A message taken from the outbox but not yet published.
-    let mut pending: Option<Outgoing> = None;
+    // Taken from the outbox but not yet published, in order.
+    let mut pending: VecDeque<Outgoing> = VecDeque::new();
     loop {
-        if outbox.sender_count() == 0 && outbox.is_empty() && pending.is_none() {
+        if outbox.sender_count() == 0 && outbox.is_empty() && pending.is_empty() {
             return;
         }
         let (mut publisher, mut subscriber) =
@@ -637,7 +653,7 @@ async fn run<B: Backend>(
         health.up();
         delay = options.reconnect_min;
         loop {
-            let step = match pending.take() {
+            let step = match pending.pop_front() {
                 Some(out) => Step::Out(out),
                 None => {
                     let out = async {
@@ -658,58 +674,95 @@ async fn run<B: Backend>(
                     future::or(inc, out).await
                 }
             };
-            match step {
+            let out = match step {
                 Step::Stop => return,
-                Step::In(inc) => shared.deliver(inc),
+                Step::In(inc) => {
+                    shared.deliver(inc);
+                    continue;
+                }
                 Step::Lost(e) => {
                     health.down(&e);
                     break;
                 }
-                Step::Out(Outgoing::Flush(done)) => {
-                    if !done.abandoned() {
-                        let r = B::flush(&mut publisher).await;
-                        if let Err(e) = r {
-                            pending = Some(Outgoing::Flush(done));
-                            health.down(&e);
-                            break;
-                        }
-                        done.send(Ok(()));
-                    }
-                }
-                Step::Out(Outgoing::Publish {
-                    body,
-                    done,
-                    failures,
-                }) => {
-                    if done.as_ref().is_some_and(Done::abandoned) {
+                Step::Out(out) => out,
+            };
+            match out {
+                Outgoing::Flush(done) => {
+                    if done.abandoned() {
                         continue;
                     }
-                    match B::publish(&mut publisher, &body, done.is_some()).await {
-                        Ok(()) => {
-                            if let Some(d) = done {
-                                d.send(Ok(()));
-                            }
+                    if let Err(e) = B::flush(&mut publisher).await {
+                        pending.push_front(Outgoing::Flush(done));
+                        health.down(&e);
+                        break;
+                    }
+                    done.send(Ok(()));
+                }
+                Outgoing::Publish {
+                    done: Some(done), ..
+                } if done.abandoned() => {}
+                Outgoing::Publish {
+                    body,
+                    done: Some(done),
+                    failures,
+                } => match B::publish(&mut publisher, &body, true).await {
+                    Ok(()) => done.send(Ok(())),
+                    Err(e) => {
+                        let retry = Outgoing::Publish {
+                            body,
+                            done: Some(done),
+                            failures,
+                        };
+                        if let Some(again) = failed(&shared, retry, &e) {
+                            pending.push_front(again);
                         }
-                        Err(e) if failures + 1 >= MAX_PUBLISH_FAILURES => {
-                            tracing::error!(
-                                queue = shared.name,
-                                bytes = body.len(),
-                                "dropped a message the broker refused {} times: {e}",
-                                failures + 1
-                            );
-                            if let Some(d) = done {
-                                d.send(Err(e));
-                            }
-                        }
-                        Err(e) => {
-                            pending = Some(Outgoing::Publish {
+                        health.down(&e);
+                        break;
+                    }
+                },
+                Outgoing::Publish {
+                    body,
+                    done: None,
+                    failures,
+                } => {
+                    // Whatever else waits and needs no answer goes in the same batch.
+                    let mut batch = vec![(body, failures)];
+                    while batch.len() < BATCH {
+                        let next = match pending.pop_front() {
+                            Some(o) => o,
+                            None => match outbox.try_recv() {
+                                Ok(o) => o,
+                                Err(_) => break,
+                            },
+                        };
+                        match next {
+                            Outgoing::Publish {
                                 body,
-                                done,
-                                failures: failures + 1,
-                            });
-                            health.down(&e);
-                            break;
+                                done: None,
+                                failures,
+                            } => batch.push((body, failures)),
+                            other => {
+                                pending.push_front(other);
+                                break;
+                            }
                         }
+                    }
+                    let bodies: Vec<&[u8]> = batch.iter().map(|(b, _)| b.as_slice()).collect();
+                    if let Err(e) = B::publish_batch(&mut publisher, &bodies).await {
+                        // Not knowing which went out, publish them all again: pub/sub
+                        // receivers may see a message twice rather than never.
+                        for (body, failures) in batch.into_iter().rev() {
+                            let retry = Outgoing::Publish {
+                                body,
+                                done: None,
+                                failures,
+                            };
+                            if let Some(again) = failed(&shared, retry, &e) {
+                                pending.push_front(again);
+                            }
+                        }
+                        health.down(&e);
+                        break;
                     }
                 }
             }
@@ -717,6 +770,35 @@ async fn run<B: Backend>(
         backoff(jitter(delay), &outbox).await;
         delay = (delay * 2).min(options.reconnect_max);
     }
+}
+
+/// A publish failed: the message to retry after reconnecting, or `None` once it failed
+/// [`MAX_PUBLISH_FAILURES`] times (it is the message, then, not the connection).
+fn failed(shared: &Shared, out: Outgoing, e: &QueueError) -> Option<Outgoing> {
+    let Outgoing::Publish {
+        body,
+        done,
+        failures,
+    } = out
+    else {
+        return Some(out);
+    };
+    if failures + 1 < MAX_PUBLISH_FAILURES {
+        return Some(Outgoing::Publish {
+            body,
+            done,
+            failures: failures + 1,
+        });
+    }
+    tracing::error!(
+        queue = shared.name,
+        bytes = body.len(),
+        "dropped a message the broker refused {MAX_PUBLISH_FAILURES} times: {e}"
+    );
+    if let Some(d) = done {
+        d.send(Err(e.clone()));
+    }
+    None
 }
 
 #[cfg(test)]

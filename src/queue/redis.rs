@@ -114,6 +114,16 @@ impl Backend for Redis {
             .map_err(|e| err("publish", e))
     }
 
+    async fn publish_batch(p: &mut Publisher, bodies: &[&[u8]]) -> Result<(), QueueError> {
+        let mut pipe = redis::pipe();
+        for b in bodies {
+            pipe.cmd("PUBLISH").arg(&p.channel).arg(*b).ignore();
+        }
+        pipe.query_async::<()>(&mut p.conn)
+            .await
+            .map_err(|e| err("publish", e))
+    }
+
     async fn next(s: &mut Subscriber) -> Result<Incoming, QueueError> {
         let (msg, format) = loop {
             let msg = s
