@@ -312,4 +312,11 @@ mod tests {
         ]));
         assert!(decode(&body).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = decode(&body);
+        }
+    }
 }

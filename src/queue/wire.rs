@@ -594,4 +594,93 @@ mod tests {
             })
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn name() -> impl Strategy<Value = String> {
+            "[a-zA-Z0-9 _/#\\\"\u{e9}\u{1F600}-]{0,12}"
+        }
+
+        fn arg() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                any::<i64>().prop_map(Value::from),
+                any::<bool>().prop_map(Value::from),
+                name().prop_map(Value::from),
+                Just(Value::Null),
+                prop::collection::vec(name(), 0..3).prop_map(|v| json!({"list": v})),
+            ]
+        }
+
+        fn emit() -> impl Strategy<Value = QueueMessage> {
+            (
+                name(),
+                name(),
+                prop::collection::vec(name(), 0..3),
+                prop::collection::vec(name(), 0..3),
+                prop::collection::vec(name(), 0..3),
+                prop::collection::vec(arg(), 0..4),
+                prop::collection::vec(prop::collection::vec(any::<u8>(), 0..16), 0..3),
+                any::<bool>(),
+                prop::option::of((name(), 0u64..1_000_000)),
+            )
+                .prop_map(
+                    |(event, namespace, rooms, except, skip, mut args, att, volatile, cb)| {
+                        // Each attachment is referenced from the arguments.
+                        for i in 0..att.len() {
+                            args.push(json!({"_placeholder": true, "num": i}));
+                        }
+                        let mut items = vec![Value::String(event)];
+                        items.extend(args);
+                        let namespace = if namespace.is_empty() {
+                            "/".to_string()
+                        } else {
+                            namespace
+                        };
+                        QueueMessage::Emit {
+                            callback: cb.map(|(sid, id)| RemoteAck {
+                                host_id: "me".into(),
+                                sid,
+                                namespace: namespace.clone(),
+                                id,
+                            }),
+                            namespace,
+                            rooms,
+                            except,
+                            skip,
+                            payload: Payload {
+                                json: serde_json::to_vec(&items).unwrap().into(),
+                                attachments: att.into_iter().map(Bytes::from).collect(),
+                            },
+                            volatile,
+                        }
+                    },
+                )
+        }
+
+        proptest! {
+            #[test]
+            fn emits_round_trip(m in emit()) {
+                let (host, back) = decode(&encode(&m, "me").unwrap(), None).unwrap();
+                prop_assert_eq!(host.as_deref(), Some("me"));
+                prop_assert_eq!(back, m);
+            }
+
+            #[test]
+            fn kombu_wrapping_changes_nothing(m in emit()) {
+                let body = encode(&m, "me").unwrap();
+                let wrapped = serde_json::to_vec(
+                    &Value::String(String::from_utf8(body.clone()).unwrap())
+                ).unwrap();
+                prop_assert_eq!(decode(&wrapped, None), decode(&body, None));
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
+                let _ = decode(&body, None);
+            }
+        }
+    }
 }
