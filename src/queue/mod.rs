@@ -36,7 +36,10 @@
 //! Flask-SocketIO process (server or write-only) and sockio processes share a channel. The
 //! Kombu (AMQP) manager's double encoding (a JSON string holding the JSON object) is read too.
 //! Python pickle is never published and never unpickled: such a message is logged and
-//! dropped. sockio adds two keys python ignores: `except` (rooms left out) and `volatile`.
+//! dropped. sockio adds two keys python ignores: `except` (rooms left out) and `volatile`;
+//! binary acknowledgement arguments (which python-socketio cannot publish) travel like binary
+//! emit data. As python-socketio's receivers do, an emit whose only argument is `null` reaches
+//! clients with no argument.
 //!
 //! With Redis, node's `@socket.io/redis-emitter` (msgpack `["emitter", packet, {rooms,
 //! except, flags}]` on `socket.io#<nsp>#` and `socket.io#<nsp>#<room>#`) reaches sockio

@@ -44,10 +44,14 @@ pub(super) struct Publisher {
 
 pub(super) struct Subscriber {
     stream: PubSubStream,
-    // Kept so the subscription is not closed from this side.
-    _sink: PubSubSink,
+    /// Keeps the subscription open, and pings through it when the channel is quiet.
+    sink: PubSubSink,
     channel: String,
 }
+
+/// A subscription quiet this long is pinged, so a connection that died silently (no reset,
+/// as behind a broken network) is noticed and replaced.
+const QUIET: Duration = Duration::from_secs(30);
 
 fn err(what: &str, e: redis::RedisError) -> QueueError {
     QueueError::new(format!("{what}: {e}"))
@@ -97,7 +101,7 @@ impl Backend for Redis {
             publisher,
             Some(Subscriber {
                 stream,
-                _sink: sink,
+                sink,
                 channel: self.channel.clone(),
             }),
         ))
@@ -126,11 +130,16 @@ impl Backend for Redis {
 
     async fn next(s: &mut Subscriber) -> Result<Incoming, QueueError> {
         let (msg, format) = loop {
-            let msg = s
-                .stream
-                .next()
-                .await
-                .ok_or_else(|| QueueError::new("the subscription connection closed"))?;
+            let msg = match tokio::time::timeout(QUIET, s.stream.next()).await {
+                Ok(m) => m.ok_or_else(|| QueueError::new("the subscription connection closed"))?,
+                Err(_) => {
+                    match tokio::time::timeout(Duration::from_secs(5), s.sink.ping::<()>()).await {
+                        Ok(Ok(())) => continue,
+                        Ok(Err(e)) => return Err(err("ping", e)),
+                        Err(_) => return Err(QueueError::new("ping: no answer")),
+                    }
+                }
+            };
             match (msg.get_channel_name() == s.channel, msg.from_pattern()) {
                 (true, false) => break (msg, Format::Json),
                 (false, true) => break (msg, Format::NodeEmitter),

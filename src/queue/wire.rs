@@ -242,7 +242,12 @@ pub(crate) fn decode(
 fn decode_emit(m: &Map<String, Value>, host_id: Option<&str>) -> Result<QueueMessage, WireError> {
     let event = string_field(m, "event", "emit")?;
     let raw = m.get("data").cloned().unwrap_or(Value::Null);
-    let (args, attachments) = unpack_binary(raw, truthy(m.get("binary")), "emit")?;
+    let (mut args, attachments) = unpack_binary(raw, truthy(m.get("binary")), "emit")?;
+    // python-socketio publishes `emit('ev')` as `data: [null]` and its receivers send no
+    // argument for it.
+    if args.len() == 1 && args[0].is_null() {
+        args.clear();
+    }
     let mut items = Vec::with_capacity(args.len() + 1);
     items.push(Value::String(event));
     items.extend(args);
@@ -484,6 +489,17 @@ mod tests {
     }
 
     #[test]
+    fn a_python_emit_without_data_has_no_arguments() {
+        let body = br#"{"method": "emit", "event": "ping", "data": [null], "binary": false,
+            "namespace": "/", "room": null, "skip_sid": null, "callback": null, "host_id": "p"}"#;
+        let (_, m) = decode(body, None).unwrap();
+        let QueueMessage::Emit { payload, .. } = m else {
+            panic!("not an emit")
+        };
+        assert_eq!(as_value(&payload.json), json!(["ping"]));
+    }
+
+    #[test]
     fn kombu_double_encoding_is_read() {
         let inner = r#"{"method": "close_room", "room": "r", "namespace": "/", "host_id": "k"}"#;
         let body = serde_json::to_vec(&Value::String(inner.into())).unwrap();
@@ -628,6 +644,10 @@ mod tests {
             )
                 .prop_map(
                     |(event, namespace, rooms, except, skip, mut args, att, volatile, cb)| {
+                        // A lone null argument reads as none, as python-socketio reads it.
+                        if args.len() == 1 && args[0].is_null() && att.is_empty() {
+                            args.clear();
+                        }
                         // Each attachment is referenced from the arguments.
                         for i in 0..att.len() {
                             args.push(json!({"_placeholder": true, "num": i}));
