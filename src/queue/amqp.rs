@@ -80,13 +80,15 @@ impl Backend for Amqp {
 
     async fn connect(
         &mut self,
-        _: &Arc<Health>,
+        health: &Arc<Health>,
         write_only: bool,
     ) -> Result<(Publisher, Option<Subscriber>), QueueError> {
         let runtime = lapin::runtime::default_runtime().map_err(|e| err("runtime", e))?;
+        // Named after the process, as the broker's management tools show it.
+        let name = format!("sockio {}", health.host_id());
         let conn = Connection::connect_with_runtime(
             &self.uri,
-            ConnectionProperties::default().with_connection_name("sockio".into()),
+            ConnectionProperties::default().with_connection_name(name.into()),
             runtime,
         )
         .await

@@ -124,6 +124,12 @@ impl Health {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The process's id on the queue, to name its connections.
+    #[cfg_attr(not(feature = "amqp"), allow(dead_code))]
+    pub(crate) fn host_id(&self) -> &str {
+        &self.host_id
+    }
+
     /// The broker is reachable (again).
     pub(crate) fn up(&self) {
         let mut st = self.lock();
