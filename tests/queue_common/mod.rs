@@ -356,16 +356,21 @@ impl std::io::Write for Logs {
 }
 
 impl Logs {
+    /// The process's capture (tests of one binary share it; filter lines by host id).
     pub fn capture() -> Logs {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init()
-            .expect("the first subscriber of this test process");
-        logs
+        static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Logs::default();
+            let writer = logs.clone();
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .try_init()
+                .expect("the first subscriber of this test process");
+            logs
+        })
+        .clone()
     }
 
     /// The lines holding every one of `parts`.
