@@ -318,13 +318,21 @@ impl Shared {
 
     /// A remote client acknowledged an emit of this process.
     fn answer(&self, id: u64, sid: &str, args: sockio_protocol::Payload) {
-        let Some(pending) = self.take_ack(id) else {
+        let pending = {
+            let mut acks = self.acks.lock().unwrap_or_else(|p| p.into_inner());
+            match acks.get(&id) {
+                Some(p) if p.sid == sid => acks.remove(&id),
+                Some(p) => {
+                    tracing::warn!(id, sid, expected = %p.sid, "ignored an acknowledgement from another sid");
+                    return;
+                }
+                None => None,
+            }
+        };
+        let Some(pending) = pending else {
             tracing::debug!(id, "an acknowledgement for an unknown or expired callback");
             return;
         };
-        if pending.sid != sid {
-            tracing::debug!(id, sid, expected = %pending.sid, "acknowledgement from another sid");
-        }
         let values = match serde_json::from_slice::<Value>(&args.json) {
             Ok(Value::Array(a)) => a,
             Ok(other) => vec![other],
