@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use sockio_protocol::Payload;
+use sockio_protocol::{Payload, SocketId};
 
 use super::{QueueMessage, RemoteAck};
 use crate::emit::deliver_local;
@@ -62,6 +62,50 @@ pub(super) fn apply(engine: &Arc<Engine>, message: QueueMessage) {
                 s.disconnect();
             }
         }),
+        QueueMessage::JoinRooms {
+            namespace,
+            rooms,
+            except,
+            join,
+        } => engine.drive(|st| {
+            for id in selected(st, &namespace, &rooms, &except, &[]) {
+                if let Some(mut s) = st.server.socket(id) {
+                    for r in &join {
+                        s.join(r.as_str());
+                    }
+                }
+            }
+        }),
+        QueueMessage::LeaveRooms {
+            namespace,
+            rooms,
+            except,
+            leave,
+        } => engine.drive(|st| {
+            for id in selected(st, &namespace, &rooms, &except, &[]) {
+                if let Some(mut s) = st.server.socket(id) {
+                    for r in &leave {
+                        s.leave(r);
+                    }
+                }
+            }
+        }),
+        QueueMessage::DisconnectSockets {
+            namespace,
+            rooms,
+            except,
+            close,
+        } => engine.drive(|st| {
+            for id in selected(st, &namespace, &rooms, &except, &[]) {
+                if close {
+                    if let Some(session) = st.server.socket_info(id).map(|i| i.session) {
+                        st.server.close_session(session);
+                    }
+                } else if let Some(s) = st.server.socket(id) {
+                    s.disconnect();
+                }
+            }
+        }),
         QueueMessage::Callback { .. } => {
             tracing::debug!("a callback message reached the server; the queue handles those");
         }
@@ -82,21 +126,7 @@ fn emit_with_remote_ack(
     let deadline = Instant::now() + engine.ack_timeout;
     let queue = engine.queue.clone();
     engine.drive(|st| {
-        let skip_ids: Vec<_> = skip
-            .iter()
-            .filter_map(|sid| st.server.socket_by_sid(sid))
-            .collect();
-        let mut b = st.server.broadcast(namespace);
-        for r in rooms {
-            b = b.to(r.as_str());
-        }
-        for r in except {
-            b = b.except(r.as_str());
-        }
-        for id in skip_ids {
-            b = b.skip(id);
-        }
-        for id in b.sockets() {
+        for id in selected(st, namespace, rooms, except, skip) {
             let Some(mut s) = st.server.socket(id) else {
                 continue;
             };
@@ -140,4 +170,30 @@ fn emit_with_remote_ack(
             );
         }
     });
+}
+
+/// The local clients of `namespace` in any of `rooms` (all without rooms), minus those in
+/// `except` and the sids in `skip`.
+fn selected(
+    st: &mut crate::engine::State,
+    namespace: &str,
+    rooms: &[String],
+    except: &[String],
+    skip: &[String],
+) -> Vec<SocketId> {
+    let skip_ids: Vec<_> = skip
+        .iter()
+        .filter_map(|sid| st.server.socket_by_sid(sid))
+        .collect();
+    let mut b = st.server.broadcast(namespace);
+    for r in rooms {
+        b = b.to(r.as_str());
+    }
+    for r in except {
+        b = b.except(r.as_str());
+    }
+    for id in skip_ids {
+        b = b.skip(id);
+    }
+    b.sockets()
 }

@@ -43,7 +43,9 @@
 //!
 //! With Redis, node's `@socket.io/redis-emitter` (msgpack `["emitter", packet, {rooms,
 //! except, flags}]` on `socket.io#<nsp>#` and `socket.io#<nsp>#<room>#`) reaches sockio
-//! clients as well, binary included; see [`QueueOptions::node_emitter_key`].
+//! clients as well, binary included, and so do its `socketsJoin`, `socketsLeave` and
+//! `disconnectSockets` requests (JSON on `socket.io-request#<nsp>#`); see
+//! [`QueueOptions::node_emitter_key`].
 //!
 //! # Where the queue runs
 //!
@@ -156,6 +158,41 @@ pub enum QueueMessage {
         sid: String,
         /// The namespace.
         namespace: String,
+    },
+    /// The clients selected by rooms and exclusions join more rooms (node's `socketsJoin`,
+    /// from `@socket.io/redis-emitter`).
+    JoinRooms {
+        /// The namespace.
+        namespace: String,
+        /// Rooms whose members are selected; empty for the whole namespace.
+        rooms: Vec<String>,
+        /// Rooms whose members are left out.
+        except: Vec<String>,
+        /// The rooms to join.
+        join: Vec<String>,
+    },
+    /// The clients selected by rooms and exclusions leave rooms (node's `socketsLeave`).
+    LeaveRooms {
+        /// The namespace.
+        namespace: String,
+        /// Rooms whose members are selected; empty for the whole namespace.
+        rooms: Vec<String>,
+        /// Rooms whose members are left out.
+        except: Vec<String>,
+        /// The rooms to leave.
+        leave: Vec<String>,
+    },
+    /// The clients selected by rooms and exclusions are disconnected (node's
+    /// `disconnectSockets`).
+    DisconnectSockets {
+        /// The namespace.
+        namespace: String,
+        /// Rooms whose members are selected; empty for the whole namespace.
+        rooms: Vec<String>,
+        /// Rooms whose members are left out.
+        except: Vec<String>,
+        /// Close their whole connection, not only this namespace.
+        close: bool,
     },
     /// A client's acknowledgement, on its way back to the process that asked for it.
     Callback {

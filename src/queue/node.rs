@@ -28,6 +28,67 @@ pub(crate) fn pattern(key: &str) -> String {
     format!("{key}#*")
 }
 
+/// The pattern to subscribe to for emitter requests (`socketsJoin` and the like).
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn request_pattern(key: &str) -> String {
+    format!("{key}-request#*")
+}
+
+/// Decodes an emitter request published on `<key>-request#<nsp>#`: `socketsJoin` (type 2),
+/// `socketsLeave` (3) and `disconnectSockets` (4). Other requests (a node adapter's queries
+/// to its peers, which expect answers) are not for sockio: `Ok(None)`.
+pub(crate) fn decode_request(
+    channel: &str,
+    body: &[u8],
+) -> Result<Option<QueueMessage>, WireError> {
+    let namespace = channel
+        .split_once("-request#")
+        .and_then(|(_, rest)| rest.strip_suffix('#'))
+        .filter(|ns| ns.starts_with('/'))
+        .ok_or_else(|| bad(format!("not a request channel: {channel}")))?
+        .to_string();
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| bad(format!("request is not JSON: {e}")))?;
+    let list = |v: Option<&Value>| -> Result<Vec<String>, WireError> {
+        match v {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|r| match r {
+                    Value::String(s) => Ok(s.clone()),
+                    Value::Number(n) => Ok(n.to_string()),
+                    _ => Err(bad("a room is not a string")),
+                })
+                .collect(),
+            Some(_) => Err(bad("rooms is not a list")),
+        }
+    };
+    let opts = v.get("opts");
+    let rooms = list(opts.and_then(|o| o.get("rooms")))?;
+    let except = list(opts.and_then(|o| o.get("except")))?;
+    Ok(match v.get("type").and_then(Value::as_u64) {
+        Some(2) => Some(QueueMessage::JoinRooms {
+            namespace,
+            rooms,
+            except,
+            join: list(v.get("rooms"))?,
+        }),
+        Some(3) => Some(QueueMessage::LeaveRooms {
+            namespace,
+            rooms,
+            except,
+            leave: list(v.get("rooms"))?,
+        }),
+        Some(4) => Some(QueueMessage::DisconnectSockets {
+            namespace,
+            rooms,
+            except,
+            close: v.get("close").and_then(Value::as_bool).unwrap_or(false),
+        }),
+        _ => None,
+    })
+}
+
 /// Decodes an emitter message into an emit.
 pub(crate) fn decode(body: &[u8]) -> Result<QueueMessage, WireError> {
     let mut rd = body;
@@ -279,6 +340,40 @@ mod tests {
         );
         assert_eq!(&payload.attachments[0][..], b"\x01\x02");
         assert_eq!(&payload.attachments[1][..], b"z");
+    }
+
+    #[test]
+    fn requests_select_sockets_by_rooms() {
+        let body = br#"{"type":2,"opts":{"rooms":["a"],"except":["b"]},"rooms":["c","d"]}"#;
+        assert_eq!(
+            decode_request("socket.io-request#/chat#", body).unwrap(),
+            Some(QueueMessage::JoinRooms {
+                namespace: "/chat".into(),
+                rooms: vec!["a".into()],
+                except: vec!["b".into()],
+                join: vec!["c".into(), "d".into()],
+            })
+        );
+        let body = br#"{"type":3,"opts":{"rooms":[],"except":[]},"rooms":["c"]}"#;
+        assert!(matches!(
+            decode_request("socket.io-request#/#", body).unwrap(),
+            Some(QueueMessage::LeaveRooms { .. })
+        ));
+        let body = br#"{"type":4,"opts":{"rooms":["x"],"except":[]},"close":true}"#;
+        assert_eq!(
+            decode_request("socket.io-request#/#", body).unwrap(),
+            Some(QueueMessage::DisconnectSockets {
+                namespace: "/".into(),
+                rooms: vec!["x".into()],
+                except: vec![],
+                close: true,
+            })
+        );
+        // serverSideEmit and a node adapter's queries are not for sockio.
+        let body = br#"{"uid":"emitter","type":6,"data":["x"]}"#;
+        assert_eq!(decode_request("socket.io-request#/#", body).unwrap(), None);
+        assert!(decode_request("socket.io-request#/#", b"\x93").is_err());
+        assert!(decode_request("elsewhere", b"{}").is_err());
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub(crate) enum Format {
     /// node `@socket.io/redis-emitter` msgpack (Redis only).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     NodeEmitter,
+    /// node `@socket.io/redis-emitter` JSON requests (Redis only).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    NodeRequest,
 }
 
 /// A message from the broker.
@@ -273,6 +276,11 @@ impl Shared {
         let decoded = match inc.format {
             Format::Json => wire::decode(&inc.body, inc.content_type.as_deref()),
             Format::NodeEmitter => node::decode(&inc.body).map(|m| (None, m)),
+            Format::NodeRequest => match node::decode_request(&inc.channel, &inc.body) {
+                Ok(Some(m)) => Ok((None, m)),
+                Ok(None) => return,
+                Err(e) => Err(e),
+            },
         };
         let (host, msg) = match decoded {
             Ok(d) => d,

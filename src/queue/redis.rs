@@ -24,7 +24,7 @@ pub(super) fn connect(
     let backend = Redis {
         client,
         channel: options.channel.clone(),
-        node_pattern: options.node_emitter_key.as_deref().map(node::pattern),
+        node_key: options.node_emitter_key.clone(),
     };
     Ok(Arc::new(PubSubQueue::start(
         "redis", url, backend, options,
@@ -34,7 +34,7 @@ pub(super) fn connect(
 struct Redis {
     client: redis::Client,
     channel: String,
-    node_pattern: Option<String>,
+    node_key: Option<String>,
 }
 
 pub(super) struct Publisher {
@@ -47,6 +47,8 @@ pub(super) struct Subscriber {
     /// Keeps the subscription open, and pings through it when the channel is quiet.
     sink: PubSubSink,
     channel: String,
+    /// The prefix of node emitter request channels.
+    requests: Option<String>,
 }
 
 /// A subscription quiet this long is pinged, so a connection that died silently (no reset,
@@ -90,11 +92,13 @@ impl Backend for Redis {
             .subscribe(&self.channel)
             .await
             .map_err(|e| err("subscribe", e))?;
-        if let Some(p) = &self.node_pattern {
-            pubsub
-                .psubscribe(p)
-                .await
-                .map_err(|e| err("psubscribe", e))?;
+        if let Some(key) = &self.node_key {
+            for p in [node::pattern(key), node::request_pattern(key)] {
+                pubsub
+                    .psubscribe(p)
+                    .await
+                    .map_err(|e| err("psubscribe", e))?;
+            }
         }
         let (sink, stream) = pubsub.split();
         Ok((
@@ -103,6 +107,7 @@ impl Backend for Redis {
                 stream,
                 sink,
                 channel: self.channel.clone(),
+                requests: self.node_key.as_ref().map(|k| format!("{k}-request#")),
             }),
         ))
     }
@@ -142,7 +147,18 @@ impl Backend for Redis {
             };
             match (msg.get_channel_name() == s.channel, msg.from_pattern()) {
                 (true, false) => break (msg, Format::Json),
-                (false, true) => break (msg, Format::NodeEmitter),
+                (false, true) => {
+                    let request = s
+                        .requests
+                        .as_deref()
+                        .is_some_and(|p| msg.get_channel_name().starts_with(p));
+                    let format = if request {
+                        Format::NodeRequest
+                    } else {
+                        Format::NodeEmitter
+                    };
+                    break (msg, format);
+                }
                 // The channel also matches the emitter pattern: it came as a message already.
                 _ => continue,
             }

@@ -50,106 +50,112 @@ fn bad(method: &'static str, reason: impl Into<String>) -> WireError {
 
 /// Encodes `message` as python-socketio does, from the process `host_id`.
 pub(crate) fn encode(message: &QueueMessage, host_id: &str) -> Result<Vec<u8>, QueueError> {
-    let v = match message {
-        QueueMessage::Emit {
-            namespace,
-            rooms,
-            except,
-            skip,
-            payload,
-            volatile,
-            callback,
-        } => {
-            let items: Vec<Value> = serde_json::from_slice(&payload.json)
-                .map_err(|e| QueueError::new(format!("unencodable emit: {e}")))?;
-            let mut items = items.into_iter();
-            let event = match items.next() {
-                Some(Value::String(e)) => e,
-                _ => return Err(QueueError::new("an emit without an event name")),
-            };
-            let args: Vec<Value> = items.collect();
-            let binary = !payload.attachments.is_empty();
-            let data = if binary {
-                let mut d = Vec::with_capacity(1 + payload.attachments.len());
-                d.push(Value::Array(args));
-                d.extend(
-                    payload
-                        .attachments
-                        .iter()
-                        .map(|a| Value::String(BASE64.encode(a))),
-                );
-                d
-            } else {
-                args
-            };
-            let mut m = json!({
-                "method": "emit",
-                "event": event,
-                "data": data,
-                "binary": binary,
-                "namespace": namespace,
-                "room": one_or_many(rooms),
-                "skip_sid": one_or_many(skip),
-                "callback": callback.as_ref().map(|c| json!([c.sid, c.namespace, c.id])),
-                "host_id": host_id,
-            });
-            if !except.is_empty() {
-                m["except"] = json!(except);
+    let v =
+        match message {
+            QueueMessage::Emit {
+                namespace,
+                rooms,
+                except,
+                skip,
+                payload,
+                volatile,
+                callback,
+            } => {
+                let items: Vec<Value> = serde_json::from_slice(&payload.json)
+                    .map_err(|e| QueueError::new(format!("unencodable emit: {e}")))?;
+                let mut items = items.into_iter();
+                let event = match items.next() {
+                    Some(Value::String(e)) => e,
+                    _ => return Err(QueueError::new("an emit without an event name")),
+                };
+                let args: Vec<Value> = items.collect();
+                let binary = !payload.attachments.is_empty();
+                let data = if binary {
+                    let mut d = Vec::with_capacity(1 + payload.attachments.len());
+                    d.push(Value::Array(args));
+                    d.extend(
+                        payload
+                            .attachments
+                            .iter()
+                            .map(|a| Value::String(BASE64.encode(a))),
+                    );
+                    d
+                } else {
+                    args
+                };
+                let mut m = json!({
+                    "method": "emit",
+                    "event": event,
+                    "data": data,
+                    "binary": binary,
+                    "namespace": namespace,
+                    "room": one_or_many(rooms),
+                    "skip_sid": one_or_many(skip),
+                    "callback": callback.as_ref().map(|c| json!([c.sid, c.namespace, c.id])),
+                    "host_id": host_id,
+                });
+                if !except.is_empty() {
+                    m["except"] = json!(except);
+                }
+                if *volatile {
+                    m["volatile"] = Value::Bool(true);
+                }
+                m
             }
-            if *volatile {
-                m["volatile"] = Value::Bool(true);
+            QueueMessage::EnterRoom {
+                sid,
+                namespace,
+                room,
+            } => json!({"method": "enter_room", "sid": sid, "room": room,
+                    "namespace": namespace, "host_id": host_id}),
+            QueueMessage::LeaveRoom {
+                sid,
+                namespace,
+                room,
+            } => json!({"method": "leave_room", "sid": sid, "room": room,
+                    "namespace": namespace, "host_id": host_id}),
+            QueueMessage::CloseRoom { namespace, room } => {
+                json!({"method": "close_room", "room": room, "namespace": namespace,
+                   "host_id": host_id})
             }
-            m
-        }
-        QueueMessage::EnterRoom {
-            sid,
-            namespace,
-            room,
-        } => json!({"method": "enter_room", "sid": sid, "room": room,
-                    "namespace": namespace, "host_id": host_id}),
-        QueueMessage::LeaveRoom {
-            sid,
-            namespace,
-            room,
-        } => json!({"method": "leave_room", "sid": sid, "room": room,
-                    "namespace": namespace, "host_id": host_id}),
-        QueueMessage::CloseRoom { namespace, room } => {
-            json!({"method": "close_room", "room": room, "namespace": namespace,
+            QueueMessage::Disconnect { sid, namespace } => {
+                json!({"method": "disconnect", "sid": sid, "namespace": namespace,
                    "host_id": host_id})
-        }
-        QueueMessage::Disconnect { sid, namespace } => {
-            json!({"method": "disconnect", "sid": sid, "namespace": namespace,
-                   "host_id": host_id})
-        }
-        QueueMessage::Callback {
-            host_id: target,
-            sid,
-            namespace,
-            id,
-            args,
-        } => {
-            let values: Value = serde_json::from_slice(&args.json)
-                .map_err(|e| QueueError::new(format!("unencodable acknowledgement: {e}")))?;
-            let binary = !args.attachments.is_empty();
-            let args = if binary {
-                let mut d = vec![values];
-                d.extend(
-                    args.attachments
-                        .iter()
-                        .map(|a| Value::String(BASE64.encode(a))),
-                );
-                Value::Array(d)
-            } else {
-                values
-            };
-            let mut m = json!({"method": "callback", "host_id": target, "sid": sid,
+            }
+            QueueMessage::JoinRooms { .. }
+            | QueueMessage::LeaveRooms { .. }
+            | QueueMessage::DisconnectSockets { .. } => return Err(QueueError::new(
+                "python-socketio messages cannot carry room or disconnect requests by selection",
+            )),
+            QueueMessage::Callback {
+                host_id: target,
+                sid,
+                namespace,
+                id,
+                args,
+            } => {
+                let values: Value = serde_json::from_slice(&args.json)
+                    .map_err(|e| QueueError::new(format!("unencodable acknowledgement: {e}")))?;
+                let binary = !args.attachments.is_empty();
+                let args = if binary {
+                    let mut d = vec![values];
+                    d.extend(
+                        args.attachments
+                            .iter()
+                            .map(|a| Value::String(BASE64.encode(a))),
+                    );
+                    Value::Array(d)
+                } else {
+                    values
+                };
+                let mut m = json!({"method": "callback", "host_id": target, "sid": sid,
                                "namespace": namespace, "id": id, "args": args});
-            if binary {
-                m["binary"] = Value::Bool(true);
+                if binary {
+                    m["binary"] = Value::Bool(true);
+                }
+                m
             }
-            m
-        }
-    };
+        };
     serde_json::to_vec(&v).map_err(|e| QueueError::new(e.to_string()))
 }
 

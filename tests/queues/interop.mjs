@@ -6,7 +6,8 @@
 //   sockio-to-python   sockio's emit-only program reaches the clients of a python-socketio
 //                      server (PYTHON_URL) sharing the Redis channel; a sockio server
 //                      (SOCKIO_URLS) and the python one ask each other's clients for acks
-//   node-emitter       node @socket.io/redis-emitter emits reach sockio clients (SOCKIO_URLS)
+//   node-emitter       node @socket.io/redis-emitter emits reach sockio clients (SOCKIO_URLS),
+//                      and its socketsJoin, socketsLeave and disconnectSockets apply
 //   deployment         three sockio processes behind nginx (NGINX_URL): clients from several
 //                      source addresses spread over the processes; broadcast, room, sid and
 //                      acknowledgements across processes reach exactly the right clients once
@@ -165,6 +166,21 @@ async function nodeEmitter() {
     const [b, obj] = argsOf(c, "node binary");
     if (!sameBytes(b, BYTES) || !sameBytes(obj.nested, [9])) fail(`binary ${JSON.stringify([b, obj])}`);
   }
+  // socketsJoin / socketsLeave / disconnectSockets requests.
+  emitter.in("blue").socketsJoin("green");
+  await new Promise((r) => setTimeout(r, 300));
+  emitter.to("green").emit("node green");
+  await expectCounts(clients, "node green", blue);
+  emitter.socketsLeave("green");
+  await new Promise((r) => setTimeout(r, 300));
+  emitter.to("green").emit("node green again");
+  await expectCounts(clients, "node green again", 0);
+  const victim = clients[2];
+  const gone = new Promise((resolve) => victim.on("disconnect", (reason) => resolve(reason)));
+  emitter.in(victim.info.sid).disconnectSockets();
+  const reason = await Promise.race([gone, new Promise((r) => setTimeout(() => r("none"), 10000))]);
+  if (reason !== "io server disconnect") fail(`disconnectSockets: ${reason}`);
+  if (!clients.every((c) => c === victim || c.connected)) fail("others were disconnected");
   await redis.quit();
   closeAll(clients);
 }
