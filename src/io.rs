@@ -232,6 +232,10 @@ impl SocketIoBuilder {
     pub fn try_build(mut self) -> Result<SocketIo, QueueError> {
         if let Some(url) = self.queue_url.take() {
             self.queue = crate::queue::connect(&url, self.queue_options.clone())?;
+        } else if self.queue_options.write_only {
+            return Err(QueueError(
+                "an emit-only handle needs a message queue URL".into(),
+            ));
         }
         let runtime = self.runtime.unwrap_or_else(crate::rt::default_runtime);
         tracing::info!(

@@ -136,6 +136,31 @@ fn unreachable_brokers_fail_blocking_emits(broker: Broker) {
     assert!(matches!(r, Err(EmitError::Queue(_))), "{r:?}");
     assert!(start.elapsed() < Duration::from_secs(5));
     assert!(!ext.message_queue().is_connected());
+
+    // Queued emits wait in a bounded outbox; once it is full, emitting fails visibly.
+    let options = sockio::queue::QueueOptions {
+        outbox_capacity: 3,
+        publish_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
+    let ext = SocketIo::builder()
+        .message_queue_url(url)
+        .message_queue_options(options)
+        .write_only()
+        .try_build()
+        .unwrap();
+    let results: Vec<_> = (0..10).map(|i| ext.emit("queued", i)).collect();
+    assert!(results[..3].iter().all(Result::is_ok), "{results:?}");
+    assert!(
+        matches!(results[9], Err(EmitError::Queue(ref m)) if m.contains("full")),
+        "{results:?}"
+    );
+    assert!(ext.flush(Duration::from_millis(200)).is_err());
+}
+
+#[test]
+fn emit_only_handles_need_a_url() {
+    assert!(SocketIo::builder().write_only().try_build().is_err());
 }
 
 #[cfg(feature = "redis")]
