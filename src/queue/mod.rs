@@ -367,7 +367,8 @@ pub struct QueueOptions {
     /// Publish only: no subscription, no clients (an emit-only handle).
     pub write_only: bool,
     /// Each publish waits until the broker took the message (or `publish_timeout` passed)
-    /// and reports failure to the caller.
+    /// and reports failure to the caller. Took: Redis answered the PUBLISH, RabbitMQ
+    /// confirmed it (publisher confirms), the NATS client flushed it to the server.
     pub blocking: bool,
     /// How long a blocking publish or a flush waits (default 5 s).
     pub publish_timeout: Duration,
