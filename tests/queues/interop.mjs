@@ -4,7 +4,7 @@
 //   python-to-sockio   python-socketio RedisManager / KombuManager (write_only) emits reach the
 //                      clients of a sockio cluster (SOCKIO_URLS), binary included
 //   sockio-to-python   sockio's emit-only program reaches the clients of a python-socketio
-//                      server (PYTHON_URL) sharing the Redis channel; a sockio server
+//                      server (PYTHON_URL) sharing the channel (QUEUE_URL); a sockio server
 //                      (SOCKIO_URLS) and the python one ask each other's clients for acks
 //   node-emitter       node @socket.io/redis-emitter emits reach sockio clients (SOCKIO_URLS),
 //                      and its socketsJoin, socketsLeave and disconnectSockets apply
@@ -100,10 +100,10 @@ async function sockioToPython() {
   const emitOnly = (...args) =>
     execFileSync(
       env("EMIT_ONLY"),
-      ["--message-queue", env("REDIS_URL"), "--channel", env("CHANNEL"), ...args],
+      ["--message-queue", env("QUEUE_URL"), "--channel", env("CHANNEL"), ...args],
       { stdio: "inherit", timeout: 60000 },
     );
-  log("sockio emit-only -> python-socketio server");
+  log(`sockio emit-only -> python-socketio server (${env("QUEUE_URL")})`);
   emitOnly("--event", "rs all", "--data", '{"from": "rust"}', "--data", "3");
   emitOnly("--event", "rs room", "--to", "blue", "--data", '"blue only"');
   emitOnly("--event", "rs binary", "--bytes", "000102fdfeff", "--data", '"after"');

@@ -1,14 +1,19 @@
-"""A python-socketio server (aiohttp) sharing a Redis channel with sockio: what sockio's
-emit-only program publishes must reach its clients."""
+"""A python-socketio server (aiohttp) sharing a message queue channel with sockio, through
+Redis (AsyncRedisManager) or RabbitMQ (AsyncAioPikaManager): what sockio publishes must reach
+its clients."""
 
 import sys
 
 import socketio
 from aiohttp import web
 
-url, channel, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+kind, url, channel, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+if kind == "redis":
+    manager = socketio.AsyncRedisManager(url, channel=channel)
+else:
+    manager = socketio.AsyncAioPikaManager(url, channel=channel)
 sio = socketio.AsyncServer(
-    client_manager=socketio.AsyncRedisManager(url, channel=channel),
+    client_manager=manager,
     async_mode="aiohttp",
     cors_allowed_origins="*",
 )
