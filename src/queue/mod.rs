@@ -89,7 +89,6 @@ mod apply;
 // The codecs are used by the broker backends; their unit tests run in every build.
 #[cfg_attr(not(feature = "queue-thread"), allow(dead_code))]
 mod node;
-#[cfg_attr(not(feature = "queue-thread"), allow(dead_code))]
 mod wire;
 
 #[cfg(feature = "queue-thread")]
@@ -477,6 +476,31 @@ pub fn connect(url: &str, options: QueueOptions) -> Result<Arc<dyn MessageQueue>
             }
         }
     }
+}
+
+/// Encodes an operation as python-socketio's pub/sub JSON, published by process `host_id`:
+/// for a [`MessageQueue`] over another transport that python-socketio processes share.
+pub fn encode_json(message: &QueueMessage, host_id: &str) -> Result<Vec<u8>, QueueError> {
+    wire::encode(message, host_id)
+}
+
+/// Decodes python-socketio's pub/sub JSON (also double-encoded, as Kombu publishes it) into
+/// the sender's `host_id` (for a [`Callback`](QueueMessage::Callback), the process it is for)
+/// and the operation. Pickle is refused; `content_type` helps recognise it.
+///
+/// ```
+/// use sockio::queue::{decode_json, QueueMessage};
+///
+/// let body = br#"{"method": "close_room", "room": "lobby", "namespace": "/", "host_id": "py1"}"#;
+/// let (host, op) = decode_json(body, Some("application/json")).unwrap();
+/// assert_eq!(host.as_deref(), Some("py1"));
+/// assert!(matches!(op, QueueMessage::CloseRoom { room, .. } if room == "lobby"));
+/// ```
+pub fn decode_json(
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<(Option<String>, QueueMessage), QueueError> {
+    wire::decode(body, content_type).map_err(|e| QueueError::new(e.to_string()))
 }
 
 /// A URL without its password, for logs.
