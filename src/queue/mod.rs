@@ -562,6 +562,7 @@ mod tests {
     fn tls_urls_are_refused_up_front() {
         assert!(connect("amqps://h:5671", QueueOptions::default()).is_err());
         assert!(connect("tls://h:4222", QueueOptions::default()).is_err());
+        assert!(connect("rediss://h:6380", QueueOptions::default()).is_err());
     }
 
     #[test]
