@@ -142,52 +142,31 @@ impl Emitter {
     /// Delivers an encoded event to the local recipients and publishes it to the message
     /// queue for the other processes.
     pub(crate) fn deliver(self, payload: Payload) -> Result<(), EmitError> {
-        let ns = self.namespace.clone();
-        let (to, except, skip, volatile) = (&self.to, &self.except, &self.skip, self.volatile);
-        let full = self.engine.drive(|st| {
-            // One client addressed by sid: a direct emit, so a full queue is reported.
-            if to.len() == 1 && except.is_empty() && skip.is_empty() {
-                if let Some(id) = st.server.socket_by_sid(&to[0]) {
-                    let same_ns = st
-                        .server
-                        .socket_info(id)
-                        .is_some_and(|i| i.namespace.as_str() == ns);
-                    if same_ns {
-                        let mut s = st.server.socket(id).expect("socket found by sid");
-                        return s.emit(payload.clone()).is_err() && !volatile;
-                    }
-                }
-            }
-            let skip_ids: Vec<_> = skip
-                .iter()
-                .filter_map(|sid| st.server.socket_by_sid(sid))
-                .collect();
-            let mut b = st.server.broadcast(&ns);
-            for r in to {
-                b = b.to(r.as_str());
-            }
-            for r in except {
-                b = b.except(r.as_str());
-            }
-            for id in skip_ids {
-                b = b.skip(id);
-            }
-            if volatile {
-                b = b.volatile();
-            }
-            b.emit(&payload);
-            false
-        });
-        if !self.engine.queue.is_local() {
+        let queue = &self.engine.queue;
+        // An emit-only handle has no clients of its own.
+        let full = !queue.is_write_only()
+            && self.engine.drive(|st| {
+                deliver_local(
+                    st,
+                    &self.namespace,
+                    &self.to,
+                    &self.except,
+                    &self.skip,
+                    self.volatile,
+                    &payload,
+                )
+            });
+        if !queue.is_local() {
             let msg = QueueMessage::Emit {
                 namespace: self.namespace.clone(),
                 rooms: self.to.clone(),
                 except: self.except.clone(),
                 skip: self.skip.clone(),
                 payload,
+                volatile: self.volatile,
+                callback: None,
             };
-            self.engine
-                .queue
+            queue
                 .publish(&msg)
                 .map_err(|e| EmitError::Queue(e.to_string()))?;
         }
@@ -212,24 +191,37 @@ impl Emitter {
         let deadline = Instant::now() + self.timeout.unwrap_or(self.engine.ack_timeout);
         let (sid, ns) = (&self.to[0], &self.namespace);
         let mut callback = Some(Box::new(callback) as crate::engine::AckCallback);
+        let queue = self.engine.queue.clone();
         let r = self.engine.drive(|st| {
-            let id = st
-                .server
-                .socket_by_sid(sid)
-                .filter(|id| {
-                    st.server
-                        .socket_info(*id)
-                        .is_some_and(|i| i.namespace.as_str() == ns)
-                })
-                .ok_or(EmitError::NoSuchClient)?;
+            let Some(id) = crate::io::find(st, sid, ns) else {
+                return Err(EmitError::NoSuchClient);
+            };
             let mut s = st.server.socket(id).expect("socket found by sid");
             let ack = s
-                .emit_with_ack(payload, Some(deadline))
+                .emit_with_ack(payload.clone(), Some(deadline))
                 .map_err(|_| EmitError::QueueFull)?;
             Engine::add_ack(st, id, ack, callback.take().expect("used once"));
             Ok(())
         });
-        r
+        match (r, callback) {
+            // Not here: the client may be on another process.
+            (Err(EmitError::NoSuchClient), Some(cb)) if !queue.is_local() => {
+                let msg = QueueMessage::Emit {
+                    namespace: ns.clone(),
+                    rooms: self.to.clone(),
+                    except: Vec::new(),
+                    skip: Vec::new(),
+                    payload,
+                    volatile: false,
+                    callback: None,
+                };
+                let timeout = deadline.saturating_duration_since(Instant::now());
+                queue
+                    .publish_with_ack(&msg, cb, timeout)
+                    .map_err(|e| EmitError::Queue(e.to_string()))
+            }
+            (r, _) => r,
+        }
     }
 
     /// Emits to exactly one client and waits for its acknowledgement (Flask's `call`).
@@ -241,4 +233,43 @@ impl Emitter {
         .map_err(AckError::Emit)?;
         rx.recv().await.unwrap_or(Err(AckError::Disconnected))
     }
+}
+
+/// Queues an event for the local clients selected by rooms and exclusions; true when it was
+/// addressed to one client (by sid) whose outbound queue is full.
+pub(crate) fn deliver_local(
+    st: &mut crate::engine::State,
+    ns: &str,
+    to: &[String],
+    except: &[String],
+    skip: &[String],
+    volatile: bool,
+    payload: &Payload,
+) -> bool {
+    // One client addressed by sid: a direct emit, so a full queue is reported.
+    if to.len() == 1 && except.is_empty() && skip.is_empty() {
+        if let Some(id) = crate::io::find(st, &to[0], ns) {
+            let mut s = st.server.socket(id).expect("socket found by sid");
+            return s.emit(payload.clone()).is_err() && !volatile;
+        }
+    }
+    let skip_ids: Vec<_> = skip
+        .iter()
+        .filter_map(|sid| st.server.socket_by_sid(sid))
+        .collect();
+    let mut b = st.server.broadcast(ns);
+    for r in to {
+        b = b.to(r.as_str());
+    }
+    for r in except {
+        b = b.except(r.as_str());
+    }
+    for id in skip_ids {
+        b = b.skip(id);
+    }
+    if volatile {
+        b = b.volatile();
+    }
+    b.emit(payload);
+    false
 }

@@ -10,7 +10,7 @@ use crate::args::IntoArgs;
 use crate::emit::{EmitError, Emitter};
 use crate::engine::{Engine, Runtime};
 use crate::handler::{ConnectHandler, DisconnectHandler, ErrorHandler, Handler};
-use crate::queue::{InMemory, MessageQueue, QueueMessage};
+use crate::queue::{InMemory, MessageQueue, QueueError, QueueMessage, QueueOptions, QueueSink};
 use crate::registry::Namespace;
 
 /// The Socket.IO server: register handlers, emit from anywhere, manage rooms, serve.
@@ -45,6 +45,8 @@ pub struct SocketIoBuilder {
     path: String,
     ack_timeout: Duration,
     queue: Arc<dyn MessageQueue>,
+    queue_url: Option<String>,
+    queue_options: QueueOptions,
     any_namespace: bool,
     runtime: Option<Arc<dyn Runtime>>,
 }
@@ -54,6 +56,11 @@ impl std::fmt::Debug for SocketIoBuilder {
         f.debug_struct("SocketIoBuilder")
             .field("config", &self.config)
             .field("path", &self.path)
+            .field(
+                "queue_url",
+                &self.queue_url.as_deref().map(crate::queue::redact),
+            )
+            .field("queue_options", &self.queue_options)
             .finish()
     }
 }
@@ -169,6 +176,46 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Uses the message queue a URL names (`redis://`, `amqp://`, `nats://`; each needs its
+    /// Cargo feature) to reach the clients of other processes, like Flask-SocketIO's
+    /// `message_queue`. See [`crate::queue`].
+    pub fn message_queue_url(mut self, url: impl Into<String>) -> Self {
+        self.queue_url = Some(url.into());
+        self
+    }
+
+    /// The message queue's channel (default `flask-socketio`), like Flask-SocketIO's
+    /// `channel`.
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.queue_options.channel = channel.into();
+        self
+    }
+
+    /// Every option of the URL-selected message queue at once.
+    pub fn message_queue_options(mut self, options: QueueOptions) -> Self {
+        self.queue_options = options;
+        self
+    }
+
+    /// An emit-only handle: no clients, no subscription; emits, room changes and disconnects
+    /// are published for the servers sharing the message queue (Flask-SocketIO's
+    /// `SocketIO(message_queue=...)` without an app). Emits return once queued for the
+    /// broker; [`SocketIo::flush`] waits until they reached it.
+    pub fn write_only(mut self) -> Self {
+        self.queue_options.write_only = true;
+        self
+    }
+
+    /// Like [`write_only`](Self::write_only), and each emit waits until the broker took the
+    /// message (up to [`QueueOptions::publish_timeout`]), returning
+    /// [`EmitError::Queue`](crate::EmitError::Queue) if it did not: for a plain `fn main`,
+    /// such as a cron job, with no async runtime.
+    pub fn write_only_blocking(mut self) -> Self {
+        self.queue_options.write_only = true;
+        self.queue_options.blocking = true;
+        self
+    }
+
     /// Runs on this runtime instead of the one chosen by Cargo features: one of
     /// [`crate::runtime`] (`sockio::runtime::Threaded`, …) or a runtime of your own. Serve
     /// with that runtime's serve call.
@@ -178,7 +225,28 @@ impl SocketIoBuilder {
     }
 
     /// Builds the server.
+    ///
+    /// # Panics
+    /// If the [message queue URL](Self::message_queue_url) is malformed or its backend's
+    /// Cargo feature is off; [`try_build`](Self::try_build) returns that error instead.
     pub fn build(self) -> SocketIo {
+        match self.try_build() {
+            Ok(io) => io,
+            Err(e) => panic!("sockio: bad message queue: {e}"),
+        }
+    }
+
+    /// Builds the server, or says why the [message queue URL](Self::message_queue_url) is
+    /// unusable. A broker that cannot be reached yet is not an error: the queue connects in
+    /// the background and keeps retrying.
+    pub fn try_build(mut self) -> Result<SocketIo, QueueError> {
+        if let Some(url) = self.queue_url.take() {
+            self.queue = crate::queue::connect(&url, self.queue_options.clone())?;
+        } else if self.queue_options.write_only {
+            return Err(QueueError(
+                "an emit-only handle needs a message queue URL".into(),
+            ));
+        }
         let runtime = self.runtime.unwrap_or_else(crate::rt::default_runtime);
         tracing::info!(
             async_mode = runtime.name(),
@@ -198,10 +266,9 @@ impl SocketIoBuilder {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .any_namespace = self.any_namespace;
-        SocketIo {
-            engine: Arc::new(engine),
-            path,
-        }
+        let engine = Arc::new(engine);
+        engine.queue.start(QueueSink::new(&engine));
+        Ok(SocketIo { engine, path })
     }
 }
 
@@ -218,6 +285,8 @@ impl SocketIo {
             path: "/socket.io/".into(),
             ack_timeout: Duration::from_secs(60),
             queue: Arc::new(InMemory),
+            queue_url: None,
+            queue_options: QueueOptions::default(),
             any_namespace: false,
             runtime: None,
         }
@@ -457,6 +526,17 @@ impl SocketIo {
         }
     }
 
+    /// The message queue this server shares emits and rooms through.
+    pub fn message_queue(&self) -> &Arc<dyn MessageQueue> {
+        &self.engine.queue
+    }
+
+    /// Waits up to `timeout` until every message published so far reached the message
+    /// queue's broker (an emit-only handle's emits, before a process exits).
+    pub fn flush(&self, timeout: Duration) -> Result<(), QueueError> {
+        self.engine.queue.flush(timeout)
+    }
+
     /// What the server holds right now: sessions, sockets, transports, pending
     /// acknowledgements. Everything goes back to zero once every client has left.
     pub fn stats(&self) -> crate::Stats {
@@ -503,7 +583,7 @@ impl SocketIo {
     }
 }
 
-fn find(
+pub(crate) fn find(
     st: &crate::engine::State,
     sid: &str,
     namespace: &str,
