@@ -8,6 +8,14 @@
 //! One task per connection reads and writes; broadcasts reach the other connections through
 //! an unbounded channel each, whose writer feeds everything queued and flushes once. That is
 //! the least any tokio server must do for this work, so it is the ceiling for sockio-tokio.
+//!
+//! The WebSocket settings are sockio-tokio's (message and frame limits) except the read
+//! buffer: [`DEFAULT_READ_BUFFER`], 8 KiB, where tungstenite defaults to 128 KiB. tungstenite
+//! zero-fills the free part of its read buffer before every read, including the reads that
+//! find nothing (each time a task holding a WebSocket is woken to write, its read side is
+//! polled too), and the buffer stays resident: with 128 KiB that is a 128 KiB memset per wake
+//! and about 130 KiB of memory per connection. tungstenite's own advice for many connections
+//! with small messages is a 4–8 KiB buffer. `--read-buffer 131072` reproduces the default.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -25,10 +33,14 @@ use crate::{BCAST_EVENT, PING_INTERVAL_MS, PING_TIMEOUT_MS};
 /// The same message size limit as sockio-tokio's default (1 MB payload plus slack).
 const MAX_MESSAGE: usize = 1_000_000 + 4096;
 
+/// The read buffer of each WebSocket, unless told otherwise.
+pub const DEFAULT_READ_BUFFER: usize = 8 * 1024;
+
 type Peers = Arc<RwLock<HashMap<u64, mpsc::UnboundedSender<Message>>>>;
 
-/// Accepts connections on `listener` forever.
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
+/// Accepts connections on `listener` forever; each WebSocket reads with a buffer of
+/// `read_buffer` bytes.
+pub async fn serve(listener: TcpListener, read_buffer: usize) -> std::io::Result<()> {
     let peers: Peers = Arc::default();
     let next = Arc::new(AtomicU64::new(1));
     loop {
@@ -42,13 +54,20 @@ pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
             }
         };
         let id = next.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(connection(stream, peer, id, peers.clone()));
+        tokio::spawn(connection(stream, peer, id, peers.clone(), read_buffer));
     }
 }
 
-async fn connection(stream: TcpStream, _peer: SocketAddr, id: u64, peers: Peers) {
+async fn connection(
+    stream: TcpStream,
+    _peer: SocketAddr,
+    id: u64,
+    peers: Peers,
+    read_buffer: usize,
+) {
     let _ = stream.set_nodelay(true);
     let config = WebSocketConfig::default()
+        .read_buffer_size(read_buffer)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
     let Ok(mut ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else {

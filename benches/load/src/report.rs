@@ -164,7 +164,7 @@ fn servers(lines: &[Value]) -> Vec<String> {
 fn values(lines: &[Value], scenario: &str, server: &str, key: &str) -> Vec<f64> {
     lines
         .iter()
-        .filter(|l| l["scenario"] == scenario && l["server"] == server && l["failed"].is_null())
+        .filter(|l| l["scenario"] == scenario && l["server"] == server && !l["failed"].is_string())
         .filter_map(|l| l[key].as_f64())
         .collect()
 }
@@ -480,7 +480,7 @@ mod tests {
             }
             v.push(
                 json!({"scenario": "idle", "server": server, "kib_per_conn": mem,
-                "errors": 0}),
+                "errors": 0, "failed_conns": 0, "failed": 0}),
             );
         }
         v.push(json!({"scenario": "fanout", "server": "node", "failed": "boom"}));

@@ -1,7 +1,7 @@
 //! The raw WebSocket ceiling server (see `sockio_load::ceiling`).
 //!
 //! ```text
-//! sockio-load-ceiling [--port 0]
+//! sockio-load-ceiling [--port 0] [--read-buffer 8192]
 //! ```
 //!
 //! Listens on 127.0.0.1 and prints one JSON line `{"listening": "127.0.0.1:PORT", ...}` once
@@ -26,6 +26,12 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let mut opts = Opts::parse(std::env::args().skip(1), &[])?;
     let port: u16 = opts.num("port", 0, 0, u16::MAX)?;
+    let read_buffer = opts.num(
+        "read-buffer",
+        sockio_load::ceiling::DEFAULT_READ_BUFFER,
+        64,
+        16 << 20,
+    )?;
     opts.finish()?;
     sockio_load::sys::raise_nofile(200_000);
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| e.to_string())?;
@@ -41,10 +47,15 @@ fn run() -> Result<(), String> {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         println!(
             "{}",
-            json!({"listening": addr.to_string(), "pid": std::process::id(), "server": "ceiling"})
+            json!({
+                "listening": addr.to_string(),
+                "pid": std::process::id(),
+                "server": "ceiling",
+                "read_buffer": read_buffer,
+            })
         );
         let _ = std::io::stdout().flush();
-        sockio_load::ceiling::serve(listener).await
+        sockio_load::ceiling::serve(listener, read_buffer).await
     })
     .map_err(|e| e.to_string())
 }

@@ -133,7 +133,7 @@ pub async fn run(common: &Common, p: &Params) -> Result<Value, Error> {
         "connect_rate": sig3(connected as f64 / ramp.as_secs_f64().max(1e-9)),
         "pongs": pongs,
         "errors": failed + dropped,
-        "failed": failed,
+        "failed_conns": failed,
         "dropped": dropped,
         "last_error": last_error,
     });

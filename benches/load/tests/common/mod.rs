@@ -24,7 +24,10 @@ pub async fn sockio(probes: Option<Arc<Probes>>) -> SocketAddr {
 pub async fn ceiling() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(sockio_load::ceiling::serve(listener));
+    tokio::spawn(sockio_load::ceiling::serve(
+        listener,
+        sockio_load::ceiling::DEFAULT_READ_BUFFER,
+    ));
     addr
 }
 
