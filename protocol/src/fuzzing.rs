@@ -110,7 +110,7 @@ pub enum Op {
     Disconnect(u8),
     /// Session `n` is closed by the server.
     CloseSession(u8),
-    /// The server shuts down (new sessions may still open afterwards).
+    /// The server shuts down (new sessions are refused afterwards).
     Shutdown,
     /// The driver reports WebSocket `n` blocked (its write buffer full), or writable again.
     WsBackpressure(u8, bool),

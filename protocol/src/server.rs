@@ -352,6 +352,7 @@ pub struct Server {
     last_now: Instant,
     last_timeout_reason: Option<TimerKind>,
     undrained: bool,
+    shutting_down: bool,
 }
 
 impl std::fmt::Debug for Server {
@@ -385,6 +386,7 @@ impl Server {
             last_now: now,
             last_timeout_reason: None,
             undrained: false,
+            shutting_down: false,
         }
     }
 
@@ -468,6 +470,48 @@ impl Server {
         self.last_timeout_reason
     }
 
+    /// Whether [`shutdown`](Self::shutdown) was called: new sessions are refused.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down
+    }
+
+    /// The error response a driver should give a WebSocket upgrade request instead of
+    /// accepting it (before answering 101), or `None` when the core would take the WebSocket:
+    /// the same checks [`Input::WebSocketOpen`] applies, so that a refused upgrade gets a
+    /// proper HTTP error rather than an opened-then-closed WebSocket.
+    pub fn websocket_refusal(&self, req: &HttpRequest) -> Option<HttpResponse> {
+        let Ok(cors) = self.cors_headers(req) else {
+            return Some(error_response(403, 4, "Forbidden", Vec::new()));
+        };
+        if req.query_param("EIO").as_deref() != Some("4") {
+            return Some(error_response(400, 5, "Unsupported protocol version", cors));
+        }
+        if !self.config.websocket || req.query_param("transport").as_deref() != Some("websocket") {
+            return Some(error_response(400, 0, "Transport unknown", cors));
+        }
+        match req.query_param("sid") {
+            None if self.shutting_down => {
+                Some(error_response(503, 3, "Server shutting down", cors))
+            }
+            None => None,
+            Some(sid) => {
+                let s = Sid::parse(&sid)
+                    .and_then(|s| self.by_sid.get(&s))
+                    .and_then(|h| self.session(*h));
+                match s {
+                    None => Some(error_response(400, 1, "Session ID unknown", cors)),
+                    Some(s)
+                        if s.phase == Phase::Open
+                            && matches!(s.transport, Transport::Polling { .. }) =>
+                    {
+                        None
+                    }
+                    Some(_) => Some(error_response(400, 3, "Bad request", cors)),
+                }
+            }
+        }
+    }
+
     /// Number of live sessions (closing ones included).
     pub fn session_count(&self) -> usize {
         self.sessions.len()
@@ -531,7 +575,11 @@ impl Server {
     }
 
     /// Closes every session (graceful: queued packets are delivered first). Drain afterwards.
+    ///
+    /// Shutting down is sticky: from now on new sessions are refused (HTTP 503 on polling, the
+    /// WebSocket closed at once) while existing ones finish.
     pub fn shutdown(&mut self) {
+        self.shutting_down = true;
         let all: Vec<SessionHandle> = self
             .sessions
             .iter()
@@ -708,6 +756,9 @@ impl Server {
             if req.method != Method::Get {
                 return self.http_error(t, 400, 2, "Bad handshake method", cors);
             }
+            if self.shutting_down {
+                return self.http_error(t, 503, 3, "Server shutting down", cors);
+            }
             return self.handshake(t, req, cors, false);
         };
         let Some(h) = Sid::parse(&sid).and_then(|s| self.by_sid.get(&s).copied()) else {
@@ -767,11 +818,13 @@ impl Server {
         status: u16,
         code: u8,
         message: &'static str,
-        mut headers: Vec<(&'static str, String)>,
+        headers: Vec<(&'static str, String)>,
     ) {
-        headers.push(("Content-Type", "application/json".into()));
-        let body = format!("{{\"code\":{code},\"message\":\"{message}\"}}");
-        self.http_response(t, status, headers, Bytes::from(body));
+        let response = error_response(status, code, message, headers);
+        self.transmit(Transmit::Http {
+            transport: t,
+            response,
+        });
     }
 
     fn new_sid(&mut self) -> Sid {
@@ -929,6 +982,9 @@ impl Server {
             return self.transmit(Transmit::CloseWebSocket { transport: t });
         }
         let Some(sid) = req.query_param("sid") else {
+            if self.shutting_down {
+                return self.transmit(Transmit::CloseWebSocket { transport: t });
+            }
             return self.handshake(t, req, Vec::new(), true);
         };
         let h = Sid::parse(&sid).and_then(|s| self.by_sid.get(&s).copied());
@@ -1618,6 +1674,22 @@ pub struct SocketInfo<'a> {
     pub rooms: &'a [Room],
     /// Whether the connection was accepted.
     pub connected: bool,
+}
+
+/// An Engine.IO error response: `{"code":N,"message":"..."}` as JSON.
+fn error_response(
+    status: u16,
+    code: u8,
+    message: &'static str,
+    mut headers: Vec<(&'static str, String)>,
+) -> HttpResponse {
+    headers.push(("Content-Type", "application/json".into()));
+    let body = format!("{{\"code\":{code},\"message\":\"{message}\"}}");
+    HttpResponse {
+        status,
+        headers,
+        body: Bytes::from(body),
+    }
 }
 
 fn to_frame(p: OutPacket) -> Frame {

@@ -3,6 +3,8 @@
 mod common;
 
 use common::{Client, Harness};
+use bytes::Bytes;
+use sockio_protocol::http::{HttpRequest, Method};
 use sockio_protocol::{Config, DisconnectReason, Event, Input, Payload};
 
 #[test]
@@ -95,4 +97,45 @@ fn closing_polling_session_without_a_get_lingers_then_ends() {
             ..
         }
     )));
+}
+
+#[test]
+fn after_shutdown_new_sessions_are_refused_and_old_ones_finish() {
+    let mut h = Harness::new(Config::default());
+    let mut c = Client::polling(&mut h);
+    c.connect(&mut h, "/", None);
+    c.texts(&mut h);
+    h.server.shutdown();
+    h.drain();
+    assert!(h.server.is_shutting_down());
+
+    let t = h.request(Method::Get, "EIO=4&transport=polling", Bytes::new());
+    assert_eq!(h.http[&t].status, 503, "no new polling session");
+    let refused = h.server.websocket_refusal(&HttpRequest {
+        query: "EIO=4&transport=websocket".into(),
+        ..Default::default()
+    });
+    assert_eq!(
+        refused.map(|r| r.status),
+        Some(503),
+        "no new WebSocket session"
+    );
+    let ws = h.handle();
+    h.input(Input::WebSocketOpen {
+        now: h.now,
+        transport: ws,
+        request: HttpRequest {
+            query: "EIO=4&transport=websocket".into(),
+            ..Default::default()
+        },
+    });
+    assert!(
+        h.ws_closed.contains(&ws),
+        "a WebSocket that opened anyway is closed"
+    );
+
+    // the existing session still gets its close on its next GET
+    c.poll(&mut h);
+    assert!(c.closed);
+    assert_eq!(h.server.session_count(), 0);
 }

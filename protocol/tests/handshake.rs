@@ -151,3 +151,38 @@ fn cookie_is_http_only_and_same_site() {
     assert!(cookie.1.contains("HttpOnly"));
     assert!(cookie.1.contains("SameSite=Lax"));
 }
+
+#[test]
+fn websocket_upgrades_are_checked_before_they_are_accepted() {
+    let mut h = Harness::new(Config::default());
+    let c = Client::polling(&mut h);
+    let ws = |query: &str| HttpRequest {
+        query: query.to_string(),
+        ..Default::default()
+    };
+    let status = |h: &Harness, q: &str| h.server.websocket_refusal(&ws(q)).map(|r| r.status);
+    assert_eq!(status(&h, "EIO=4&transport=websocket"), None);
+    assert_eq!(
+        status(&h, &format!("EIO=4&transport=websocket&sid={}", c.sid)),
+        None
+    );
+    assert_eq!(status(&h, "EIO=3&transport=websocket"), Some(400));
+    assert_eq!(status(&h, "EIO=4&transport=polling"), Some(400));
+    assert_eq!(
+        status(&h, "EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAAA"),
+        Some(400)
+    );
+    let foreign = HttpRequest {
+        query: "EIO=4&transport=websocket".into(),
+        headers: vec![
+            ("origin".into(), "https://evil.example".into()),
+            ("host".into(), "app.example".into()),
+        ],
+        ..Default::default()
+    };
+    assert_eq!(
+        h.server.websocket_refusal(&foreign).map(|r| r.status),
+        Some(403)
+    );
+    h.drain();
+}
