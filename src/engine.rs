@@ -181,6 +181,8 @@ pub(crate) struct Engine {
     /// The largest polling body or WebSocket message the server accepts; runtime adapters
     /// size their own read limits from it.
     pub(crate) max_payload: usize,
+    /// The protocol's ping timeout: how long a polling session may go without a request.
+    pub(crate) ping_timeout: Duration,
 }
 
 impl Engine {
@@ -192,9 +194,11 @@ impl Engine {
         path: Arc<str>,
     ) -> Self {
         let max_payload = config.max_payload_value();
+        let ping_timeout = config.ping_timeout_value();
         Engine {
             path,
             max_payload,
+            ping_timeout,
             state: Mutex::new(State {
                 server: Server::new(config, Box::new(OsEntropy), Instant::now()),
                 sinks: HashMap::new(),
@@ -545,6 +549,12 @@ impl Engine {
     /// An HTTP request on the engine path. The future resolves to its response; dropping it
     /// before then tells the server the client went away.
     pub(crate) fn http(self: &Arc<Self>, request: HttpRequest) -> BoxFuture<HttpResponse> {
+        let handshake =
+            request.method == sockio_protocol::Method::Get && request.query_param("sid").is_none();
+        if handshake && !self.allows(&request) {
+            let refused = HttpResponse::engine_error(403, 4, "Forbidden");
+            return Box::pin(std::future::ready(refused));
+        }
         let t = self.next_handle();
         let (tx, rx) = async_channel::bounded(1);
         self.drive(|st| {
@@ -649,6 +659,33 @@ impl Engine {
     /// Number of connected sockets (for diagnostics).
     pub(crate) fn connected(&self) -> usize {
         self.connected_sockets.load(Ordering::Relaxed)
+    }
+
+    /// Whether every session has closed and every queued socket event (disconnect handlers
+    /// included) has been handled.
+    pub(crate) fn is_quiet(self: &Arc<Self>) -> bool {
+        let idle = *self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner()) == 0;
+        idle && self.lock().server.session_count() == 0
+    }
+
+    /// Whether a WebSocket upgrade may go ahead: `Some(response)` refuses it (the
+    /// application's `allow_request`, then the protocol's own checks).
+    pub(crate) fn check_websocket(&self, request: &HttpRequest) -> Option<HttpResponse> {
+        if request.query_param("sid").is_none() && !self.allows(request) {
+            return Some(HttpResponse::engine_error(403, 4, "Forbidden"));
+        }
+        self.lock().server.websocket_refusal(request)
+    }
+
+    /// The application's `allow_request` verdict on a handshake.
+    fn allows(&self, request: &HttpRequest) -> bool {
+        let hook = self.registry().allow_request.clone();
+        hook.is_none_or(|allow| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| allow(request))).unwrap_or_else(|_| {
+                tracing::error!("allow_request panicked; handshake refused");
+                false
+            })
+        })
     }
 
     pub(crate) fn shutdown(self: &Arc<Self>) {

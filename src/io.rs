@@ -352,6 +352,23 @@ impl SocketIo {
         self
     }
 
+    /// Decides on the handshake of every new connection, before any session exists (like
+    /// python-socketio's and node's `allow_request`): return `false` to refuse it with HTTP
+    /// 403 (`{"code":4,"message":"Forbidden"}`), for instance for an origin, a header or a
+    /// peer address you do not want. WebSocket upgrades are refused before the 101.
+    ///
+    /// ```
+    /// let io = sockio::SocketIo::new();
+    /// io.allow_request(|req: &sockio::HttpRequest| req.header("x-api-key") == Some("secret"));
+    /// ```
+    pub fn allow_request<F>(&self, allow: F) -> &Self
+    where
+        F: Fn(&sockio_protocol::HttpRequest) -> bool + Send + Sync + 'static,
+    {
+        self.with_registry(|r| r.allow_request = Some(Arc::new(allow)));
+        self
+    }
+
     /// Registers a class-style namespace.
     pub fn on_namespace<N: Namespace>(&self, namespace: &str, handler: N) -> &Self {
         let h = Arc::new(handler);
@@ -567,9 +584,39 @@ impl SocketIo {
             .await
     }
 
-    /// Closes every connection: clients get what was queued for them, then a close.
+    /// Closes every connection: clients get what was queued for them, then a close. From
+    /// then on new connections are refused. The serving calls do this themselves when their
+    /// shutdown signal fires, and wait for it to finish (see
+    /// [`shutdown_gracefully`](Self::shutdown_gracefully)).
     pub fn shutdown(&self) {
         self.engine.shutdown();
+    }
+
+    /// [`shutdown`](Self::shutdown), then waits until every client has received its last
+    /// packets (a polling client's next request brings it its close) and every disconnect
+    /// handler has run, for at most the ping timeout or 10 seconds, whichever is shorter.
+    pub async fn shutdown_gracefully(&self) {
+        self.shutdown();
+        let end = std::time::Instant::now() + self.shutdown_grace();
+        while !self.engine.is_quiet() && std::time::Instant::now() < end {
+            self.sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// [`shutdown_gracefully`](Self::shutdown_gracefully) for blocking code: waits on this
+    /// thread.
+    pub fn shutdown_gracefully_blocking(&self) {
+        self.shutdown();
+        let end = std::time::Instant::now() + self.shutdown_grace();
+        while !self.engine.is_quiet() && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// How long a graceful shutdown waits: the ping timeout (a polling session that sends no
+    /// request for that long is gone anyway), at most 10 seconds.
+    fn shutdown_grace(&self) -> Duration {
+        self.engine.ping_timeout.min(Duration::from_secs(10)) + Duration::from_millis(200)
     }
 
     // ---- transports ------------------------------------------------------------------------

@@ -157,10 +157,15 @@ pub(crate) struct NsHandlers {
 pub(crate) type EngineMessageHandler =
     Arc<dyn Fn(&crate::SocketIo, &str, sockio_protocol::Frame) + Send + Sync>;
 
+/// The application's verdict on a handshake request.
+pub(crate) type AllowRequest = Arc<dyn Fn(&sockio_protocol::HttpRequest) -> bool + Send + Sync>;
+
 #[derive(Default)]
 pub(crate) struct Registry {
     namespaces: HashMap<String, NsHandlers>,
     pub(crate) default_error: Option<ErasedError>,
+    /// Decides on every new session's handshake request (`SocketIo::allow_request`).
+    pub(crate) allow_request: Option<AllowRequest>,
     pub(crate) any_namespace: bool,
     pub(crate) engine_message: Option<EngineMessageHandler>,
 }

@@ -95,6 +95,9 @@ impl Shared {
         let Ok(accept) = HeaderValue::try_from(derive_accept_key(key.as_bytes())) else {
             return status(StatusCode::BAD_REQUEST);
         };
+        if let Some(refusal) = (self.handlers.check_websocket)(&request) {
+            return to_response(refusal);
+        }
         let Some(on_upgrade) = on_upgrade else {
             tracing::warn!("WebSocket upgrade requested on a connection that cannot be upgraded");
             return status(StatusCode::BAD_REQUEST);

@@ -47,11 +47,17 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// [`serve_with_fallback`].
 pub type HttpHandler = Arc<dyn Fn(HttpRequest) -> BoxFuture<HttpResponse> + Send + Sync>;
 
+/// Decides on a WebSocket upgrade before its 101: `Some(response)` refuses it.
+pub type UpgradeCheck = Arc<dyn Fn(&HttpRequest) -> Option<HttpResponse> + Send + Sync>;
+
 /// What the layer above (the `sockio` crate) gives the adapter.
 #[derive(Clone)]
 pub struct Handlers {
     /// Called for every HTTP request under the engine path that is not a WebSocket upgrade.
     pub on_request: HttpHandler,
+    /// Asked before a WebSocket upgrade on the engine path is accepted: `Some(response)`
+    /// refuses it with that response instead of 101.
+    pub check_websocket: UpgradeCheck,
     /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent).
     pub on_websocket: Arc<dyn Fn(HttpRequest, WsPipe) + Send + Sync>,
 }

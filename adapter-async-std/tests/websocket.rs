@@ -76,3 +76,21 @@ async fn upgrade_without_key_is_400(rt: Rt) {
 on_both_runtimes!(echo_and_close, frames_echo_and_close_from_server);
 on_both_runtimes!(client_leaves, incoming_closes_when_client_leaves);
 on_both_runtimes!(bad_upgrade, upgrade_without_key_is_400);
+
+async fn a_refused_upgrade_gets_the_refusal_not_101(rt: Rt) {
+    let server = start(rt, ServerConfig::default(), None).await;
+    let stream = async_net::TcpStream::connect(server.addr).await.unwrap();
+    let url = format!("ws://{}/socket.io/?refuse", server.addr);
+    let err = within(async_tungstenite::client_async(url, stream))
+        .await
+        .unwrap_err();
+    let async_tungstenite::tungstenite::Error::Http(resp) = err else {
+        panic!("expected an HTTP refusal, got {err}");
+    };
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-refused"], "yes");
+    assert!(server.seen.websockets.lock().unwrap().is_empty());
+    stop(server).await;
+}
+
+on_both_runtimes!(refused, a_refused_upgrade_gets_the_refusal_not_101);

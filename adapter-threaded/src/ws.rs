@@ -43,6 +43,10 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
         let _ = http::write_response(&mut stream, &resp, false, false);
         return;
     };
+    if let Some(refusal) = (shared.handlers.check_websocket)(&request) {
+        let _ = http::write_response(&mut stream, &refusal, false, false);
+        return;
+    }
     let answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Accept: {}\r\n\r\n",

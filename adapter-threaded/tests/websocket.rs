@@ -130,3 +130,17 @@ fn bad_handshakes_are_refused() {
         .is_err());
     stop(server);
 }
+
+#[test]
+fn a_refused_upgrade_gets_the_refusal_not_101() {
+    let server = start(ServerConfig::default(), None);
+    let url = format!("ws://{}/socket.io/?refuse", server.addr);
+    let err = tungstenite::client(url, connect(server.addr)).unwrap_err();
+    let tungstenite::HandshakeError::Failure(Error::Http(resp)) = err else {
+        panic!("expected an HTTP refusal, got {err}");
+    };
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-refused"], "yes");
+    assert!(server.seen.websockets.lock().unwrap().is_empty());
+    stop(server);
+}

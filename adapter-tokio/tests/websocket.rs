@@ -106,3 +106,21 @@ async fn message_over_max_size_closes() {
     .await
     .expect("test in time");
 }
+
+#[tokio::test]
+async fn a_refused_upgrade_gets_the_refusal_not_101() {
+    tokio::time::timeout(STEP, async {
+        let server = start(ServerConfig::default(), None).await;
+        let url = format!("ws://{}/socket.io/?refuse", server.addr);
+        let err = tokio_tungstenite::connect_async(url).await.unwrap_err();
+        let tokio_tungstenite::tungstenite::Error::Http(resp) = err else {
+            panic!("expected an HTTP refusal, got {err}");
+        };
+        assert_eq!(resp.status(), 403);
+        assert_eq!(resp.headers()["x-refused"], "yes");
+        assert!(server.seen.websockets.lock().unwrap().is_empty());
+        stop(server).await;
+    })
+    .await
+    .expect("test in time");
+}

@@ -155,6 +155,11 @@ impl Config {
         self.ping_interval
     }
 
+    /// The configured ping timeout.
+    pub fn ping_timeout_value(&self) -> Duration {
+        self.ping_timeout
+    }
+
     /// The configured max payload.
     pub fn max_payload_value(&self) -> usize {
         self.max_payload

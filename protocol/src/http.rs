@@ -259,6 +259,20 @@ pub struct HttpResponse {
     pub body: Bytes,
 }
 
+impl HttpResponse {
+    /// An Engine.IO error: `status` with the JSON body `{"code":code,"message":message}`
+    /// (codes: 0 unknown transport, 1 unknown session id, 2 bad handshake method, 3 bad
+    /// request, 4 forbidden, 5 unsupported protocol version).
+    pub fn engine_error(status: u16, code: u8, message: &str) -> Self {
+        let body = serde_json::json!({ "code": code, "message": message }).to_string();
+        HttpResponse {
+            status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body: Bytes::from(body),
+        }
+    }
+}
+
 impl fmt::Debug for HttpResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpResponse")

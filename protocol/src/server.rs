@@ -1676,20 +1676,16 @@ pub struct SocketInfo<'a> {
     pub connected: bool,
 }
 
-/// An Engine.IO error response: `{"code":N,"message":"..."}` as JSON.
+/// An Engine.IO error response with extra headers (CORS).
 fn error_response(
     status: u16,
     code: u8,
     message: &'static str,
-    mut headers: Vec<(&'static str, String)>,
+    headers: Vec<(&'static str, String)>,
 ) -> HttpResponse {
-    headers.push(("Content-Type", "application/json".into()));
-    let body = format!("{{\"code\":{code},\"message\":\"{message}\"}}");
-    HttpResponse {
-        status,
-        headers,
-        body: Bytes::from(body),
-    }
+    let mut r = HttpResponse::engine_error(status, code, message);
+    r.headers.splice(0..0, headers);
+    r
 }
 
 fn to_frame(p: OutPacket) -> Frame {

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{Client, Harness};
 use bytes::Bytes;
+use common::{Client, Harness};
 use sockio_protocol::http::{HttpRequest, Method};
 use sockio_protocol::{Config, DisconnectReason, Event, Input, Payload};
 

@@ -65,7 +65,7 @@ impl SocketIo {
         let io = self.clone();
         let shutdown = async move {
             shutdown.await;
-            io.shutdown();
+            io.shutdown_gracefully().await;
         };
         tracing::info!(
             addr = ?listener.local_addr().ok(),

@@ -58,6 +58,12 @@ macro_rules! adapter_glue {
             let ws_engine = io.engine.clone();
             $adapter::Handlers {
                 on_request: std::sync::Arc::new(move |req| http_io.handle_http(req)),
+                check_websocket: {
+                    let engine = io.engine.clone();
+                    std::sync::Arc::new(move |req: &$adapter::HttpRequest| {
+                        engine.check_websocket(req)
+                    })
+                },
                 on_websocket: std::sync::Arc::new(move |req, pipe: $adapter::WsPipe| {
                     let t = ws_engine.ws_open(req, std::sync::Arc::new(pipe.outgoing));
                     let pump = ws_engine.clone().pump_ws(t, pipe.incoming);

@@ -50,7 +50,7 @@ impl SocketIo {
             ..Default::default()
         };
         let io = self.clone();
-        shutdown.on_shutdown(move || io.shutdown());
+        shutdown.on_shutdown(move || io.shutdown_gracefully_blocking());
         tracing::info!(addr = ?listener.local_addr().ok(), async_mode = "threading", "serving");
         sockio_threaded::serve(listener, config, handlers(self), fallback, shutdown)
     }

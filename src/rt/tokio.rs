@@ -73,7 +73,7 @@ impl SocketIo {
         let io = self.clone();
         let shutdown = async move {
             shutdown.await;
-            io.shutdown();
+            io.shutdown_gracefully().await;
         };
         tracing::info!(addr = ?listener.local_addr().ok(), async_mode = "tokio", "serving");
         sockio_tokio::serve_with_fallback(

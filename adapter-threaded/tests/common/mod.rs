@@ -58,6 +58,13 @@ pub fn echo_handlers(
                 }
             })
         }),
+        check_websocket: Arc::new(|req: &HttpRequest| {
+            (req.query == "refuse").then(|| HttpResponse {
+                status: 403,
+                headers: vec![("X-Refused", "yes".to_owned())],
+                body: "refused".into(),
+            })
+        }),
         on_websocket: Arc::new(move |req, pipe| {
             seen.websockets.lock().unwrap().push(req);
             let events = events.clone();
