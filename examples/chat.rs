@@ -4,12 +4,24 @@
 //! <http://127.0.0.1:5000/> in two browser windows. The page uses the official
 //! `socket.io-client` from npm (installed by the first command, not committed).
 //!
-//! Everything is in memory: no database, no message queue.
+//! It serves on tokio. The same application runs on the other runtimes too, given their
+//! features:
+//!
+//! ```text
+//! cargo run --example chat --features async-std,threaded -- --runtime async-std
+//! cargo run --example chat --features async-std,threaded -- --runtime smol
+//! cargo run --example chat --features async-std,threaded -- --runtime threaded
+//! ```
+//!
+//! `CHAT_ADDR` sets the address (default `127.0.0.1:5000`). Ctrl-C (or SIGTERM) stops it
+//! gracefully. Everything is in memory: no database, no message queue.
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sockio::{Context, DisconnectReason, Fallback, HttpRequest, HttpResponse, Json, SocketIo};
+use sockio::{
+    Context, DisconnectReason, Fallback, HttpRequest, HttpResponse, Json, SocketIo, SocketIoBuilder,
+};
 
 #[derive(Deserialize)]
 struct Join {
@@ -46,9 +58,9 @@ fn page(req: HttpRequest) -> HttpResponse {
     }
 }
 
-/// The chat's handlers; the tests build the same server.
-pub fn chat_server() -> SocketIo {
-    let io = SocketIo::new();
+/// The chat's handlers on the server `builder` makes; the tests build the same server.
+pub fn chat_server(builder: SocketIoBuilder) -> SocketIo {
+    let io = builder.build();
     io.on_connect(|ctx: Context| {
         ctx.emit("status", "welcome! pick a name and a room")
             .unwrap();
@@ -89,19 +101,114 @@ pub fn chat_server() -> SocketIo {
     io
 }
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+const USAGE: &str = "usage: chat [--runtime tokio|async-std|smol|threaded]";
+
+fn main() -> std::io::Result<()> {
     let addr = std::env::var("CHAT_ADDR").unwrap_or_else(|_| "127.0.0.1:5000".into());
-    let io = chat_server();
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    let mut args = std::env::args().skip(1);
+    let mut runtime = String::from("tokio");
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--runtime", Some(name)) => runtime = name,
+            _ => {
+                eprintln!("{USAGE}");
+                std::process::exit(2);
+            }
+        }
+    }
+    // Bound by std on every runtime, so that the address is taken (or refused) the same way.
+    let listener = std::net::TcpListener::bind(&addr)?;
+    match runtime.as_str() {
+        "tokio" => on_tokio(listener),
+        #[cfg(feature = "async-std")]
+        "async-std" => async_std::task::block_on(on_async_io(listener, "async-std")),
+        #[cfg(feature = "async-std")]
+        "smol" => smol::block_on(on_async_io(listener, "smol")),
+        #[cfg(feature = "threaded")]
+        "threaded" => on_threads(listener),
+        // Reached for the runtimes whose feature is off.
+        #[allow(unreachable_patterns)]
+        "async-std" | "smol" | "threaded" => {
+            eprintln!(
+                "the {runtime} runtime is not built in: run with `--features async-std,threaded`"
+            );
+            std::process::exit(3);
+        }
+        _ => {
+            eprintln!("unknown runtime {runtime:?}\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn fallback() -> Fallback {
+    Arc::new(|req| Box::pin(std::future::ready(page(req))))
+}
+
+fn announce(io: &SocketIo, addr: std::net::SocketAddr, runtime: &str) {
     println!(
-        "chat on http://{}/ (async_mode: {})",
-        listener.local_addr()?,
+        "chat on http://{addr}/ (runtime: {runtime}, async_mode: {})",
         io.async_mode()
     );
-    let fallback: Fallback = Arc::new(|req| Box::pin(std::future::ready(page(req))));
-    io.serve_with_fallback(listener, Some(fallback), async {
-        let _ = tokio::signal::ctrl_c().await;
+}
+
+fn on_tokio(listener: std::net::TcpListener) -> std::io::Result<()> {
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let io = chat_server(SocketIo::builder().runtime(sockio::runtime::Tokio));
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        announce(&io, listener.local_addr()?, "tokio");
+        io.serve_with_fallback(listener, Some(fallback()), async move {
+            #[cfg(unix)]
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
     })
-    .await
+}
+
+/// Under async-std's or smol's `block_on`: the same serve call for both.
+#[cfg(feature = "async-std")]
+async fn on_async_io(listener: std::net::TcpListener, runtime: &str) -> std::io::Result<()> {
+    let io = chat_server(SocketIo::builder().runtime(sockio::runtime::AsyncStd));
+    let listener = sockio::AsyncTcpListener::try_from(listener)?;
+    let stopped = stop_signals()?;
+    announce(&io, listener.local_addr()?, runtime);
+    io.serve_async_std_with_fallback(listener, Some(fallback()), stopped)
+        .await
+}
+
+#[cfg(feature = "threaded")]
+fn on_threads(listener: std::net::TcpListener) -> std::io::Result<()> {
+    let io = chat_server(SocketIo::builder().runtime(sockio::runtime::Threaded));
+    let shutdown = sockio::ShutdownHandle::new();
+    let stopped = stop_signals()?;
+    let handle = shutdown.clone();
+    std::thread::spawn(move || {
+        async_io::block_on(stopped);
+        handle.shutdown();
+    });
+    announce(&io, listener.local_addr()?, "threaded");
+    io.serve_blocking(listener, Some(fallback()), shutdown)
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+#[cfg(any(feature = "async-std", feature = "threaded"))]
+fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use async_signal::{Signal, Signals};
+    use futures_lite::StreamExt as _;
+    #[cfg(unix)]
+    let mut signals = Signals::new([Signal::Int, Signal::Term])?;
+    #[cfg(not(unix))]
+    let mut signals = Signals::new([Signal::Int])?;
+    Ok(async move {
+        let _ = signals.next().await;
+    })
 }

@@ -1,6 +1,6 @@
-// A real browser against the chat example: headless Debian Chromium driven by playwright-core
-// opens the page twice; the two pages join a room and talk through the UI; the DOM of both
-// is checked, and screenshots go to conformance/artifacts/.
+// A real browser against the chat example, served on the runtime SOCKIO_RUNTIME names: headless
+// Debian Chromium driven by playwright-core opens the page twice; the two pages join a room and
+// talk through the UI; the DOM of both is checked, and screenshots go to conformance/artifacts/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { root, within } from '../node/helpers.mjs';
+import { root, runtime, within } from '../node/helpers.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(root, 'conformance', 'artifacts');
@@ -20,13 +20,14 @@ let context;
 let profile;
 
 before(async () => {
-  chat = spawn(chatBin, [], { cwd: root, env: { ...process.env, CHAT_ADDR: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  chat = spawn(chatBin, ['--runtime', runtime], { cwd: root, env: { ...process.env, CHAT_ADDR: '127.0.0.1:0' }, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   url = await within(new Promise((resolve, reject) => {
     chat.once('exit', (code) => reject(new Error(`chat exited with ${code}: ${out}`)));
     chat.stdout.on('data', (chunk) => {
       out += chunk;
-      const m = out.match(/chat on (http:\/\/127\.0\.0\.1:\d+)\//);
+      const m = out.match(/chat on (http:\/\/127\.0\.0\.1:\d+)\/ \(runtime: (\S+),/);
+      if (m && m[2] !== runtime) reject(new Error(`the chat example runs on ${m[2]}, not ${runtime}`));
       if (m) resolve(m[1]);
     });
   }), 20000, 'the chat example to listen');
@@ -117,8 +118,8 @@ test("two browser pages chat through the chat example's UI", async () => {
   assert.deepEqual(await chatLines(alice), ['alice: hello from alice', 'bob: hi alice, ünïcødé ✓']);
   assert.deepEqual(await chatLines(bob), await chatLines(alice));
 
-  await alice.page.screenshot({ path: path.join(ARTIFACTS, 'chat-alice.png'), fullPage: true });
-  await bob.page.screenshot({ path: path.join(ARTIFACTS, 'chat-bob.png'), fullPage: true });
+  await alice.page.screenshot({ path: path.join(ARTIFACTS, `chat-${runtime}-alice.png`), fullPage: true });
+  await bob.page.screenshot({ path: path.join(ARTIFACTS, `chat-${runtime}-bob.png`), fullPage: true });
 
   // Bob closes his tab: alice is told.
   await bob.page.close();

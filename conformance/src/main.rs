@@ -18,8 +18,16 @@ use sockio::{SocketIo, SocketIoBuilder};
 
 mod app;
 
+#[cfg(feature = "async-std")]
+mod rt_async_std;
+#[cfg(feature = "smol")]
+mod rt_smol;
+#[cfg(feature = "threaded")]
+mod rt_threaded;
 #[cfg(feature = "tokio")]
 mod rt_tokio;
+#[cfg(any(feature = "async-std", feature = "smol", feature = "threaded"))]
+mod signals;
 
 /// What the server serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,9 +66,9 @@ pub type Serve = fn(mode: Mode, port: u16) -> io::Result<()>;
 fn runtimes() -> [(&'static str, Option<Serve>); 4] {
     [
         ("tokio", tokio_serve()),
-        ("async-std", None),
-        ("smol", None),
-        ("threaded", None),
+        ("async-std", async_std_serve()),
+        ("smol", smol_serve()),
+        ("threaded", threaded_serve()),
     ]
 }
 
@@ -70,6 +78,39 @@ fn tokio_serve() -> Option<Serve> {
         Some(rt_tokio::serve)
     }
     #[cfg(not(feature = "tokio"))]
+    {
+        None
+    }
+}
+
+fn async_std_serve() -> Option<Serve> {
+    #[cfg(feature = "async-std")]
+    {
+        Some(rt_async_std::serve)
+    }
+    #[cfg(not(feature = "async-std"))]
+    {
+        None
+    }
+}
+
+fn smol_serve() -> Option<Serve> {
+    #[cfg(feature = "smol")]
+    {
+        Some(rt_smol::serve)
+    }
+    #[cfg(not(feature = "smol"))]
+    {
+        None
+    }
+}
+
+fn threaded_serve() -> Option<Serve> {
+    #[cfg(feature = "threaded")]
+    {
+        Some(rt_threaded::serve)
+    }
+    #[cfg(not(feature = "threaded"))]
     {
         None
     }

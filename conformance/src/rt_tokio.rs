@@ -1,5 +1,6 @@
 //! Serving on tokio.
 
+use std::future::Future;
 use std::io;
 
 use sockio::SocketIo;
@@ -13,32 +14,33 @@ pub fn serve(mode: Mode, port: u16) -> io::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let io = mode.build(SocketIo::builder());
+        let io = mode.build(SocketIo::builder().runtime(sockio::runtime::Tokio));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let stopped = stopped()?;
         announce(listener.local_addr()?, "tokio", mode)?;
-        io.serve(listener, stopped()).await
+        io.serve(listener, stopped).await
     })
 }
 
-/// Completes on SIGTERM or SIGINT.
-async fn stopped() {
+/// Registers the handlers now (so that a signal that comes right after the `listening` line
+/// is not missed) and returns a future that completes on the first SIGTERM or SIGINT.
+fn stopped() -> io::Result<impl Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
