@@ -342,6 +342,7 @@ impl Engine {
                 session,
                 namespace,
                 auth,
+                ..
             } => {
                 if !self.registry().has_namespace(namespace.as_str()) {
                     if let Some(s) = st.server.socket(socket) {
