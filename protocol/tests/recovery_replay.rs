@@ -343,3 +343,39 @@ fn application_data_is_kept_with_the_socket() {
     h.drain();
     assert!(c2.texts(&mut h)[0].contains(&sid));
 }
+
+#[test]
+fn an_offset_from_an_earlier_socket_replays_only_what_this_one_missed() {
+    // One kept socket at most, so that a second drop evicts the first.
+    let recovery = RecoveryConfig::default().max_sessions(1);
+    let mut h = Harness::new(Config::default().connection_state_recovery(Some(recovery)));
+    let (mut c, _, _, pid1) = connected(&mut h, Mode::WebSocket, "/");
+    broadcast(&mut h, None, r#"["x"]"#);
+    let stale = offset(&c.texts(&mut h)[0]);
+    drop_transport(&mut h, &mut c);
+    let (mut other, _, _, _) = connected(&mut h, Mode::WebSocket, "/");
+    drop_transport(&mut h, &mut other);
+    broadcast(&mut h, None, r#"["w"]"#);
+    // pid1 was evicted: a new socket, and socket.io-client keeps its stale offset
+    let mut c2 = Client::websocket(&mut h);
+    let auth = json!({"pid": pid1, "offset": stale}).to_string();
+    let id = c2.connect(&mut h, "/", Some(&auth));
+    assert_eq!(recovered_connect(&mut h), (id, false));
+    let texts = c2.texts(&mut h);
+    let pid2 = sio(&texts[0]).data.unwrap()["pid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    drop_transport(&mut h, &mut c2);
+    broadcast(&mut h, None, r#"["z"]"#);
+    let mut c3 = Client::websocket(&mut h);
+    let auth = json!({"pid": pid2, "offset": stale}).to_string();
+    let id = c3.connect(&mut h, "/", Some(&auth));
+    assert_eq!(recovered_connect(&mut h), (id, true));
+    let texts = c3.texts(&mut h);
+    assert_eq!(
+        without_offsets(&texts[1..]),
+        vec![json!(["z"])],
+        "not x nor w"
+    );
+}

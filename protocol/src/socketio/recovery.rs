@@ -18,8 +18,9 @@
 //! - On reconnection the client's CONNECT auth carries `{"pid":"…","offset":"…"}` (offset
 //!   absent when it never handled an event with one). When the pid names a socket that lost
 //!   its transport less than `max_disconnection_duration` ago and its position is still known
-//!   (the offset is an event of this namespace still kept; without an offset, nothing sent to
-//!   the namespace since the socket connected was dropped), the socket comes back with its sid,
+//!   (the offset is an event of this namespace still kept; without an offset, or with one
+//!   older than the socket, nothing sent to the namespace since the socket connected was
+//!   dropped), the socket comes back with its sid,
 //!   pid and rooms, and [`Event::Connect`](crate::Event::Connect) says `recovered: true`.
 //!   Anything else (unknown or expired pid, an offset that is not a string or no longer kept)
 //!   is an ordinary new connection.
@@ -296,11 +297,14 @@ impl Recovery {
             return None; // expiry removes it
         }
         let start = match seq {
-            Some(seq) => store.log.binary_search_by_key(&seq, |l| l.seq).ok()? + 1,
-            None if store.dropped_to < kept.since => {
-                store.log.partition_point(|l| l.seq < kept.since)
+            Some(seq) if seq >= kept.since => {
+                store.log.binary_search_by_key(&seq, |l| l.seq).ok()? + 1
             }
-            None => return None,
+            // No offset, or one from before this socket existed (socket.io-client keeps the
+            // last offset of an earlier session until an event replaces it): the client got
+            // nothing of this socket's, so everything since it connected is missed.
+            _ if store.dropped_to < kept.since => store.log.partition_point(|l| l.seq < kept.since),
+            _ => return None,
         };
         let kept = store.kept.remove(&pid).expect("looked up above");
         store.by_sid.remove(&kept.sid);
@@ -721,6 +725,15 @@ impl Server {
                 "a connected socket still restoring"
             );
         }
+    }
+
+    /// Whether `text` is an offset this server put on an event (connection state recovery):
+    /// for tools that read events, such as a test client that strips offsets from arguments.
+    pub fn is_recovery_offset(&self, text: &str) -> bool {
+        self.recovery
+            .as_deref()
+            .and_then(|r| r.parse_offset(text))
+            .is_some()
     }
 
     /// What connection state recovery holds right now; `None` when it is off.
