@@ -864,7 +864,10 @@ impl Server {
     fn new_sid(&mut self) -> Sid {
         loop {
             let sid = Sid::random(&mut *self.entropy);
-            if !self.by_sid.contains_key(&sid) && !self.socket_by_sid.contains_key(&sid) {
+            if !self.by_sid.contains_key(&sid)
+                && !self.socket_by_sid.contains_key(&sid)
+                && !self.is_kept_sid(&sid)
+            {
                 return sid;
             }
         }

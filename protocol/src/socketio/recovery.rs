@@ -428,6 +428,13 @@ impl Server {
         self.recovery.as_deref_mut()
     }
 
+    /// Whether a disconnected socket kept for recovery has this sid (new ones must not).
+    pub(crate) fn is_kept_sid(&self, sid: &Sid) -> bool {
+        self.recovery
+            .as_deref()
+            .is_some_and(|r| r.stores.values().any(|s| s.by_sid.contains_key(sid)))
+    }
+
     /// The position a new socket starts at (0 without recovery).
     pub(crate) fn recovery_position(&self) -> u64 {
         self.recovery.as_ref().map_or(0, |r| r.position())
