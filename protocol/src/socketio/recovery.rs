@@ -57,6 +57,20 @@ use crate::socketio::PacketKind;
 pub type RecoveryData = Box<dyn Any + Send>;
 
 const EPOCH_LEN: usize = 8;
+/// The longest offset: the epoch and 16 hexadecimal digits.
+const OFFSET_MAX: usize = EPOCH_LEN + 16;
+
+/// An offset's text, on the stack.
+struct OffsetBuf {
+    buf: [u8; OFFSET_MAX],
+    len: usize,
+}
+
+impl OffsetBuf {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).expect("offsets are ASCII")
+    }
+}
 
 /// What connection state recovery holds, from [`Server::recovery_stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -207,12 +221,25 @@ impl Recovery {
         now.saturating_duration_since(at) >= self.window()
     }
 
-    /// The offset text of a sequence number.
+    /// The offset text of a sequence number: the epoch, then the number in hexadecimal
+    /// without leading zeros. Built on the stack: every logged event needs one.
+    fn offset_buf(&self, seq: u64) -> OffsetBuf {
+        let mut buf = [0u8; OFFSET_MAX];
+        buf[..EPOCH_LEN].copy_from_slice(&self.epoch);
+        let digits = (64 - seq.max(1).leading_zeros()).div_ceil(4) as usize;
+        for i in 0..digits {
+            let nibble = (seq >> (4 * (digits - 1 - i))) & 0xf;
+            buf[EPOCH_LEN + i] = b"0123456789abcdef"[nibble as usize];
+        }
+        OffsetBuf {
+            buf,
+            len: EPOCH_LEN + digits,
+        }
+    }
+
+    /// [`offset_buf`](Self::offset_buf) as a `String`.
     fn offset(&self, seq: u64) -> String {
-        let mut s = String::with_capacity(EPOCH_LEN + 16);
-        s.push_str(std::str::from_utf8(&self.epoch).expect("epoch is ASCII"));
-        s.push_str(&format!("{seq:x}"));
-        s
+        self.offset_buf(seq).as_str().to_string()
     }
 
     /// The sequence number of an offset this server handed out, or `None`.
@@ -469,7 +496,7 @@ impl Server {
             return None;
         }
         let seq = recovery.next();
-        let offset = recovery.offset(seq);
+        let offset = recovery.offset_buf(seq);
         let n = payload.attachments.len();
         let kind = if n == 0 {
             PacketKind::Event
@@ -477,7 +504,7 @@ impl Server {
             PacketKind::BinaryEvent
         };
         encode_header(&mut self.scratch, true, kind, n, namespace, None);
-        if !write_with_offset(&mut self.scratch, &payload.json, &offset) {
+        if !write_with_offset(&mut self.scratch, &payload.json, offset.as_str()) {
             self.scratch.clear();
             return None;
         }
@@ -531,8 +558,13 @@ impl Server {
         self.recovery.as_ref()?;
         let st = self.socket_state(id)?;
         let namespace = st.namespace.clone();
+        // A connected socket lists its own room first: share its name.
+        let own = match st.rooms.first() {
+            Some(r) if r.as_str() == st.sid.as_str() => r.clone(),
+            _ => Room::from(st.sid.as_str()),
+        };
         let target = Target {
-            rooms: SmallVec::from_elem(Room::from(st.sid.as_str()), 1),
+            rooms: SmallVec::from_elem(own, 1),
             except: SmallVec::new(),
         };
         let (seq, text) = self.log_event(&namespace, target, payload, true)?;
@@ -839,6 +871,11 @@ mod tests {
         assert_ne!(r.offset(a), r.offset(b));
         assert_eq!(r.parse_offset(&r.offset(a)), Some(a));
         assert_eq!(r.parse_offset(&r.offset(0xdead_beef)), Some(0xdead_beef));
+        for seq in [1, 9, 15, 16, 255, 256, u64::MAX] {
+            let epoch = std::str::from_utf8(&r.epoch).unwrap();
+            assert_eq!(r.offset(seq), format!("{epoch}{seq:x}"));
+            assert_eq!(r.parse_offset(&r.offset(seq)), Some(seq));
+        }
         let epoch = std::str::from_utf8(&r.epoch).unwrap().to_string();
         for bad in ["", "x", &epoch, &format!("{epoch}01"), &format!("{epoch}A")] {
             assert_eq!(r.parse_offset(bad), None, "{bad:?}");
