@@ -355,6 +355,10 @@ pub(crate) struct NamespaceState {
 ///   [`close_session`](Self::close_session) and [`shutdown`](Self::shutdown).
 /// - Queries: [`session_request`](Self::session_request), [`socket_info`](Self::socket_info),
 ///   [`socket_by_sid`](Self::socket_by_sid), [`room_members`](Self::room_members), counts.
+/// - Connection state recovery (when [configured](crate::RecoveryConfig)):
+///   [`keep_recovery_data`](Self::keep_recovery_data),
+///   [`take_recovery_data`](Self::take_recovery_data),
+///   [`recovery_stats`](Self::recovery_stats), [`is_recovery_offset`](Self::is_recovery_offset).
 ///
 /// # Drain order
 /// After every input and every command, call [`poll_output`](Self::poll_output) until it returns
