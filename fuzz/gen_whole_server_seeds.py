@@ -246,6 +246,14 @@ SCENARIOS = {
     "shutdown_linger": ({}, [
         ("Handshake",), ("PostText", 0, "0"), ("Get", 0), ("Emit", 0, False, 0), ("Shutdown",),
         ("Get", 0), ("Handshake",), ("PostText", 0, "0"), ("Shutdown",), ("Advance", 250)]),
+    # Bit 7 of `queue` turns connection state recovery on: a socket loses its WebSocket, comes
+    # back with its pid and offset, loses it again, and comes back over polling without one.
+    "recovery": ({"queue": 0x80 | 60}, [
+        ("WsOpen",), ("WsText", 0, "40"), ("Join", 0, 1), ("Broadcast",), ("Emit", 0, False, 1),
+        ("Close", 0), ("Broadcast", {"to": 1}), ("WsOpen",),
+        ("WsText", 0, '40{"pid":"$pid","offset":"$offset"}'), ("Close", 1),
+        ("Broadcast", {"binary": True}), ("Handshake",), ("PostText", 0, '0{"pid":"$pid"}'),
+        ("Get", 0), ("Advance", 2100)]),
 }
 
 # Inputs that broke an invariant once; replayed by `fuzz/smoke` before fuzzing.

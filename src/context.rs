@@ -216,6 +216,14 @@ impl Context {
         &self.data.namespace
     }
 
+    /// Whether connection state recovery restored this socket after its connection dropped
+    /// (socket.io's `socket.recovered`): it kept its sid, rooms and session, and the events it
+    /// missed are delivered right after it is accepted. Always false unless the server was
+    /// built with [`connection_state_recovery`](crate::SocketIoBuilder::connection_state_recovery).
+    pub fn recovered(&self) -> bool {
+        self.data.recovered
+    }
+
     /// The event being handled; `None` in connect and disconnect handlers.
     pub fn event(&self) -> Option<&str> {
         self.event.as_deref()

@@ -115,7 +115,8 @@ impl Emitter {
         self
     }
 
-    /// The packet may be dropped for clients that are not ready to receive it.
+    /// The packet may be dropped for clients that are not ready to receive it (a busy
+    /// transport, a full queue). It is never replayed by connection state recovery.
     pub fn volatile(mut self) -> Self {
         self.volatile = true;
         self
@@ -246,11 +247,13 @@ pub(crate) fn deliver_local(
     volatile: bool,
     payload: &Payload,
 ) -> bool {
-    // One client addressed by sid: a direct emit, so a full queue is reported.
-    if to.len() == 1 && except.is_empty() && skip.is_empty() {
+    // One client addressed by sid: a direct emit, so a full queue is reported. A volatile one
+    // goes the broadcast way, which drops it when the client is busy (as socket.io does) and
+    // keeps it out of connection state recovery.
+    if to.len() == 1 && except.is_empty() && skip.is_empty() && !volatile {
         if let Some(id) = crate::io::find(st, &to[0], ns) {
             let mut s = st.server.socket(id).expect("socket found by sid");
-            return s.emit(payload.clone()).is_err() && !volatile;
+            return s.emit(payload.clone()).is_err();
         }
     }
     let skip_ids: Vec<_> = skip

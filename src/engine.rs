@@ -129,13 +129,19 @@ pub(crate) enum SocketEvent {
     Disconnect(DisconnectReason),
 }
 
+/// A socket's session map, as kept across a recovered reconnection.
+type SocketSession = Arc<Mutex<serde_json::Map<String, Value>>>;
+
 /// What the driver keeps about a socket for its handlers.
 pub(crate) struct SocketData {
     pub(crate) id: SocketId,
     pub(crate) sid: String,
     pub(crate) namespace: String,
     pub(crate) request: Arc<Request>,
-    pub(crate) session: Mutex<serde_json::Map<String, Value>>,
+    /// Shared with the next connection when connection state recovery restores the socket.
+    pub(crate) session: Arc<Mutex<serde_json::Map<String, Value>>>,
+    /// Whether connection state recovery restored this socket.
+    pub(crate) recovered: bool,
     queue: async_channel::Sender<SocketEvent>,
 }
 
@@ -342,6 +348,7 @@ impl Engine {
                 session,
                 namespace,
                 auth,
+                recovered,
             } => {
                 if !self.registry().has_namespace(namespace.as_str()) {
                     if let Some(s) = st.server.socket(socket) {
@@ -356,12 +363,18 @@ impl Engine {
                     .unwrap_or_default();
                 let request = st.requests.get(&session).cloned().unwrap_or_default();
                 let (tx, rx) = async_channel::unbounded();
+                // A recovered socket gets the session its last connection left behind.
+                let kept = recovered
+                    .then(|| st.server.take_recovery_data(socket))
+                    .flatten()
+                    .and_then(|d| d.downcast::<SocketSession>().ok());
                 let data = Arc::new(SocketData {
                     id: socket,
                     sid,
                     namespace: namespace.to_string(),
                     request,
-                    session: Mutex::new(serde_json::Map::new()),
+                    session: kept.map(|k| *k).unwrap_or_default(),
+                    recovered,
                     queue: tx,
                 });
                 st.sockets.insert(socket, data.clone());
@@ -418,6 +431,13 @@ impl Engine {
                     }
                 }
                 if let Some(d) = st.sockets.remove(&socket) {
+                    if reason.is_recoverable() {
+                        // Kept only when the core keeps the socket for recovery.
+                        let session: SocketSession = d.session.clone();
+                        let _ =
+                            st.server
+                                .keep_recovery_data(&d.namespace, &d.sid, Box::new(session));
+                    }
                     self.enqueue(&d, SocketEvent::Disconnect(reason));
                     d.queue.close();
                 }

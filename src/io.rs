@@ -150,6 +150,46 @@ impl SocketIoBuilder {
         self
     }
 
+    /// The window of [`with_connection_state_recovery`](Self::with_connection_state_recovery):
+    /// 2 minutes, socket.io's default `maxDisconnectionDuration`.
+    pub const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(120);
+
+    /// Turns on connection state recovery (socket.io's `connectionStateRecovery`, off by
+    /// default) with a window of `window`.
+    ///
+    /// A client whose connection drops (network loss, ping timeout, the transport failing;
+    /// not a namespace disconnect by either side) and that reconnects within the window gets
+    /// its socket back: the same sid, the same rooms, the same [session](crate::Context::session_get),
+    /// and, before anything else, every event sent to it meanwhile, in order.
+    /// [`Context::recovered`] tells a connect handler which case it runs for. The official
+    /// JavaScript client (4.6 and later) does its part by itself; each event the server sends
+    /// without an acknowledgement and not volatile then carries an offset as its last argument,
+    /// which listeners of that client see (as with node's socket.io).
+    ///
+    /// The server keeps, per namespace, the events of the last `window` (up to 10,000 events
+    /// and 8 MiB; see [`RecoveryConfig`] through [`protocol_config`](Self::protocol_config) to
+    /// change that) and the state of disconnected sockets. Recovery works within one process:
+    /// with a message queue, a client recovers only on the server it left.
+    ///
+    /// [`Context::recovered`]: crate::Context::recovered
+    /// [`RecoveryConfig`]: crate::protocol::RecoveryConfig
+    pub fn connection_state_recovery(mut self, window: Duration) -> Self {
+        let recovery = self
+            .config
+            .connection_state_recovery_value()
+            .cloned()
+            .unwrap_or_default()
+            .max_disconnection_duration(window);
+        self.config = self.config.connection_state_recovery(Some(recovery));
+        self
+    }
+
+    /// [`connection_state_recovery`](Self::connection_state_recovery) with the default window
+    /// of 2 minutes ([`DEFAULT_RECOVERY_WINDOW`](Self::DEFAULT_RECOVERY_WINDOW)).
+    pub fn with_connection_state_recovery(self) -> Self {
+        self.connection_state_recovery(Self::DEFAULT_RECOVERY_WINDOW)
+    }
+
     /// Accepts connections to any namespace, not only those with handlers.
     pub fn any_namespace(mut self) -> Self {
         self.any_namespace = true;

@@ -115,11 +115,25 @@ impl TestClientBuilder {
 }
 
 /// An in-memory Socket.IO client for tests.
+///
+/// With connection state recovery on the server
+/// ([`connection_state_recovery`](crate::SocketIoBuilder::connection_state_recovery)), it
+/// does what socket.io-client does: it keeps the `pid` of each namespace and the offset of the
+/// last event it received, and sends them when it [reconnects](Self::reconnect). The offsets
+/// are not part of [`Received::args`].
 pub struct SocketIoTestClient {
     io: SocketIo,
+    /// The handshake request, to open the connection again.
+    request: HttpRequest,
     transport: TransportHandle,
     inbox: Arc<(Mutex<Inbox>, Condvar)>,
     connected: HashMap<String, String>,
+    /// The namespaces to connect again after a dropped connection, with their auth.
+    namespaces: Vec<(String, Option<Value>)>,
+    /// Per namespace: the recovery pid and the last offset received.
+    pids: HashMap<String, String>,
+    offsets: HashMap<String, String>,
+    recovered: HashMap<String, bool>,
     refused: HashMap<String, ConnectRefused>,
     received: Vec<Received>,
     acks: HashMap<u64, Args>,
@@ -162,12 +176,19 @@ impl TestClientBuilder {
             ..Default::default()
         };
         let inbox: Arc<(Mutex<Inbox>, Condvar)> = Arc::default();
-        let transport = io.engine.ws_open(request, Arc::new(Sink(inbox.clone())));
+        let transport = io
+            .engine
+            .ws_open(request.clone(), Arc::new(Sink(inbox.clone())));
         let mut client = SocketIoTestClient {
             io: io.clone(),
+            request,
             transport,
             inbox,
             connected: HashMap::new(),
+            namespaces: Vec::new(),
+            pids: HashMap::new(),
+            offsets: HashMap::new(),
+            recovered: HashMap::new(),
             refused: HashMap::new(),
             received: Vec::new(),
             acks: HashMap::new(),
@@ -228,10 +249,28 @@ impl SocketIoTestClient {
     /// Connects to another namespace; `false` if the server refused.
     pub fn connect(&mut self, namespace: &str, auth: Option<Value>) -> bool {
         self.refused.remove(namespace);
+        self.namespaces.retain(|(ns, _)| ns != namespace);
+        self.namespaces.push((namespace.to_string(), auth.clone()));
         let prefix = if namespace == "/" {
             String::new()
         } else {
             format!("{namespace},")
+        };
+        // As socket.io-client: the recovery pid and offset join the auth payload
+        // (`Object.assign({pid, offset}, auth)`).
+        let auth = match (self.pids.get(namespace), auth) {
+            (Some(pid), auth @ (None | Some(Value::Object(_)))) => {
+                let mut a = serde_json::Map::new();
+                a.insert("pid".into(), Value::from(pid.as_str()));
+                if let Some(o) = self.offsets.get(namespace) {
+                    a.insert("offset".into(), Value::from(o.as_str()));
+                }
+                if let Some(Value::Object(user)) = auth {
+                    a.extend(user);
+                }
+                Some(Value::Object(a))
+            }
+            (_, auth) => auth,
         };
         let auth = auth.map(|a| a.to_string()).unwrap_or_default();
         self.send_text(format!("40{prefix}{auth}"));
@@ -262,6 +301,42 @@ impl SocketIoTestClient {
     /// The client's sid in `namespace`.
     pub fn sid(&self, namespace: &str) -> Option<&str> {
         self.connected.get(namespace).map(String::as_str)
+    }
+
+    /// Whether the last connection to `namespace` was recovered (socket.io-client's
+    /// `socket.recovered`): the server sent back the pid the client already had.
+    pub fn recovered(&self, namespace: &str) -> bool {
+        self.recovered.get(namespace).copied().unwrap_or(false)
+    }
+
+    /// The connection drops, as on a network failure: the transport goes away with no close
+    /// packet and no namespace disconnect (the server's disconnect handlers see
+    /// `transport close`). [`reconnect`](Self::reconnect) opens a new one.
+    pub fn drop_connection(&mut self) {
+        self.close();
+    }
+
+    /// Opens a new connection, as socket.io-client's reconnection does, and connects again to
+    /// every namespace the client was connected to (not those it left, nor those the server
+    /// disconnected it from), with the same auth plus, when the server recovers connections,
+    /// the pid and last offset of each. True when every namespace connected; see
+    /// [`recovered`](Self::recovered) for whether the server recovered them.
+    pub fn reconnect(&mut self) -> bool {
+        self.close();
+        let inbox: Arc<(Mutex<Inbox>, Condvar)> = Arc::default();
+        self.transport = self
+            .io
+            .engine
+            .ws_open(self.request.clone(), Arc::new(Sink(inbox.clone())));
+        self.inbox = inbox;
+        self.engine_closed = false;
+        self.partial = None;
+        self.process();
+        let mut all = true;
+        for (ns, auth) in self.namespaces.clone() {
+            all &= self.connect(&ns, auth);
+        }
+        all
     }
 
     /// Emits to the default namespace.
@@ -331,6 +406,7 @@ impl SocketIoTestClient {
         };
         self.send_text(format!("41{prefix}"));
         self.connected.remove(namespace);
+        self.forget(namespace);
         self.process();
     }
 
@@ -342,6 +418,13 @@ impl SocketIoTestClient {
             self.connected.clear();
             self.io.engine.wait_idle(WAIT, || false);
         }
+    }
+
+    /// Forgets a namespace the client left or was disconnected from.
+    fn forget(&mut self, namespace: &str) {
+        self.namespaces.retain(|(ns, _)| ns != namespace);
+        self.pids.remove(namespace);
+        self.offsets.remove(namespace);
     }
 
     fn wait_frame(&self, d: Duration) {
@@ -451,6 +534,22 @@ impl SocketIoTestClient {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
+                let pid = p
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("pid"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let recovered = pid.is_some() && pid.as_ref() == self.pids.get(&ns);
+                self.recovered.insert(ns.clone(), recovered);
+                match pid {
+                    Some(pid) => {
+                        self.pids.insert(ns.clone(), pid);
+                    }
+                    None => {
+                        self.pids.remove(&ns);
+                    }
+                }
                 self.connected.insert(ns, sid);
             }
             PacketKind::ConnectError => {
@@ -472,6 +571,7 @@ impl SocketIoTestClient {
             }
             PacketKind::Disconnect => {
                 self.connected.remove(&ns);
+                self.forget(&ns);
             }
             PacketKind::Event | PacketKind::BinaryEvent => {
                 let Some(Value::Array(mut items)) = p.data else {
@@ -484,6 +584,20 @@ impl SocketIoTestClient {
                     Value::String(s) => s,
                     _ => return,
                 };
+                // Connection state recovery's offset: remembered, not an argument.
+                if p.id.is_none() && self.pids.contains_key(&ns) {
+                    if let Some(Value::String(last)) = items.last() {
+                        let last = last.clone();
+                        if self
+                            .io
+                            .engine
+                            .drive(|st| st.server.is_recovery_offset(&last))
+                        {
+                            items.pop();
+                            self.offsets.insert(ns.clone(), last);
+                        }
+                    }
+                }
                 let args = Args::new(items, attachments).to_json();
                 self.received.push(Received {
                     name,

@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the sans-IO protocol core: the codecs, and a server with 10,000
-//! WebSocket sessions (emit, broadcast, inbound messages, heartbeats).
+//! WebSocket sessions (emit, broadcast, inbound messages, heartbeats), also with connection
+//! state recovery on (emits and broadcasts logged for replay, and a recovery's replay).
 //!
 //! Run with `cargo bench -p sockio-benches --bench protocol`. Before the benchmarks, the binary
 //! prints allocation counts measured with a counting global allocator around single operations.
@@ -13,9 +14,10 @@ use bytes::BytesMut;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 use sockio_benches::{distinct_buffers, drain, drain_collect, Fleet};
 use sockio_protocol::engineio::{decode_payload, encode_payload, Packet as EioPacket, PacketType};
+use sockio_protocol::http::{Frame, HttpRequest};
 use sockio_protocol::socketio::packet::{encode_header, Limits};
 use sockio_protocol::socketio::{Packet as SioPacket, PacketKind, Reassembly};
-use sockio_protocol::{Bytes, Config, Payload, Room, Str};
+use sockio_protocol::{Bytes, Config, Input, Payload, RecoveryConfig, Room, Str, TransportHandle};
 
 // ---- Allocation counting --------------------------------------------------------------------
 
@@ -518,6 +520,156 @@ fn allocation_report(fleet: &mut Fleet) {
     println!("  polling-to-WebSocket upgrade (open, 2probe, 5, drains): {up}");
 }
 
+fn recovery_config() -> Config {
+    Config::default().connection_state_recovery(Some(RecoveryConfig::default()))
+}
+
+/// The same emits and broadcasts as [`server`], with connection state recovery on: each one
+/// also gets an offset and goes into the namespace's log (at its 10,000-event cap, so every
+/// one also drops the oldest).
+fn recovery(c: &mut Criterion, fleet: &mut Fleet) {
+    let mut g = c.benchmark_group("server_10k_ws_recovery");
+    g.sample_size(20);
+    let payload = small_payload();
+    let first = fleet.sockets[0];
+    for _ in 0..10_000 {
+        let _ = fleet.server.broadcast("/").to("r7").emit(&payload);
+        drain(&mut fleet.server);
+    }
+
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("emit/one_socket", |b| {
+        b.iter_batched(
+            || payload.clone(),
+            |p| {
+                fleet
+                    .server
+                    .socket(first)
+                    .expect("live")
+                    .emit(p)
+                    .expect("fits");
+                drain(&mut fleet.server)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    g.throughput(Throughput::Elements((SESSIONS / ROOMS) as u64));
+    g.bench_function("broadcast/room_r7_100_recipients", |b| {
+        b.iter(|| {
+            let report = fleet
+                .server
+                .broadcast("/")
+                .to("r7")
+                .emit(black_box(&payload));
+            (report, drain(&mut fleet.server))
+        })
+    });
+
+    g.throughput(Throughput::Elements(SESSIONS as u64));
+    g.bench_function("broadcast/all_10k_recipients", |b| {
+        b.iter(|| {
+            let report = fleet.server.broadcast("/").emit(black_box(&payload));
+            (report, drain(&mut fleet.server))
+        })
+    });
+
+    // A client that missed `MISSED` broadcasts comes back: WebSocket open, CONNECT with its
+    // pid and offset, accept, the replay queued and written (setup untimed).
+    const MISSED: usize = 1000;
+    g.throughput(Throughput::Elements(MISSED as u64));
+    g.bench_function("replay/reconnect_after_1000_missed_broadcasts", |b| {
+        b.iter_batched(
+            || {
+                let mut one = Fleet::new(recovery_config(), 0, 0);
+                let ws = TransportHandle(1);
+                let reply = ws_session(&mut one, ws, "40".into());
+                let pid = json_field(&reply[1], "pid");
+                let _ = one.server.broadcast("/").emit(&payload);
+                let offset = last_offset(&drain_frames(&mut one.server)[0]);
+                one.close(ws);
+                for _ in 0..MISSED {
+                    let _ = one.server.broadcast("/").emit(&payload);
+                    drain(&mut one.server);
+                }
+                let connect = format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#);
+                (one, connect)
+            },
+            |(mut one, connect)| {
+                let frames = ws_session(&mut one, TransportHandle(2), connect);
+                assert_eq!(frames.len(), MISSED + 2, "open, CONNECT, the replay");
+                one
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+/// Drains, accepting every connection; the WebSocket frames transmitted.
+fn drain_frames(server: &mut sockio_protocol::Server) -> Vec<Frame> {
+    use sockio_protocol::{Event, Output, Transmit};
+    let mut frames = Vec::new();
+    loop {
+        match server.poll_output() {
+            Output::Timeout(_) => return frames,
+            Output::Transmit(Transmit::WebSocket { frame, .. }) => frames.push(frame),
+            Output::Event(Event::Connect { socket, .. }) => {
+                if let Some(s) = server.socket(socket) {
+                    s.accept();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Opens WebSocket `ws` as a new session and sends `first` on it; every frame it got.
+fn ws_session(fleet: &mut Fleet, ws: TransportHandle, first: String) -> Vec<Frame> {
+    let now = fleet.now;
+    fleet.server.handle_input(Input::WebSocketOpen {
+        now,
+        transport: ws,
+        request: HttpRequest {
+            path: "/socket.io/".into(),
+            query: "EIO=4&transport=websocket".into(),
+            ..Default::default()
+        },
+    });
+    let mut frames = drain_frames(&mut fleet.server);
+    fleet.server.handle_input(Input::WebSocketMessage {
+        now,
+        transport: ws,
+        frame: Frame::Text(Bytes::from(first)),
+    });
+    frames.extend(drain_frames(&mut fleet.server));
+    frames
+}
+
+fn frame_text(frame: &Frame) -> &str {
+    match frame {
+        Frame::Text(t) => std::str::from_utf8(t).expect("UTF-8"),
+        Frame::Binary(_) => panic!("a text frame"),
+    }
+}
+
+/// A string field of the JSON object in a CONNECT reply (`40{...}`).
+fn json_field(frame: &Frame, name: &str) -> String {
+    let text = frame_text(frame);
+    let key = format!("\"{name}\":\"");
+    let start = text.find(&key).expect("the field") + key.len();
+    let end = start + text[start..].find('"').expect("its end");
+    text[start..end].to_string()
+}
+
+/// The offset at the end of an event frame.
+fn last_offset(frame: &Frame) -> String {
+    let text = frame_text(frame);
+    let end = text.rfind('"').expect("offset");
+    let start = text[..end].rfind('"').expect("offset");
+    text[start + 1..end].to_string()
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     codec(&mut c);
@@ -533,6 +685,15 @@ fn main() {
     allocation_report(&mut fleet);
     server(&mut c, &mut fleet);
     upgrade(&mut c, &mut fleet);
+    drop(fleet);
+
+    let start = Instant::now();
+    let mut fleet = Fleet::new(recovery_config(), SESSIONS, ROOMS);
+    println!(
+        "built a server with {SESSIONS} WebSocket sessions in {ROOMS} rooms, recovery on, in {:?}",
+        start.elapsed()
+    );
+    recovery(&mut c, &mut fleet);
 
     c.final_summary();
 }

@@ -2,7 +2,7 @@
 //! the Socket.IO, Engine.IO and browser clients of the conformance suite test against.
 //!
 //! ```text
-//! sockio-conformance-server --port 0 [--runtime tokio] [--engineio]
+//! sockio-conformance-server --port 0 [--runtime tokio] [--engineio | --recovery]
 //! sockio-conformance-server --list-runtimes
 //! ```
 //!
@@ -34,6 +34,8 @@ mod signals;
 pub enum Mode {
     /// Socket.IO with the handlers of [`app::socketio`].
     SocketIo,
+    /// The same, with connection state recovery on (the default window of 2 minutes).
+    SocketIoRecovery,
     /// Plain Engine.IO: every message echoed back ([`app::engineio`]).
     EngineIo,
 }
@@ -41,7 +43,7 @@ pub enum Mode {
 impl Mode {
     fn name(self) -> &'static str {
         match self {
-            Mode::SocketIo => "socketio",
+            Mode::SocketIo | Mode::SocketIoRecovery => "socketio",
             Mode::EngineIo => "engineio",
         }
     }
@@ -51,6 +53,9 @@ impl Mode {
         let builder = app::settings(builder);
         match self {
             Mode::SocketIo => app::socketio(builder.build()),
+            Mode::SocketIoRecovery => {
+                app::socketio(builder.with_connection_state_recovery().build())
+            }
             Mode::EngineIo => app::engineio(builder.engineio_only().build()),
         }
     }
@@ -128,12 +133,13 @@ pub fn announce(addr: SocketAddr, runtime: &str, mode: Mode) -> io::Result<()> {
 }
 
 const USAGE: &str = "\
-usage: sockio-conformance-server --port PORT [--runtime NAME] [--engineio]
+usage: sockio-conformance-server --port PORT [--runtime NAME] [--engineio | --recovery]
        sockio-conformance-server --list-runtimes
 
   --port PORT       port on 127.0.0.1 (0: any free port; the bound address is printed)
   --runtime NAME    tokio, async-std, smol or threaded (default tokio)
   --engineio        plain Engine.IO: echo every message back
+  --recovery        Socket.IO with connection state recovery on (2 minute window)
   --list-runtimes   print the runtimes this binary serves on, one per line";
 
 struct Options {
@@ -159,7 +165,11 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
                 port = Some(v.parse::<u16>().map_err(|_| format!("bad port: {v}"))?);
             }
             "--runtime" => runtime = args.next().ok_or("--runtime needs a value")?,
+            "--engineio" | "--recovery" if mode != Mode::SocketIo => {
+                return Err("--engineio and --recovery exclude each other".into())
+            }
             "--engineio" => mode = Mode::EngineIo,
+            "--recovery" => mode = Mode::SocketIoRecovery,
             "--list-runtimes" => return Ok(Command::ListRuntimes),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument: {other}")),

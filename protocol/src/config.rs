@@ -69,6 +69,7 @@ pub struct Config {
     pub(crate) max_pending_acks: usize,
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) engineio_only: bool,
+    pub(crate) connection_state_recovery: Option<RecoveryConfig>,
 }
 
 impl Default for Config {
@@ -91,6 +92,7 @@ impl Default for Config {
             max_pending_acks: 4096,
             slow_consumer: SlowConsumer::Disconnect,
             engineio_only: false,
+            connection_state_recovery: None,
         }
     }
 }
@@ -147,6 +149,10 @@ setters! {
     /// with [`Server::send_message`](crate::Server::send_message), and a session needs no
     /// namespace connection to stay open.
     engineio_only: bool;
+    /// Connection state recovery (off by default): a client whose transport dropped and that
+    /// reconnects within the window gets its sid and rooms back and the packets it missed.
+    /// See [`RecoveryConfig`].
+    connection_state_recovery: Option<RecoveryConfig>;
 }
 
 impl Config {
@@ -163,5 +169,76 @@ impl Config {
     /// The configured max payload.
     pub fn max_payload_value(&self) -> usize {
         self.max_payload
+    }
+
+    /// The connection state recovery settings, when it is on.
+    pub fn connection_state_recovery_value(&self) -> Option<&RecoveryConfig> {
+        self.connection_state_recovery.as_ref()
+    }
+}
+
+/// Connection state recovery, as socket.io's `connectionStateRecovery` option.
+///
+/// When a socket's transport goes away (transport close or error, ping timeout, slow consumer,
+/// server shutting down; not a namespace disconnect by either side, a parse error or a forced
+/// close), the server keeps its sid and rooms for
+/// [`max_disconnection_duration`](Self::max_disconnection_duration), and each namespace keeps
+/// the events it sent for as long, each stamped with an offset. A client that reconnects in
+/// time with the private id (`pid`) it got in its CONNECT reply and the offset of the last
+/// event it received gets its socket back (same sid, same rooms) and, in order, every event it
+/// missed. Every cap is per namespace; what goes over a cap is dropped oldest first, and a
+/// client whose position was dropped connects as a new socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    pub(crate) max_disconnection_duration: Duration,
+    pub(crate) max_packets: usize,
+    pub(crate) max_bytes: usize,
+    pub(crate) max_sessions: usize,
+}
+
+impl Default for RecoveryConfig {
+    /// A window of 2 minutes (socket.io's default), 10,000 events and 8 MiB per namespace
+    /// (below a session's default queue caps, so that one replay fits an empty queue), and
+    /// 100,000 disconnected sockets kept per namespace.
+    fn default() -> Self {
+        RecoveryConfig {
+            max_disconnection_duration: Duration::from_secs(120),
+            max_packets: 10_000,
+            max_bytes: 8 << 20,
+            max_sessions: 100_000,
+        }
+    }
+}
+
+impl RecoveryConfig {
+    /// How long a disconnected socket's state and the events sent meanwhile are kept
+    /// (default 2 minutes).
+    pub fn max_disconnection_duration(mut self, value: Duration) -> Self {
+        self.max_disconnection_duration = value;
+        self
+    }
+
+    /// Most events one namespace keeps for replay (default 10,000).
+    pub fn max_packets(mut self, value: usize) -> Self {
+        self.max_packets = value;
+        self
+    }
+
+    /// Most bytes (JSON and attachments) of the events one namespace keeps (default 8 MiB).
+    /// A replay is queued whole, so keep this under the session queue's byte cap.
+    pub fn max_bytes(mut self, value: usize) -> Self {
+        self.max_bytes = value;
+        self
+    }
+
+    /// Most disconnected sockets one namespace keeps for recovery (default 100,000).
+    pub fn max_sessions(mut self, value: usize) -> Self {
+        self.max_sessions = value;
+        self
+    }
+
+    /// The configured window.
+    pub fn max_disconnection_duration_value(&self) -> Duration {
+        self.max_disconnection_duration
     }
 }

@@ -14,7 +14,7 @@
 //!
 //! It returns [`Stats`]: which outputs the run reached, to judge how deep a corpus goes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -24,8 +24,8 @@ use serde_json::Value;
 use crate::http::{Frame, HttpRequest, Method};
 use crate::socketio::binary::Attachments;
 use crate::{
-    Config, Cookie, Cors, Entropy, Event, Input, Output, Payload, Server, SessionHandle,
-    SlowConsumer, SocketId, Transmit, TransportHandle,
+    Config, Cookie, Cors, Entropy, Event, Input, Output, Payload, RecoveryConfig, Server,
+    SessionHandle, SlowConsumer, SocketId, Transmit, TransportHandle,
 };
 
 /// A deterministic [`Entropy`] for tests and fuzzing (xorshift; not for production).
@@ -60,7 +60,10 @@ pub struct Scenario {
 pub struct Setup {
     /// Slow consumers lose the packet instead of being disconnected.
     pub drop_slow: bool,
-    /// Outbound queue cap: `4 + n % 64` packets and `64 * (4 + n % 64)` bytes.
+    /// Outbound queue cap: `4 + n % 64` packets and `64 * (4 + n % 64)` bytes. Bit 7 turns
+    /// connection state recovery on (window 2 s; 6 events, 256 bytes and 3 sockets kept per
+    /// namespace), and then `$pid` and `$offset` in the text of a message are replaced by a
+    /// pid and an offset the server keeps (see [`Op::PostText`]).
     pub queue: u8,
     /// Polling handshakes set a session cookie.
     pub cookie: bool,
@@ -79,7 +82,10 @@ pub enum Op {
     Get(u8),
     /// A POST of arbitrary bytes on session `n`.
     Post(u8, Vec<u8>),
-    /// A POST on session `n` of one Engine.IO message (`4` + the text).
+    /// A POST on session `n` of one Engine.IO message (`4` + the text). With recovery on,
+    /// `$pid` and `$offset` in the text (here and in [`Op::WsText`]) become one of the pids and
+    /// offsets the server keeps, picked by the text's length, so that reconnections can name
+    /// real state.
     PostText(u8, String),
     /// An HTTP request with an arbitrary query string (`Options` for a preflight), with an
     /// `Origin` header foreign to the `Host` when the flag is set.
@@ -189,6 +195,9 @@ pub const OUTCOMES: &[&str] = &[
     "ws: blocked",
     "event: connect",
     "event: connect with auth",
+    "event: connect recovered",
+    "app: recovery data kept",
+    "app: recovery data restored",
     "app: connection accepted",
     "app: connection rejected",
     "app: connection left pending",
@@ -284,7 +293,14 @@ pub fn run_scenario(scenario: &Scenario) -> Stats {
             Cors::Any
         } else {
             Cors::SameOrigin
-        });
+        })
+        .connection_state_recovery((setup.queue & 0x80 != 0).then(|| {
+            RecoveryConfig::default()
+                .max_disconnection_duration(Duration::from_secs(2))
+                .max_packets(6)
+                .max_bytes(256)
+                .max_sessions(3)
+        }));
     let mut f = Fuzz {
         server: Server::new(config, Box::new(TestEntropy(0x9E37_79B9_7F4A_7C15)), start),
         now: start,
@@ -301,6 +317,7 @@ pub fn run_scenario(scenario: &Scenario) -> Stats {
         pending: Vec::new(),
         gone_sockets: HashSet::new(),
         gone_sessions: HashSet::new(),
+        socket_names: HashMap::new(),
         stats: Stats::default(),
     };
     for op in &scenario.ops {
@@ -331,6 +348,8 @@ struct Fuzz {
     pending: Vec<SocketId>,
     gone_sockets: HashSet<SocketId>,
     gone_sessions: HashSet<SessionHandle>,
+    /// Namespace and sid of every live socket, to keep data with it when it goes away.
+    socket_names: HashMap<SocketId, (String, String)>,
     stats: Stats,
 }
 
@@ -447,7 +466,7 @@ impl Fuzz {
             Op::PostText(n, text) => {
                 if let Some(sid) = self.sid(*n) {
                     let q = format!("EIO=4&transport=polling&sid={sid}");
-                    let body = Bytes::from(format!("4{text}"));
+                    let body = Bytes::from(format!("4{}", self.substitute(text)));
                     self.http(Method::Post, q, body, Vec::new());
                 }
             }
@@ -486,7 +505,10 @@ impl Fuzz {
                     request,
                 });
             }
-            Op::WsText(n, s) => self.ws_message(*n, Frame::Text(Bytes::from(s.clone()))),
+            Op::WsText(n, s) => {
+                let text = self.substitute(s);
+                self.ws_message(*n, Frame::Text(Bytes::from(text)))
+            }
             Op::WsBinary(n, b) => self.ws_message(*n, Frame::Binary(Bytes::from(b.clone()))),
             Op::Close(n) => {
                 if self.next > 0 {
@@ -619,7 +641,20 @@ impl Fuzz {
         }
     }
 
+    /// Replaces `$pid` and `$offset` with state the server keeps for recovery.
+    fn substitute(&self, text: &str) -> String {
+        if !text.contains('$') {
+            return text.to_string();
+        }
+        let (pids, offsets) = self.server.recovery_handles();
+        let k = text.len() as u8;
+        let pid = pick(&pids, k).unwrap_or_default();
+        let offset = pick(&offsets, k).unwrap_or_default();
+        text.replace("$pid", &pid).replace("$offset", &offset)
+    }
+
     fn forget_socket(&mut self, id: SocketId) {
+        self.socket_names.remove(&id);
         self.sockets.retain(|s| *s != id);
         self.pending.retain(|s| *s != id);
         self.gone_sockets.insert(id);
@@ -740,15 +775,27 @@ impl Fuzz {
             Event::Connect {
                 socket,
                 session,
+                namespace,
                 auth,
-                ..
+                recovered,
             } => {
                 assert!(
                     !self.gone_sessions.contains(&session),
                     "connect on a closed session"
                 );
                 self.stats.hit("event: connect");
+                if recovered {
+                    self.stats.hit("event: connect recovered");
+                    if let Some(data) = self.server.take_recovery_data(socket) {
+                        assert!(data.is::<SocketId>(), "data of another kind");
+                        self.stats.hit("app: recovery data restored");
+                    }
+                }
                 self.sockets.push(socket);
+                if let Some(info) = self.server.socket_info(socket) {
+                    let name = (namespace.to_string(), info.sid.to_string());
+                    self.socket_names.insert(socket, name);
+                }
                 let auth = auth.as_ref().and_then(Value::as_object);
                 if auth.is_some() {
                     self.stats.hit("event: connect with auth");
@@ -807,6 +854,13 @@ impl Fuzz {
             }
             Event::Disconnect { socket, reason, .. } => {
                 self.socket_event(socket);
+                if let Some((ns, sid)) = self.socket_names.get(&socket) {
+                    let kept = self.server.keep_recovery_data(ns, sid, Box::new(socket));
+                    if kept.is_ok() {
+                        assert!(reason.is_recoverable(), "kept after {reason}");
+                        self.stats.hit("app: recovery data kept");
+                    }
+                }
                 self.forget_socket(socket);
                 self.stats.hit(disconnect_outcome(reason, false));
             }
@@ -830,6 +884,13 @@ impl Fuzz {
             self.websockets.is_empty(),
             "WebSockets never closed after shutdown"
         );
+        if let Some(stats) = self.server.recovery_stats() {
+            assert_eq!(
+                stats,
+                crate::RecoveryStats::default(),
+                "recovery state left after its window"
+            );
+        }
     }
 }
 

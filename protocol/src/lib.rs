@@ -10,7 +10,9 @@
 //! packet codec with binary attachment reassembly ([`socketio`]), the session state machine
 //! (handshake, long-polling with one parked request, WebSocket, the upgrade probe, heartbeats,
 //! close), namespace connections with accept/reject, acknowledgements with deadlines, the rooms
-//! index and broadcast with encode-once. What is not: HTTP parsing, WebSocket framing, timers,
+//! index and broadcast with encode-once, and connection state recovery (opt-in, see
+//! [`RecoveryConfig`]: offsets on events, a log per namespace, sockets kept after their transport
+//! dropped, replay on reconnection). What is not: HTTP parsing, WebSocket framing, timers,
 //! handler dispatch; those belong to the runtime drivers and to the `sockio` crate.
 //!
 //! # Run loop
@@ -79,7 +81,7 @@
 #![deny(missing_debug_implementations)]
 
 pub mod config;
-pub use config::{Config, Cookie, Cors, SlowConsumer};
+pub use config::{Config, Cookie, Cors, RecoveryConfig, SlowConsumer};
 
 pub mod engineio;
 
@@ -98,7 +100,7 @@ pub use server::{DisconnectReason, Event, Input, Output, Payload, Server, Socket
 mod slab;
 
 pub mod socketio;
-pub use socketio::{Broadcast, BroadcastReport, EmitError, SocketMut};
+pub use socketio::{Broadcast, BroadcastReport, EmitError, RecoveryData, RecoveryStats, SocketMut};
 
 mod str;
 pub use crate::str::Str;

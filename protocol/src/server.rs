@@ -16,6 +16,7 @@ use crate::id::{AckId, Entropy, Namespace, Room, SessionHandle, Sid, SocketId, T
 use crate::slab::Slab;
 use crate::socketio::binary::Attachments;
 use crate::socketio::packet::{encode_header, Limits};
+use crate::socketio::recovery::{Recovery, Restoring};
 use crate::socketio::rooms::RoomsIndex;
 use crate::socketio::{Packet as SioPacket, PacketKind, Reassembly};
 use crate::str::Str;
@@ -167,6 +168,21 @@ impl DisconnectReason {
         }
     }
 
+    /// Whether a socket that went away for this reason is kept for connection state recovery
+    /// (when it is on): the transport went away (closed, failed, stopped answering pings or
+    /// reading, or the server is shutting down). Not when either side left the namespace, the
+    /// client sent garbage, or the server closed the session on purpose.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::TransportClose
+                | DisconnectReason::TransportError
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ServerShuttingDown
+                | DisconnectReason::SlowConsumer
+        )
+    }
+
     /// Whether the server chose to close, so that queued packets are still delivered.
     fn is_graceful(self) -> bool {
         matches!(
@@ -214,8 +230,12 @@ pub enum Event {
         session: SessionHandle,
         /// The namespace.
         namespace: Namespace,
-        /// The auth payload the client sent, if any.
+        /// The auth payload the client sent, if any (with connection state recovery, the
+        /// client adds its `pid` and `offset` to it on reconnection, as socket.io's does).
         auth: Option<Value>,
+        /// Whether connection state recovery restored an earlier socket: same sid, same rooms,
+        /// and the packets it missed follow the CONNECT reply once accepted.
+        recovered: bool,
     },
     /// An event from the client: `data` is `["name", args...]` with attachment placeholders.
     Message {
@@ -310,6 +330,12 @@ pub(crate) struct SocketState {
     pub(crate) acks: Vec<(u64, Option<Instant>)>,
     /// Packets emitted before the connection was accepted.
     pub(crate) pending_out: Vec<OutPacket>,
+    /// The private id of connection state recovery (when it is on).
+    pub(crate) pid: Option<Sid>,
+    /// The recovery log position the socket's first connection started at.
+    pub(crate) since: u64,
+    /// A recovered socket waiting for acceptance: what it missed.
+    pub(crate) restoring: Option<Box<Restoring>>,
 }
 
 /// Per-namespace state: connected sockets and rooms.
@@ -329,6 +355,10 @@ pub(crate) struct NamespaceState {
 ///   [`close_session`](Self::close_session) and [`shutdown`](Self::shutdown).
 /// - Queries: [`session_request`](Self::session_request), [`socket_info`](Self::socket_info),
 ///   [`socket_by_sid`](Self::socket_by_sid), [`room_members`](Self::room_members), counts.
+/// - Connection state recovery (when [configured](crate::RecoveryConfig)):
+///   [`keep_recovery_data`](Self::keep_recovery_data),
+///   [`take_recovery_data`](Self::take_recovery_data),
+///   [`recovery_stats`](Self::recovery_stats), [`is_recovery_offset`](Self::is_recovery_offset).
 ///
 /// # Drain order
 /// After every input and every command, call [`poll_output`](Self::poll_output) until it returns
@@ -336,7 +366,7 @@ pub(crate) struct NamespaceState {
 /// an event handler) are fine. Debug builds assert this.
 pub struct Server {
     pub(crate) config: Config,
-    entropy: Box<dyn Entropy>,
+    pub(crate) entropy: Box<dyn Entropy>,
     pub(crate) sessions: Slab<Session>,
     by_sid: HashMap<Sid, SessionHandle>,
     transports: HashMap<TransportHandle, SessionHandle>,
@@ -348,7 +378,9 @@ pub struct Server {
     /// Sessions with something to flush, in the order they became dirty. Flushed one at a
     /// time as `out` runs empty, so a broadcast to N sessions never stages N transmits at once.
     dirty: VecDeque<SessionHandle>,
-    scratch: BytesMut,
+    pub(crate) scratch: BytesMut,
+    /// Connection state recovery, when it is on.
+    pub(crate) recovery: Option<Box<Recovery>>,
     last_now: Instant,
     last_timeout_reason: Option<TimerKind>,
     undrained: bool,
@@ -369,7 +401,11 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// A server with this configuration. `entropy` supplies the random bits of every id; `now`
     /// is the starting time.
-    pub fn new(config: Config, entropy: Box<dyn Entropy>, now: Instant) -> Self {
+    pub fn new(config: Config, mut entropy: Box<dyn Entropy>, now: Instant) -> Self {
+        let recovery = config
+            .connection_state_recovery
+            .clone()
+            .map(|c| Box::new(Recovery::new(c, &mut *entropy)));
         Server {
             config,
             entropy,
@@ -383,6 +419,7 @@ impl Server {
             out: VecDeque::new(),
             dirty: VecDeque::new(),
             scratch: BytesMut::with_capacity(4096),
+            recovery,
             last_now: now,
             last_timeout_reason: None,
             undrained: false,
@@ -634,15 +671,16 @@ impl Server {
     }
 
     fn next_deadline(&mut self) -> Instant {
+        let recovery = self.recovery_deadline();
         while let Some((at, h)) = self.heap.peek() {
             match self.session(h) {
-                Some(s) if s.scheduled == Some(at) => return at,
+                Some(s) if s.scheduled == Some(at) => return recovery.map_or(at, |r| r.min(at)),
                 _ => {
                     self.heap.pop();
                 }
             }
         }
-        self.last_now + FAR_FUTURE
+        recovery.unwrap_or(self.last_now + FAR_FUTURE)
     }
 
     fn reschedule(&mut self, h: SessionHandle) {
@@ -830,7 +868,10 @@ impl Server {
     fn new_sid(&mut self) -> Sid {
         loop {
             let sid = Sid::random(&mut *self.entropy);
-            if !self.by_sid.contains_key(&sid) && !self.socket_by_sid.contains_key(&sid) {
+            if !self.by_sid.contains_key(&sid)
+                && !self.socket_by_sid.contains_key(&sid)
+                && !self.is_kept_sid(&sid)
+            {
                 return sid;
             }
         }
@@ -1129,6 +1170,7 @@ impl Server {
 
     fn on_timeout(&mut self) {
         let now = self.now();
+        self.expire_recovery(now);
         while let Some((at, h)) = self.heap.peek() {
             if at > now {
                 break;
@@ -1382,17 +1424,30 @@ impl Server {
             }
             return self.mark_dirty(h);
         }
-        let sid = self.new_sid();
+        let restored = self.try_restore(&namespace, auth.as_ref());
+        let recovered = restored.is_some();
+        let (sid, pid, rooms, since, restoring) = match restored {
+            Some(r) => (r.sid, Some(r.pid), r.rooms, r.since, Some(r.restoring)),
+            None => {
+                let sid = self.new_sid();
+                let pid = self.new_pid();
+                let since = self.recovery_position();
+                (sid, pid, SmallVec::new(), since, None)
+            }
+        };
         let namespace = Namespace::from(namespace.as_str());
         let (index, generation) = self.sockets.insert(SocketState {
             session: h,
             namespace: namespace.clone(),
             sid,
             connected: false,
-            rooms: SmallVec::new(),
+            rooms,
             next_ack: 0,
             acks: Vec::new(),
             pending_out: Vec::new(),
+            pid,
+            since,
+            restoring,
         });
         let id = SocketId { index, generation };
         self.socket_by_sid.insert(sid, id);
@@ -1404,6 +1459,7 @@ impl Server {
             session: h,
             namespace,
             auth,
+            recovered,
         });
     }
 
@@ -1428,7 +1484,7 @@ impl Server {
         reason: DisconnectReason,
         notify_client: bool,
     ) {
-        let Some(st) = self.sockets.remove(id.index, id.generation) else {
+        let Some(mut st) = self.sockets.remove(id.index, id.generation) else {
             return;
         };
         self.socket_by_sid.remove(&st.sid);
@@ -1444,6 +1500,7 @@ impl Server {
                 }
             }
         }
+        self.keep_for_recovery(&mut st, reason);
         let h = st.session;
         if notify_client {
             let packet = self.encode(PacketKind::Disconnect, &st.namespace, None, 0, b"");

@@ -12,6 +12,9 @@ fn op() -> impl Strategy<Value = Op> {
         Just("0/admin,".to_string()),
         Just("0{\"pending\":1}".to_string()),
         Just("0{\"reject\":1}".to_string()),
+        Just("0{\"pid\":\"$pid\",\"offset\":\"$offset\"}".to_string()),
+        Just("0{\"pid\":\"$pid\"}".to_string()),
+        Just("0/admin,{\"pid\":\"$pid\",\"offset\":\"$offset\"}".to_string()),
         Just("2[\"e\",1]".to_string()),
         Just("21[\"e\"]".to_string()),
         Just("30[]".to_string()),
@@ -94,4 +97,58 @@ proptest! {
     ) {
         run_scenario(&Scenario { setup, ops });
     }
+}
+
+/// The `recovery` seed of the fuzz corpus: a socket loses its WebSocket, recovers with its pid
+/// and offset, loses it again and recovers over polling without an offset, then everything
+/// expires; the application keeps data with it and gets it back each time.
+#[test]
+fn recovery_scenario_reaches_the_recovery_outcomes() {
+    let ops = vec![
+        Op::WsOpen(None),
+        Op::WsText(0, "40".into()),
+        Op::Join(0, 1),
+        Op::Broadcast(BroadcastOp {
+            admin: false,
+            to: None,
+            except: None,
+            skip: None,
+            volatile: false,
+            binary: false,
+        }),
+        Op::Emit(0, false, 1),
+        Op::Close(0),
+        Op::Broadcast(BroadcastOp {
+            admin: false,
+            to: Some(1),
+            except: None,
+            skip: None,
+            volatile: false,
+            binary: false,
+        }),
+        Op::WsOpen(None),
+        Op::WsText(0, r#"40{"pid":"$pid","offset":"$offset"}"#.into()),
+        Op::Close(1),
+        Op::Broadcast(BroadcastOp {
+            admin: false,
+            to: None,
+            except: None,
+            skip: None,
+            volatile: false,
+            binary: true,
+        }),
+        Op::Handshake,
+        Op::PostText(0, r#"0{"pid":"$pid"}"#.into()),
+        Op::Get(0),
+        Op::Advance(2100),
+    ];
+    let setup = Setup {
+        queue: 0x80 | 60,
+        ..Setup::default()
+    };
+    let stats = run_scenario(&Scenario { setup, ops });
+    assert_eq!(stats.count("event: connect recovered"), 2, "{stats}");
+    // twice by dropped transports, once more by the final shutdown
+    assert_eq!(stats.count("app: recovery data kept"), 3, "{stats}");
+    assert_eq!(stats.count("app: recovery data restored"), 2, "{stats}");
 }

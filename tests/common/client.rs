@@ -80,6 +80,8 @@ pub enum Incoming {
     Connect {
         namespace: String,
         sid: String,
+        /// The private id of connection state recovery, when the server has it on.
+        pid: Option<String>,
     },
     ConnectError {
         namespace: String,
@@ -157,6 +159,7 @@ pub struct Client {
     closed: bool,
     next_ack: u64,
     sids: HashMap<String, String>,
+    pids: HashMap<String, String>,
 }
 
 struct Poller {
@@ -180,6 +183,7 @@ impl Client {
             closed: false,
             next_ack: 1,
             sids: HashMap::new(),
+            pids: HashMap::new(),
         };
         match client.opts.transport {
             Transport::WebSocket => {
@@ -228,8 +232,12 @@ impl Client {
             });
             if let Some(i) = found {
                 return match self.pending.remove(i).unwrap() {
-                    Incoming::Connect { sid, .. } => {
+                    Incoming::Connect { sid, pid, .. } => {
                         self.sids.insert(namespace.to_owned(), sid.clone());
+                        match pid {
+                            Some(pid) => self.pids.insert(namespace.to_owned(), pid),
+                            None => self.pids.remove(namespace),
+                        };
                         Ok(sid)
                     }
                     Incoming::ConnectError { data, .. } => Err(data),
@@ -238,6 +246,11 @@ impl Client {
             }
             assert!(self.pump(until), "no answer to CONNECT {namespace}");
         }
+    }
+
+    /// The pid connection state recovery gave the client in `namespace`, if it is on.
+    pub fn pid(&self, namespace: &str) -> Option<String> {
+        self.pids.get(namespace).cloned()
     }
 
     /// The Socket.IO sid in `namespace`, once connected.
@@ -532,9 +545,11 @@ impl Client {
                     .as_ref()
                     .and_then(|d| d["sid"].as_str())
                     .unwrap_or_default();
+                let pid = p.data.as_ref().and_then(|d| d["pid"].as_str());
                 Incoming::Connect {
                     namespace,
                     sid: sid.to_owned(),
+                    pid: pid.map(str::to_owned),
                 }
             }
             PacketKind::ConnectError => Incoming::ConnectError {

@@ -187,5 +187,6 @@ impl Server {
                 }
             }
         }
+        self.check_recovery_invariants();
     }
 }

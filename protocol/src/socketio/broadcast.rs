@@ -101,15 +101,34 @@ impl<'a> Broadcast<'a> {
         out
     }
 
-    /// Encodes the event once and queues it for every recipient.
+    /// Encodes the event once and queues it for every recipient. With connection state
+    /// recovery on, a broadcast that is not volatile carries an offset and is kept for
+    /// replay, even with no recipient connected right now.
     pub fn emit(self, payload: &Payload) -> BroadcastReport {
         let recipients = self.sockets();
         let server = self.server;
         let mut report = BroadcastReport::default();
+        let logged = if self.volatile {
+            None
+        } else {
+            server.encode_broadcast(
+                &self.namespace,
+                &self.rooms,
+                &self.except,
+                &self.skip,
+                !recipients.is_empty(),
+                payload,
+            )
+        };
         if recipients.is_empty() {
             return report;
         }
-        let text = server.scratch_encode_payload(PacketKind::Event, &self.namespace, None, payload);
+        let text = match logged {
+            Some(text) => text,
+            None => {
+                server.scratch_encode_payload(PacketKind::Event, &self.namespace, None, payload)
+            }
+        };
         let (maxp, maxb) = (
             server.config.max_queue_packets,
             server.config.max_queue_bytes,

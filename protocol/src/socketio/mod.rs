@@ -3,10 +3,12 @@
 pub mod binary;
 pub mod broadcast;
 pub mod packet;
+pub(crate) mod recovery;
 pub(crate) mod rooms;
 pub mod socket;
 
 pub use binary::{is_placeholder, placeholder, Reassembly};
 pub use broadcast::{Broadcast, BroadcastReport};
 pub use packet::{Packet, PacketKind};
+pub use recovery::{RecoveryData, RecoveryStats};
 pub use socket::{EmitError, SocketMut};

@@ -72,7 +72,9 @@ impl<'a> SocketMut<'a> {
     }
 
     /// Accepts a pending connection: the client gets CONNECT with the socket's sid, the socket
-    /// joins its own room, and anything emitted while pending follows. No-op when connected.
+    /// joins its own room, and anything emitted while pending follows. A recovered socket
+    /// (see [`RecoveryConfig`](crate::RecoveryConfig)) rejoins its rooms and gets the packets
+    /// it missed right after the CONNECT. No-op when connected.
     pub fn accept(self) {
         let id = self.id;
         let server = self.server;
@@ -81,16 +83,18 @@ impl<'a> SocketMut<'a> {
             return;
         }
         let (h, sid, namespace) = (st.session, st.sid, st.namespace.clone());
-        let json = format!("{{\"sid\":\"{sid}\"}}");
+        let json = Server::connect_reply(sid, st.pid);
         let connect = server.encode(PacketKind::Connect, &namespace, None, 0, json.as_bytes());
         server.register_socket(id);
+        let replay = server.take_replay(id);
         let st = server.socket_state_mut(id).expect("live socket");
         st.connected = true;
         let pending = std::mem::take(&mut st.pending_out);
         if let Some(s) = server.session_mut(h) {
             s.timers.set(TimerKind::Connect, None);
             s.queue.push(connect);
-            for p in pending {
+            // A replay is bounded by the recovery caps, not the queue's: it is queued whole.
+            for p in replay.into_iter().chain(pending) {
                 s.queue.push(p);
             }
         }
@@ -125,7 +129,8 @@ impl<'a> SocketMut<'a> {
         server.mark_dirty(h);
     }
 
-    /// Sends an event (`payload.json` is `["name", args...]`).
+    /// Sends an event (`payload.json` is `["name", args...]`). With connection state recovery
+    /// on, it carries an offset and is kept for replay, as a broadcast is.
     pub fn emit(&mut self, payload: Payload) -> Result<(), EmitError> {
         self.send(PacketKind::Event, None, payload)
     }
@@ -187,9 +192,16 @@ impl<'a> SocketMut<'a> {
         if !fits {
             return Err(EmitError::QueueFull(payload));
         }
-        let text = self
-            .server
-            .scratch_encode_payload(kind, &namespace, ack, &payload);
+        let logged = match (kind, ack) {
+            (PacketKind::Event, None) => self.server.encode_direct(id, &payload),
+            _ => None,
+        };
+        let text = match logged {
+            Some(text) => text,
+            None => self
+                .server
+                .scratch_encode_payload(kind, &namespace, ack, &payload),
+        };
         let parts = std::iter::once(text).chain(
             payload
                 .attachments

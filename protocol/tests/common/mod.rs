@@ -394,3 +394,18 @@ impl Client {
         self.mode = Mode::WebSocket;
     }
 }
+
+/// Decodes a Socket.IO packet as received (without the Engine.IO digit).
+pub fn sio(text: &str) -> sockio_protocol::socketio::Packet {
+    use sockio_protocol::socketio::packet::Limits;
+    sockio_protocol::socketio::Packet::decode(&sockio_protocol::Str::from(text), Limits::default())
+        .unwrap_or_else(|e| panic!("{text:?} does not decode: {e}"))
+}
+
+/// The payload of an EVENT as received: the event name, then its arguments.
+pub fn event_args(text: &str) -> Vec<serde_json::Value> {
+    match sio(text).data {
+        Some(serde_json::Value::Array(a)) => a,
+        other => panic!("{text:?} is not an event: {other:?}"),
+    }
+}

@@ -11,6 +11,7 @@ pub mod errors;
 pub mod heartbeat;
 pub mod namespaces;
 pub mod receiving;
+pub mod recovery;
 pub mod rooms;
 pub mod sending;
 pub mod server_acks;
@@ -32,6 +33,7 @@ macro_rules! for_each_case {
             heartbeat::heartbeats_keep_or_drop_the_connection,
             namespaces::namespaces_are_separate,
             receiving::events_with_arguments,
+            recovery::lost_connections_recover,
             rooms::rooms_join_leave_close,
             sending::emit_and_send_to_the_sender,
             sending::broadcast_rooms_and_skip_sid,
