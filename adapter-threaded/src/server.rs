@@ -25,6 +25,9 @@ pub struct ShutdownHandle(Arc<ShutdownState>);
 #[derive(Default)]
 struct ShutdownState {
     triggered: AtomicBool,
+    /// Set once the hooks have run: the server then stops accepting and ends connections.
+    /// Until then it serves as usual, so that clients can collect their goodbyes.
+    stopping: AtomicBool,
     /// Listener addresses to connect to, which wakes their blocked `accept`.
     listeners: Mutex<Vec<SocketAddr>>,
     hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
@@ -44,15 +47,17 @@ impl ShutdownHandle {
         Self::default()
     }
 
-    /// Asks the server to stop: it runs the [`on_shutdown`](Self::on_shutdown) hooks, stops
-    /// accepting, lets each connection finish (WebSockets write what is queued, then a close
-    /// frame) and returns from [`serve`]. Calls after the first do nothing.
+    /// Asks the server to stop: it runs the [`on_shutdown`](Self::on_shutdown) hooks (the
+    /// server keeps serving while they run), then stops accepting, lets each connection
+    /// finish (WebSockets write what is queued, then a close frame) and returns from
+    /// [`serve`]. Calls after the first do nothing.
     pub fn shutdown(&self) {
         if self.0.triggered.swap(true, Ordering::SeqCst) {
             return;
         }
         let hooks = std::mem::take(&mut *lock(&self.0.hooks));
         hooks.into_iter().for_each(|hook| hook());
+        self.0.stopping.store(true, Ordering::SeqCst);
         for addr in lock(&self.0.listeners).iter() {
             let mut wake = *addr;
             if wake.ip().is_unspecified() {
@@ -70,6 +75,11 @@ impl ShutdownHandle {
     /// Whether [`shutdown`](Self::shutdown) was called.
     pub fn is_triggered(&self) -> bool {
         self.0.triggered.load(Ordering::SeqCst)
+    }
+
+    /// Whether the hooks have run and the server is stopping its connections.
+    fn is_stopping(&self) -> bool {
+        self.0.stopping.load(Ordering::SeqCst)
     }
 
     /// Runs `hook` when shutdown is triggered (at once if it already was), before the server
@@ -113,10 +123,9 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Whether shutdown was triggered: set before the hooks run, so responses they cause
-    /// already close their connections.
+    /// Whether the server is stopping its connections (after the shutdown hooks ran).
     pub(crate) fn stopping(&self) -> bool {
-        self.shutdown.is_triggered()
+        self.shutdown.is_stopping()
     }
 
     /// Marks connection `id` as a WebSocket whose writer listens on `out`.
@@ -161,9 +170,9 @@ pub fn serve(
         live: Mutex::new(HashMap::new()),
         gone: Condvar::new(),
     });
-    while !shutdown.is_triggered() {
+    while !shutdown.is_stopping() {
         match listener.accept() {
-            Ok(_) if shutdown.is_triggered() => break,
+            Ok(_) if shutdown.is_stopping() => break,
             Ok((stream, peer)) => start(&shared, stream, peer),
             Err(e) => {
                 // Out of file descriptors and the like: give the system a moment.

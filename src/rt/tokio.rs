@@ -41,7 +41,10 @@ impl Runtime for Tokio {
     }
 
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
-        Box::pin(async move { tokio::time::sleep_until(deadline.into()).await })
+        // Made inside a runtime, so that it can be awaited anywhere (another executor, a
+        // thread of the threaded runtime): that runtime's timer drives it.
+        let _entered = handle().enter();
+        Box::pin(tokio::time::sleep_until(deadline.into()))
     }
 
     fn name(&self) -> &'static str {
