@@ -307,7 +307,9 @@ fn connection(
             None => http::status(404),
         };
         let keep_alive = keep_alive && complete;
-        let keep_alive = keep_alive && !shared.stopping();
+        // Once shutdown is triggered, answers close their connection (a client that still
+        // has something to say opens a new one while the server serves the hooks).
+        let keep_alive = keep_alive && !shared.shutdown.is_triggered();
         if let Err(e) = http::write_response(&mut conn.stream, &response, keep_alive, head_only) {
             tracing::debug!(error = %e, %peer, "writing a response failed");
             return;
