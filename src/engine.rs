@@ -177,8 +177,12 @@ pub(crate) struct Engine {
     next_transport: AtomicU64,
     timer_started: AtomicBool,
     timer_wake: (async_channel::Sender<()>, async_channel::Receiver<()>),
-    /// Socket events queued but not yet handled, for the test client's quiescence wait.
-    in_flight: (Mutex<usize>, Condvar),
+    /// Socket events queued but not yet handled, for the test client's quiescence wait: one
+    /// atomic operation per event; the condition variable is only signalled while somebody
+    /// waits on it.
+    in_flight: AtomicUsize,
+    idle: (Mutex<()>, Condvar),
+    idle_waiters: AtomicUsize,
     pub(crate) ack_timeout: Duration,
     pub(crate) queue: Arc<dyn crate::queue::MessageQueue>,
     connected_sockets: AtomicUsize,
@@ -220,7 +224,9 @@ impl Engine {
             next_transport: AtomicU64::new(1),
             timer_started: AtomicBool::new(false),
             timer_wake: async_channel::bounded(1),
-            in_flight: (Mutex::new(0), Condvar::new()),
+            in_flight: AtomicUsize::new(0),
+            idle: (Mutex::new(()), Condvar::new()),
+            idle_waiters: AtomicUsize::new(0),
             ack_timeout,
             queue,
             connected_sockets: AtomicUsize::new(0),
@@ -448,17 +454,20 @@ impl Engine {
 
     fn enqueue(&self, d: &SocketData, ev: SocketEvent) {
         // Counted before sending: the socket task may finish the event before try_send returns.
-        *self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
         if d.queue.try_send(ev).is_err() {
             self.done_one();
         }
     }
 
     fn done_one(&self) {
-        let mut n = self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner());
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            self.in_flight.1.notify_all();
+        let before = self
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if before == Ok(1) && self.idle_waiters.load(Ordering::SeqCst) > 0 {
+            // Taking the lock orders this notification after a waiter's last check.
+            drop(self.idle.0.lock().unwrap_or_else(|p| p.into_inner()));
+            self.idle.1.notify_all();
         }
     }
 
@@ -466,24 +475,30 @@ impl Engine {
     /// waiting (checked every millisecond), or `timeout` passes. True when idle.
     pub(crate) fn wait_idle(&self, timeout: Duration, stop: impl Fn() -> bool) -> bool {
         let end = Instant::now() + timeout;
-        let mut n = self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner());
-        while *n > 0 {
+        self.idle_waiters.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.idle.0.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = loop {
+            if self.in_flight.load(Ordering::SeqCst) == 0 {
+                break true;
+            }
             if stop() {
-                return false;
+                break false;
             }
             let left = end.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return false;
+                break false;
             }
             let step = left.min(Duration::from_millis(1));
-            n = self
-                .in_flight
+            guard = self
+                .idle
                 .1
-                .wait_timeout(n, step)
+                .wait_timeout(guard, step)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
-        }
-        true
+        };
+        drop(guard);
+        self.idle_waiters.fetch_sub(1, Ordering::SeqCst);
+        idle
     }
 
     fn finish(self: &Arc<Self>, after: After) {
@@ -648,18 +663,6 @@ impl Engine {
         });
     }
 
-    /// Pumps a WebSocket's incoming frames into the server until it closes.
-    pub(crate) async fn pump_ws(
-        self: Arc<Self>,
-        t: TransportHandle,
-        incoming: async_channel::Receiver<Frame>,
-    ) {
-        while let Ok(frame) = incoming.recv().await {
-            self.ws_message(t, frame);
-        }
-        self.ws_closed(t);
-    }
-
     /// Registers a waiter for an acknowledgement.
     pub(crate) fn add_ack(st: &mut State, socket: SocketId, ack: AckId, cb: AckCallback) {
         st.acks.entry(socket).or_default().insert(ack, cb);
@@ -684,7 +687,7 @@ impl Engine {
     /// Whether every session has closed and every queued socket event (disconnect handlers
     /// included) has been handled.
     pub(crate) fn is_quiet(self: &Arc<Self>) -> bool {
-        let idle = *self.in_flight.0.lock().unwrap_or_else(|p| p.into_inner()) == 0;
+        let idle = self.in_flight.load(Ordering::SeqCst) == 0;
         idle && self.lock().server.session_count() == 0
     }
 
@@ -951,6 +954,29 @@ async fn run_guarded(
     match AssertUnwindSafe(f).catch_unwind().await {
         Ok(r) => r,
         Err(_) => panicked(),
+    }
+}
+
+/// One WebSocket's incoming side: every message goes to the server on the reading task, and
+/// dropping it (the runtime adapter does when the connection ends) closes the transport.
+pub(crate) struct WsInbound {
+    engine: Arc<Engine>,
+    transport: TransportHandle,
+}
+
+impl WsInbound {
+    pub(crate) fn new(engine: Arc<Engine>, transport: TransportHandle) -> Self {
+        WsInbound { engine, transport }
+    }
+
+    pub(crate) fn message(&mut self, frame: Frame) {
+        self.engine.ws_message(self.transport, frame);
+    }
+}
+
+impl Drop for WsInbound {
+    fn drop(&mut self) {
+        self.engine.ws_closed(self.transport);
     }
 }
 

@@ -6,8 +6,8 @@
 //! tasks and sleeps with [`async_io::Timer`]. It knows nothing of Engine.IO or Socket.IO: every
 //! request under the engine path goes up as a plain [`HttpRequest`] to
 //! [`Handlers::on_request`], whose [`HttpResponse`] is written back verbatim, and every
-//! WebSocket opened on that path goes up as a [`WsPipe`] of [`Frame`]s to
-//! [`Handlers::on_websocket`].
+//! WebSocket opened on that path goes to [`Handlers::on_websocket`], which gets the writing
+//! end and returns a [`WsInbound`] that the adapter feeds every [`Frame`] read.
 //!
 //! [`serve`] (or [`serve_with_fallback`]) is an embedded server on an
 //! [`async_net::TcpListener`] with graceful shutdown. It is a plain future: await it from
@@ -58,8 +58,13 @@ pub struct Handlers {
     /// Asked before a WebSocket upgrade on the engine path is accepted: `Some(response)`
     /// refuses it with that response instead of 101.
     pub check_websocket: UpgradeCheck,
-    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent).
-    pub on_websocket: Arc<dyn Fn(HttpRequest, WsPipe) + Send + Sync>,
+    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent),
+    /// with the connection's writing end: [`WsOut::Close`] writes a close frame after
+    /// everything queued before it and ends the connection; dropping every sender closes it
+    /// too. The adapter feeds each data message read to the returned [`WsInbound`], in
+    /// order, and drops it when the connection has ended.
+    pub on_websocket:
+        Arc<dyn Fn(HttpRequest, async_channel::Sender<WsOut>) -> WsInbound + Send + Sync>,
 }
 
 impl fmt::Debug for Handlers {
@@ -68,16 +73,10 @@ impl fmt::Debug for Handlers {
     }
 }
 
-/// The two ends of one WebSocket connection, as seen from the layer above.
-#[derive(Debug)]
-pub struct WsPipe {
-    /// Data messages from the peer, in order. Closed (recv returns Err) when the peer closes,
-    /// errors, or the socket ends.
-    pub incoming: async_channel::Receiver<Frame>,
-    /// Messages to write; [`WsOut::Close`] sends a close frame and ends the connection.
-    /// Dropping all senders also closes.
-    pub outgoing: async_channel::Sender<WsOut>,
-}
+/// Where a WebSocket's data messages go, one call per message in the order read, on the
+/// task (or thread) that reads the connection. Dropped when the peer closes, errs, or the
+/// connection ends: that is the end of the connection for the layer above.
+pub type WsInbound = Box<dyn FnMut(Frame) + Send>;
 
 /// Settings of the adapter: the engine path and the body and message size limits.
 pub use sockio_protocol::http::TransportConfig as ServerConfig;

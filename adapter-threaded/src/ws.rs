@@ -1,5 +1,6 @@
 //! One WebSocket connection: the handshake answer, a reader (the connection's own thread)
-//! feeding [`WsPipe::incoming`], and a writer thread draining [`WsPipe::outgoing`].
+//! feeding the layer above's [`WsInbound`], and a writer thread draining the messages the
+//! layer above sends.
 //!
 //! Both sides write to the socket: the writer its frames, the reader the pongs and close
 //! answers tungstenite produces while reading. Each write goes whole through one mutex, so
@@ -20,11 +21,7 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 use crate::exec::block_on;
 use crate::http::{self, Conn};
 use crate::server::Shared;
-use crate::{Frame, HttpRequest, WsOut, WsPipe};
-
-/// Capacity of [`WsPipe::incoming`]: a peer sending faster than the layer above reads gets
-/// TCP backpressure.
-const INCOMING_CAPACITY: usize = 64;
+use crate::{Frame, HttpRequest, WsInbound, WsOut};
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -63,7 +60,8 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
     let max = shared.config.transport.max_message_size;
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
-        .max_frame_size(Some(max));
+        .max_frame_size(Some(max))
+        .read_buffer_size(shared.config.transport.ws_read_buffer);
     let duplex = Duplex {
         stream,
         half: half.clone(),
@@ -71,10 +69,9 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
     };
     let ws = WebSocket::from_partially_read(duplex, buf, Role::Server, Some(config));
 
-    let (in_tx, incoming) = async_channel::bounded(INCOMING_CAPACITY);
     let (outgoing, out_rx) = async_channel::bounded(shared.config.transport.ws_buffer.max(1));
     shared.set_websocket(id, &outgoing);
-    (shared.handlers.on_websocket)(request, WsPipe { incoming, outgoing });
+    let inbound = (shared.handlers.on_websocket)(request, outgoing);
     let reader_done = Arc::new((Mutex::new(false), Condvar::new()));
     let writer = {
         let (rx, half, done) = (out_rx.clone(), half.clone(), reader_done.clone());
@@ -88,7 +85,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
             None
         }
     };
-    read(ws, &in_tx, peer);
+    read(ws, inbound, peer);
     // The peer left or the close handshake is over: nothing more may be written.
     half.closed.store(true, Ordering::SeqCst);
     *reader_done.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
@@ -100,9 +97,9 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
     half.shutdown();
 }
 
-/// Forwards data messages until the connection ends. Pings are answered and close frames
-/// acknowledged by tungstenite while it reads.
-fn read(mut ws: WebSocket<Duplex>, tx: &async_channel::Sender<Frame>, peer: Option<SocketAddr>) {
+/// Hands data messages to `inbound` until the connection ends, then drops it. Pings are
+/// answered and close frames acknowledged by tungstenite while it reads.
+fn read(mut ws: WebSocket<Duplex>, mut inbound: WsInbound, peer: Option<SocketAddr>) {
     loop {
         let frame = match ws.read() {
             Ok(Message::Text(text)) => Frame::Text(text.into()),
@@ -116,9 +113,7 @@ fn read(mut ws: WebSocket<Duplex>, tx: &async_channel::Sender<Frame>, peer: Opti
             Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return,
             Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket read failed"),
         };
-        // With nobody listening any more the frame is dropped; the writer decides when the
-        // connection ends.
-        let _ = block_on(tx.send(frame));
+        inbound(frame);
     }
 }
 

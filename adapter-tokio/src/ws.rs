@@ -1,11 +1,11 @@
-//! One WebSocket connection: a reader feeding [`WsPipe::incoming`] and a batching writer
-//! draining [`WsPipe::outgoing`].
+//! One WebSocket connection: a reader feeding the layer above's [`WsInbound`] and a batching
+//! writer draining the messages the layer above sends.
 
 use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_channel::{Receiver, Sender, TryRecvError};
+use async_channel::{Receiver, TryRecvError};
 use futures_util::future::{select, Either};
 use futures_util::{Sink, SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
@@ -15,11 +15,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::engine::Shared;
-use crate::{Frame, HttpRequest, WsOut, WsPipe};
-
-/// Capacity of [`WsPipe::incoming`]: a peer sending faster than the layer above reads gets
-/// TCP backpressure.
-const INCOMING_CAPACITY: usize = 64;
+use crate::{Frame, HttpRequest, WsInbound, WsOut};
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -29,16 +25,16 @@ pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upg
     let max = shared.config.max_message_size;
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
-        .max_frame_size(Some(max));
+        .max_frame_size(Some(max))
+        .read_buffer_size(shared.config.ws_read_buffer);
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let (in_tx, incoming) = async_channel::bounded(INCOMING_CAPACITY);
     let (outgoing, out_rx) = async_channel::bounded(shared.config.ws_buffer.max(1));
     let peer = request.peer;
-    (shared.handlers.on_websocket)(request, WsPipe { incoming, outgoing });
+    let inbound = (shared.handlers.on_websocket)(request, outgoing);
 
     let (mut sink, stream) = ws.split();
-    let reader = pin!(read(stream, in_tx, peer));
+    let reader = pin!(read(stream, inbound, peer));
     let mut shutdown = shared.shutdown.clone();
     let stop = async move {
         match &mut shutdown {
@@ -55,9 +51,9 @@ pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upg
     // Dropping `shared` here lets a shutting-down server know this connection is over.
 }
 
-/// Forwards data messages to `tx` until the peer closes or errs. Pings are answered and
-/// close frames acknowledged by tungstenite while reading.
-async fn read<S>(mut stream: S, tx: Sender<Frame>, peer: Option<std::net::SocketAddr>)
+/// Hands data messages to `inbound` until the peer closes or errs, then drops it. Pings are
+/// answered and close frames acknowledged by tungstenite while reading.
+async fn read<S>(mut stream: S, mut inbound: WsInbound, peer: Option<std::net::SocketAddr>)
 where
     S: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
 {
@@ -71,9 +67,7 @@ where
                 break;
             }
         };
-        // With nobody listening any more the frame is dropped; the writer decides when the
-        // connection ends.
-        let _ = tx.send(frame).await;
+        inbound(frame);
     }
 }
 

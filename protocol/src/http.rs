@@ -136,6 +136,11 @@ pub struct TransportConfig {
     /// above stops handing it data (the session's own bounded queue takes over), so a peer
     /// that does not read cannot make the server buffer without limit.
     pub ws_buffer: usize,
+    /// How many bytes one read from a WebSocket takes at most (default 4 KiB), and the size
+    /// of the read buffer every WebSocket keeps. Larger messages still arrive whole (the
+    /// buffer grows for them); this only bounds what an idle connection holds and what each
+    /// read has to prepare.
+    pub ws_read_buffer: usize,
     /// How long one write may wait for a peer that does not read (default 30 s); then the
     /// connection is dropped.
     pub write_timeout: std::time::Duration,
@@ -148,6 +153,7 @@ impl Default for TransportConfig {
             max_body: 1_000_000,
             max_message_size: 1_000_000 + 4096,
             ws_buffer: 64,
+            ws_read_buffer: 4096,
             write_timeout: std::time::Duration::from_secs(30),
         }
     }

@@ -48,7 +48,7 @@ impl crate::SocketIo {
 }
 
 /// Connects an adapter's transport callbacks to the engine. The adapters share this shape
-/// (`Handlers` with `on_request`/`on_websocket`, `WsPipe`, `WsOut`), so one definition
+/// (`Handlers` with `on_request`/`on_websocket`, `WsInbound`, `WsOut`), so one definition
 /// serves all of them.
 macro_rules! adapter_glue {
     ($adapter:ident) => {
@@ -64,11 +64,15 @@ macro_rules! adapter_glue {
                         engine.check_websocket(req)
                     })
                 },
-                on_websocket: std::sync::Arc::new(move |req, pipe: $adapter::WsPipe| {
-                    let t = ws_engine.ws_open(req, std::sync::Arc::new(pipe.outgoing));
-                    let pump = ws_engine.clone().pump_ws(t, pipe.incoming);
-                    ws_engine.runtime.spawn(Box::pin(pump));
-                }),
+                on_websocket: std::sync::Arc::new(
+                    move |req, outgoing: async_channel::Sender<$adapter::WsOut>| {
+                        let t = ws_engine.ws_open(req, std::sync::Arc::new(outgoing));
+                        let mut inbound = crate::engine::WsInbound::new(ws_engine.clone(), t);
+                        let inbound: $adapter::WsInbound =
+                            Box::new(move |frame| inbound.message(frame));
+                        inbound
+                    },
+                ),
             }
         }
     };

@@ -13,7 +13,7 @@ use async_net::TcpStream;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use sockio_async_std::{
     serve_with_fallback, Frame, Handlers, HttpHandler, HttpRequest, HttpResponse, ServerConfig,
-    TcpListener, WsOut,
+    TcpListener, WsInbound, WsOut,
 };
 
 /// Upper bound for any single step of a test.
@@ -124,18 +124,21 @@ pub fn echo_handlers(
                 body: "refused".into(),
             })
         }),
-        on_websocket: Arc::new(move |req, pipe| {
+        on_websocket: Arc::new(move |req, outgoing: async_channel::Sender<WsOut>| {
+            // Frames go through a channel to the echoing task; dropping the sender (the
+            // adapter drops the inbound when the connection ends) closes it.
+            let (in_tx, incoming) = async_channel::unbounded::<Frame>();
             seen.websockets.lock().unwrap().push(req);
             let events = events.clone();
             rt.detach(async move {
                 let _ = events.send("open").await;
-                while let Ok(frame) = pipe.incoming.recv().await {
+                while let Ok(frame) = incoming.recv().await {
                     if let Frame::Text(t) = &frame {
                         if let Some(n) = t.strip_prefix(b"burst ") {
                             let n: usize = std::str::from_utf8(n).unwrap().parse().unwrap();
                             for i in 0..n {
                                 let msg = WsOut::Frame(Frame::Text(format!("b{i}").into()));
-                                pipe.outgoing.send(msg).await.unwrap();
+                                outgoing.send(msg).await.unwrap();
                             }
                             let _ = events.send("burst queued").await;
                             continue;
@@ -145,12 +148,16 @@ pub fn echo_handlers(
                         Frame::Text(t) if &t[..] == b"close" => WsOut::Close,
                         _ => WsOut::Frame(frame),
                     };
-                    if pipe.outgoing.send(msg).await.is_err() {
+                    if outgoing.send(msg).await.is_err() {
                         break;
                     }
                 }
                 let _ = events.send("incoming closed").await;
             });
+            let inbound: WsInbound = Box::new(move |frame| {
+                let _ = in_tx.try_send(frame);
+            });
+            inbound
         }),
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sockio_threaded::{
     serve, Frame, Handlers, HttpHandler, HttpRequest, HttpResponse, ServerConfig, ShutdownHandle,
-    WsOut,
+    WsInbound, WsOut,
 };
 use tungstenite::WebSocket;
 
@@ -65,31 +65,38 @@ pub fn echo_handlers(
                 body: "refused".into(),
             })
         }),
-        on_websocket: Arc::new(move |req, pipe| {
+        on_websocket: Arc::new(move |req, outgoing: async_channel::Sender<WsOut>| {
+            // Frames go through a channel to the echoing task; dropping the sender (the
+            // adapter drops the inbound when the connection ends) closes it.
+            let (in_tx, incoming) = async_channel::unbounded::<Frame>();
             seen.websockets.lock().unwrap().push(req);
             let events = events.clone();
             sockio_threaded::spawn(async move {
                 let _ = events.send("open");
-                while let Ok(frame) = pipe.incoming.recv().await {
+                while let Ok(frame) = incoming.recv().await {
                     match &frame {
                         Frame::Text(t) if &t[..] == b"close" => {
-                            let _ = pipe.outgoing.send(WsOut::Close).await;
+                            let _ = outgoing.send(WsOut::Close).await;
                         }
                         Frame::Text(t) if &t[..] == b"burst" => {
                             // More than the writer buffers: queued as room comes.
                             for i in 0..100 {
                                 let f = Frame::Text(format!("{i}").into());
-                                let _ = pipe.outgoing.send(WsOut::Frame(f)).await;
+                                let _ = outgoing.send(WsOut::Frame(f)).await;
                             }
-                            let _ = pipe.outgoing.send(WsOut::Close).await;
+                            let _ = outgoing.send(WsOut::Close).await;
                         }
                         _ => {
-                            let _ = pipe.outgoing.send(WsOut::Frame(frame)).await;
+                            let _ = outgoing.send(WsOut::Frame(frame)).await;
                         }
                     }
                 }
                 let _ = events.send("incoming closed");
             });
+            let inbound: WsInbound = Box::new(move |frame| {
+                let _ = in_tx.try_send(frame);
+            });
+            inbound
         }),
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sockio_tokio::{
     serve_with_fallback, Frame, Handlers, HttpHandler, HttpRequest, HttpResponse, ServerConfig,
-    WsOut,
+    WsInbound, WsOut,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -54,22 +54,29 @@ pub fn echo_handlers(seen: Arc<Seen>, events: async_channel::Sender<&'static str
                 body: "refused".into(),
             })
         }),
-        on_websocket: Arc::new(move |req, pipe| {
+        on_websocket: Arc::new(move |req, outgoing: async_channel::Sender<WsOut>| {
+            // Frames go through a channel to the echoing task; dropping the sender (the
+            // adapter drops the inbound when the connection ends) closes it.
+            let (in_tx, incoming) = async_channel::unbounded::<Frame>();
             seen.websockets.lock().unwrap().push(req);
             let events = events.clone();
             tokio::spawn(async move {
                 let _ = events.send("open").await;
-                while let Ok(frame) = pipe.incoming.recv().await {
+                while let Ok(frame) = incoming.recv().await {
                     let msg = match &frame {
                         Frame::Text(t) if &t[..] == b"close" => WsOut::Close,
                         _ => WsOut::Frame(frame),
                     };
-                    if pipe.outgoing.send(msg).await.is_err() {
+                    if outgoing.send(msg).await.is_err() {
                         break;
                     }
                 }
                 let _ = events.send("incoming closed").await;
             });
+            let inbound: WsInbound = Box::new(move |frame| {
+                let _ = in_tx.try_send(frame);
+            });
+            inbound
         }),
     }
 }
