@@ -305,12 +305,30 @@ impl Context {
 
     /// Emits an event to this client (Flask's `emit` inside a handler).
     pub fn emit(&self, event: &str, args: impl IntoArgs) -> Result<(), EmitError> {
-        self.to_me().emit(event, args)
+        let payload = crate::args::encode(Some(event), args)?;
+        self.emit_payload(payload)
     }
 
     /// Sends a `message` event to this client (Flask's `send`).
     pub fn send(&self, data: impl IntoArgs) -> Result<(), EmitError> {
-        self.to_me().send(data)
+        self.emit("message", data)
+    }
+
+    /// Queues an encoded event for this client: straight to its socket while it is connected
+    /// here, otherwise by sid (a recovered connection has a new socket with the same sid).
+    fn emit_payload(&self, payload: sockio_protocol::Payload) -> Result<(), EmitError> {
+        let id = self.data.id;
+        let mut payload = Some(payload);
+        let sent = self.engine.drive(|st| {
+            let mut s = st.server.socket(id)?;
+            Some(s.emit(payload.take()?).is_ok())
+        });
+        match (sent, payload) {
+            (Some(true), _) => Ok(()),
+            (Some(false), _) => Err(EmitError::QueueFull),
+            (None, Some(payload)) => self.to_me().deliver(payload),
+            (None, None) => Ok(()),
+        }
     }
 
     /// Emits to this client and calls `callback` with its acknowledgement (or the failure).

@@ -84,20 +84,44 @@ fn bad_args(e: ArgsError) -> HandlerError {
 }
 
 /// What a handler may return; becomes the acknowledgement arguments.
-pub trait HandlerOutput {
+pub trait HandlerOutput: Sized {
     /// The ack payload (`[args...]`), or the error.
     fn into_ack(self) -> Result<Payload, HandlerError>;
+
+    /// The error only, when the client asked for no acknowledgement (nothing is encoded).
+    fn into_outcome(self) -> Result<(), HandlerError> {
+        self.into_ack().map(drop)
+    }
 }
 
 impl<T: IntoArgs> HandlerOutput for T {
     fn into_ack(self) -> Result<Payload, HandlerError> {
         encode(None, self).map_err(bad_args)
     }
+
+    fn into_outcome(self) -> Result<(), HandlerError> {
+        Ok(())
+    }
 }
 
 impl<T: IntoArgs, E: Into<HandlerError>> HandlerOutput for Result<T, E> {
     fn into_ack(self) -> Result<Payload, HandlerError> {
         self.map_err(Into::into)?.into_ack()
+    }
+
+    fn into_outcome(self) -> Result<(), HandlerError> {
+        self.map(drop).map_err(Into::into)
+    }
+}
+
+/// What a handler's output becomes: the encoded acknowledgement when the client asked for
+/// one, otherwise only its error (the empty payload stands in, and is not sent).
+fn outcome<R: HandlerOutput>(r: R, wants_ack: bool) -> Result<Payload, HandlerError> {
+    if wants_ack {
+        r.into_ack()
+    } else {
+        r.into_outcome()
+            .map(|()| Payload::json(bytes::Bytes::from_static(b"[]")))
     }
 }
 
@@ -134,7 +158,8 @@ macro_rules! handler {
                     let run = || {
                         let mut i = 0;
                         $(let $a: $a = from_arg(ctx.args(), i, ctx.attachments()).map_err(bad_args)?; i += 1;)*
-                        (self)(ctx.clone(), $($a,)*).into_ack()
+                        let wants_ack = ctx.wants_ack();
+                        outcome((self)(ctx.clone(), $($a,)*), wants_ack)
                     };
                     let r = run();
                     Box::pin(std::future::ready(r))
@@ -160,8 +185,9 @@ macro_rules! handler {
                     })();
                     match extracted {
                         Ok(($($a,)*)) => {
+                            let wants_ack = ctx.wants_ack();
                             let fut = (self)(ctx, $($a,)*);
-                            Box::pin(async move { fut.await.into_ack() })
+                            Box::pin(async move { outcome(fut.await, wants_ack) })
                         }
                         Err(e) => Box::pin(std::future::ready(Err(e))),
                     }
