@@ -23,6 +23,7 @@ use sockio_protocol::{
 };
 
 use crate::handler::{BoxFuture, ConnectError, HandlerError, HandlerErrorKind};
+use crate::mailbox::Mailbox;
 use crate::registry::Registry;
 use crate::{Args, Context, Request};
 
@@ -142,7 +143,8 @@ pub(crate) struct SocketData {
     pub(crate) session: Arc<Mutex<serde_json::Map<String, Value>>>,
     /// Whether connection state recovery restored this socket.
     pub(crate) recovered: bool,
-    queue: async_channel::Sender<SocketEvent>,
+    /// The events its task handles, in order.
+    queue: Mailbox<SocketEvent>,
 }
 
 pub(crate) struct State {
@@ -161,7 +163,7 @@ pub(crate) struct State {
 /// Work to do once the lock is released.
 #[derive(Default)]
 struct After {
-    spawn: Vec<(Arc<SocketData>, async_channel::Receiver<SocketEvent>)>,
+    spawn: Vec<Arc<SocketData>>,
     callbacks: Vec<(AckCallback, Result<Args, AckError>)>,
     /// Plain Engine.IO messages: the session's sid and the message.
     engine_messages: Vec<(String, Frame)>,
@@ -368,7 +370,6 @@ impl Engine {
                     .map(|i| i.sid.to_string())
                     .unwrap_or_default();
                 let request = st.requests.get(&session).cloned().unwrap_or_default();
-                let (tx, rx) = async_channel::unbounded();
                 // A recovered socket gets the session its last connection left behind.
                 let kept = recovered
                     .then(|| st.server.take_recovery_data(socket))
@@ -381,11 +382,11 @@ impl Engine {
                     request,
                     session: kept.map(|k| *k).unwrap_or_default(),
                     recovered,
-                    queue: tx,
+                    queue: Mailbox::new(),
                 });
                 st.sockets.insert(socket, data.clone());
                 self.enqueue(&data, SocketEvent::Connect(auth));
-                after.spawn.push((data, rx));
+                after.spawn.push(data);
             }
             Event::Message {
                 socket,
@@ -455,7 +456,7 @@ impl Engine {
     fn enqueue(&self, d: &SocketData, ev: SocketEvent) {
         // Counted before sending: the socket task may finish the event before try_send returns.
         self.in_flight.fetch_add(1, Ordering::SeqCst);
-        if d.queue.try_send(ev).is_err() {
+        if d.queue.push(ev).is_err() {
             self.done_one();
         }
     }
@@ -511,10 +512,10 @@ impl Engine {
             self.runtime
                 .spawn(Box::pin(async move { engine.feed_backlog(t, sink).await }));
         }
-        for (data, rx) in after.spawn {
+        for data in after.spawn {
             let engine = self.clone();
             self.runtime
-                .spawn(Box::pin(async move { engine.socket_task(data, rx).await }));
+                .spawn(Box::pin(async move { engine.socket_task(data).await }));
         }
         for (cb, result) in after.callbacks {
             if std::panic::catch_unwind(AssertUnwindSafe(|| cb(result))).is_err() {
@@ -717,13 +718,9 @@ impl Engine {
 
     // ---- socket tasks ----------------------------------------------------------------------
 
-    async fn socket_task(
-        self: Arc<Self>,
-        data: Arc<SocketData>,
-        rx: async_channel::Receiver<SocketEvent>,
-    ) {
+    async fn socket_task(self: Arc<Self>, data: Arc<SocketData>) {
         let mut accepted = false;
-        while let Ok(ev) = rx.recv().await {
+        while let Some(ev) = data.queue.recv().await {
             let keep_going = match ev {
                 SocketEvent::Connect(auth) => {
                     accepted = self.handle_connect(&data, auth).await;
@@ -750,8 +747,9 @@ impl Engine {
                 break;
             }
         }
-        // Whatever is left was queued for a socket that is gone.
-        while rx.try_recv().is_ok() {
+        // Whatever is left was queued for a socket that is gone; nothing more gets in.
+        data.queue.close();
+        while data.queue.try_recv().is_some() {
             self.done_one();
         }
     }

@@ -67,6 +67,7 @@ pub use handler::{
 };
 
 mod io;
+mod mailbox;
 pub use io::{NamespaceRef, SocketIo, SocketIoBuilder, Transport};
 
 pub mod queue;

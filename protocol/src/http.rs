@@ -132,7 +132,7 @@ pub struct TransportConfig {
     /// The largest WebSocket message (and frame) accepted, in bytes (default 1 000 000 plus
     /// 4 KiB of slack for packet headers); a larger one closes the connection (1009).
     pub max_message_size: usize,
-    /// How many messages a WebSocket's writer buffers (default 64). When it is full the layer
+    /// How many messages a WebSocket's writer buffers (default 16). When it is full the layer
     /// above stops handing it data (the session's own bounded queue takes over), so a peer
     /// that does not read cannot make the server buffer without limit.
     pub ws_buffer: usize,
@@ -152,7 +152,7 @@ impl Default for TransportConfig {
             path: "/socket.io/".to_owned(),
             max_body: 1_000_000,
             max_message_size: 1_000_000 + 4096,
-            ws_buffer: 64,
+            ws_buffer: 16,
             ws_read_buffer: 4096,
             write_timeout: std::time::Duration::from_secs(30),
         }
