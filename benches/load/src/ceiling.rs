@@ -9,13 +9,13 @@
 //! an unbounded channel each, whose writer feeds everything queued and flushes once. That is
 //! the least any tokio server must do for this work, so it is the ceiling for sockio-tokio.
 //!
-//! The WebSocket settings are sockio-tokio's (message and frame limits) except the read
-//! buffer: [`DEFAULT_READ_BUFFER`], 8 KiB, where tungstenite defaults to 128 KiB. tungstenite
-//! zero-fills the free part of its read buffer before every read, including the reads that
-//! find nothing (each time a task holding a WebSocket is woken to write, its read side is
-//! polled too), and the buffer stays resident: with 128 KiB that is a 128 KiB memset per wake
-//! and about 130 KiB of memory per connection. tungstenite's own advice for many connections
-//! with small messages is a 4–8 KiB buffer. `--read-buffer 131072` reproduces the default.
+//! The WebSocket settings are sockio-tokio's: its message and frame limits and its read buffer,
+//! [`DEFAULT_READ_BUFFER`], 4 KiB (sockio's `TransportConfig::ws_read_buffer`), where
+//! tungstenite defaults to 128 KiB. tungstenite zero-fills the free part of its read buffer
+//! before every read, including the reads that find nothing (each time a task holding a
+//! WebSocket is woken to write, its read side is polled too), and the buffer stays resident:
+//! with 128 KiB that is a 128 KiB memset per wake and about 130 KiB of memory per connection.
+//! `--read-buffer 131072` reproduces tungstenite's default.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,7 +34,7 @@ use crate::{BCAST_EVENT, PING_INTERVAL_MS, PING_TIMEOUT_MS};
 const MAX_MESSAGE: usize = 1_000_000 + 4096;
 
 /// The read buffer of each WebSocket, unless told otherwise.
-pub const DEFAULT_READ_BUFFER: usize = 8 * 1024;
+pub const DEFAULT_READ_BUFFER: usize = 4 * 1024;
 
 type Peers = Arc<RwLock<HashMap<u64, mpsc::UnboundedSender<Message>>>>;
 

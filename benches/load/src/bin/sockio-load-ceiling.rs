@@ -1,7 +1,7 @@
 //! The raw WebSocket ceiling server (see `sockio_load::ceiling`).
 //!
 //! ```text
-//! sockio-load-ceiling [--port 0] [--read-buffer 8192]
+//! sockio-load-ceiling [--port 0] [--read-buffer 4096]
 //! ```
 //!
 //! Listens on 127.0.0.1 and prints one JSON line `{"listening": "127.0.0.1:PORT", ...}` once
