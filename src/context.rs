@@ -318,16 +318,14 @@ impl Context {
     /// here, otherwise by sid (a recovered connection has a new socket with the same sid).
     fn emit_payload(&self, payload: sockio_protocol::Payload) -> Result<(), EmitError> {
         let id = self.data.id;
-        let mut payload = Some(payload);
-        let sent = self.engine.drive(|st| {
-            let mut s = st.server.socket(id)?;
-            Some(s.emit(payload.take()?).is_ok())
+        let sent = self.engine.drive(move |st| match st.server.socket(id) {
+            Some(mut s) => Ok(s.emit(payload).is_ok()),
+            None => Err(payload),
         });
-        match (sent, payload) {
-            (Some(true), _) => Ok(()),
-            (Some(false), _) => Err(EmitError::QueueFull),
-            (None, Some(payload)) => self.to_me().deliver(payload),
-            (None, None) => Ok(()),
+        match sent {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(EmitError::QueueFull),
+            Err(payload) => self.to_me().deliver(payload),
         }
     }
 

@@ -454,7 +454,7 @@ impl Engine {
     }
 
     fn enqueue(&self, d: &SocketData, ev: SocketEvent) {
-        // Counted before sending: the socket task may finish the event before try_send returns.
+        // Counted before queueing: the socket task may finish the event before push returns.
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         if d.queue.push(ev).is_err() {
             self.done_one();
