@@ -128,6 +128,9 @@ pub(crate) enum SocketEvent {
         ack: Option<u64>,
     },
     Disconnect(DisconnectReason),
+    /// The rest of an event handled on the task that received it, which had to wait: the
+    /// socket's task finishes it before anything else.
+    Resume(BoxFuture<()>),
 }
 
 /// A socket's session map, as kept across a recovered reconnection.
@@ -164,6 +167,9 @@ pub(crate) struct State {
 #[derive(Default)]
 struct After {
     spawn: Vec<Arc<SocketData>>,
+    /// Events handled right away, on the task that received them (their sockets' turns
+    /// claimed).
+    inline: Vec<(Arc<SocketData>, SocketEvent)>,
     callbacks: Vec<(AckCallback, Result<Args, AckError>)>,
     /// Plain Engine.IO messages: the session's sid and the message.
     engine_messages: Vec<(String, Frame)>,
@@ -395,14 +401,20 @@ impl Engine {
                 ack,
             } => {
                 if let Some(d) = st.sockets.get(&socket) {
-                    self.enqueue(
-                        d,
-                        SocketEvent::Message {
-                            data,
-                            attachments,
-                            ack,
-                        },
-                    );
+                    let ev = SocketEvent::Message {
+                        data,
+                        attachments,
+                        ack,
+                    };
+                    // With the socket's task idle and nothing queued before it, the event
+                    // is handled on this task once the lock is released: no hand-off to the
+                    // socket's task and back.
+                    if d.queue.try_claim() {
+                        self.in_flight.fetch_add(1, Ordering::SeqCst);
+                        after.inline.push((d.clone(), ev));
+                    } else {
+                        self.enqueue(d, ev);
+                    }
                 }
             }
             Event::Ack {
@@ -522,6 +534,9 @@ impl Engine {
                 tracing::error!("an ack callback panicked");
             }
         }
+        for (data, ev) in after.inline {
+            self.handle_inline(data, ev);
+        }
         if !after.engine_messages.is_empty() {
             // Called here, in order, on the task that fed the session's transport: the
             // messages of one session are handled one after the other.
@@ -536,6 +551,41 @@ impl Engine {
                 if std::panic::catch_unwind(call).is_err() {
                     tracing::error!(sid, "an Engine.IO message handler panicked");
                 }
+            }
+        }
+    }
+
+    /// Handles an event whose socket's turn was claimed, on this task: a handler that does not
+    /// wait (a plain function, or an async one that finishes at once) completes here; the
+    /// rest of one that waits goes to the socket's task, first in its line.
+    fn handle_inline(self: &Arc<Self>, data: Arc<SocketData>, ev: SocketEvent) {
+        let SocketEvent::Message {
+            data: msg,
+            attachments,
+            ack,
+        } = ev
+        else {
+            // Only messages are claimed; anything else takes the usual way.
+            data.queue.release();
+            self.done_one();
+            return;
+        };
+        let engine = self.clone();
+        let socket = data.clone();
+        let mut work: BoxFuture<()> = Box::pin(async move {
+            engine.handle_message(&socket, msg, attachments, ack).await;
+        });
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(&mut cx))) {
+            Ok(std::task::Poll::Pending) => data.queue.hand_over(SocketEvent::Resume(work)),
+            Ok(std::task::Poll::Ready(())) => {
+                data.queue.release();
+                self.done_one();
+            }
+            Err(_) => {
+                tracing::error!(sid = %data.sid, "handling an event panicked");
+                data.queue.release();
+                self.done_one();
             }
         }
     }
@@ -741,13 +791,21 @@ impl Engine {
                     }
                     false
                 }
+                SocketEvent::Resume(rest) => {
+                    if AssertUnwindSafe(rest).catch_unwind().await.is_err() {
+                        tracing::error!(sid = %data.sid, "handling an event panicked");
+                    }
+                    true
+                }
             };
             self.done_one();
             if !keep_going {
                 break;
             }
+            data.queue.finished();
         }
-        // Whatever is left was queued for a socket that is gone; nothing more gets in.
+        // Whatever is left was queued for a socket that is gone; nothing more gets in, and
+        // the turn stays taken, so nobody handles anything for it any more.
         data.queue.close();
         while data.queue.try_recv().is_some() {
             self.done_one();

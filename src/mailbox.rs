@@ -3,6 +3,13 @@
 //! A socket is mostly idle, so what matters is what an empty mailbox keeps: a `VecDeque`
 //! that holds a handful of slots, shrunk back after a burst, and one waker. A general
 //! channel keeps a block of slots (about 4 KB) per socket once anything went through it.
+//!
+//! One item is handled at a time: [`recv`](Mailbox::recv) hands out the next one only after
+//! the reader said it [`finished`](Mailbox::finished) the last. Somebody else may handle an
+//! item in the reader's place while the mailbox is idle (nothing queued, nothing being
+//! handled): [`try_claim`](Mailbox::try_claim) takes that turn, [`release`](Mailbox::release)
+//! gives it back, and [`hand_over`](Mailbox::hand_over) gives the reader what is left of it
+//! to finish first.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -20,6 +27,8 @@ pub(crate) struct Mailbox<T> {
 struct Inner<T> {
     items: VecDeque<T>,
     closed: bool,
+    /// An item is being handled, by the reader or by whoever claimed the turn.
+    running: bool,
     /// The reader waiting for the next item.
     waker: Option<Waker>,
 }
@@ -30,6 +39,7 @@ impl<T> Mailbox<T> {
             inner: Mutex::new(Inner {
                 items: VecDeque::new(),
                 closed: false,
+                running: false,
                 waker: None,
             }),
         }
@@ -56,7 +66,7 @@ impl<T> Mailbox<T> {
         Ok(())
     }
 
-    /// Takes no more items; those queued can still be read.
+    /// Takes no more items; those queued can still be read, and nobody can claim a turn.
     pub(crate) fn close(&self) {
         let waker = {
             let mut inner = self.lock();
@@ -68,20 +78,24 @@ impl<T> Mailbox<T> {
         }
     }
 
-    /// The next item, if one is queued.
+    /// The next item, if one is queued, whoever is handling one.
     pub(crate) fn try_recv(&self) -> Option<T> {
         self.lock().pop()
     }
 
-    /// The next item; `None` once the mailbox is closed and empty. One reader at a time.
+    /// The next item, once nothing else is being handled; `None` once the mailbox is
+    /// closed and empty. One reader, which calls [`finished`](Self::finished) after each.
     pub(crate) async fn recv(&self) -> Option<T> {
         poll_fn(|cx| {
             let mut inner = self.lock();
-            if let Some(item) = inner.pop() {
-                return Poll::Ready(Some(item));
-            }
-            if inner.closed {
-                return Poll::Ready(None);
+            if !inner.running {
+                if let Some(item) = inner.pop() {
+                    inner.running = true;
+                    return Poll::Ready(Some(item));
+                }
+                if inner.closed {
+                    return Poll::Ready(None);
+                }
             }
             match &mut inner.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
@@ -90,6 +104,55 @@ impl<T> Mailbox<T> {
             Poll::Pending
         })
         .await
+    }
+
+    /// The reader is done with the item [`recv`](Self::recv) gave it.
+    pub(crate) fn finished(&self) {
+        self.lock().running = false;
+    }
+
+    /// Takes the reader's turn when nothing is queued, being handled, or closed: the caller
+    /// handles one item itself, then [`release`](Self::release)s or
+    /// [`hand_over`](Self::hand_over)s. Items pushed meanwhile wait.
+    pub(crate) fn try_claim(&self) -> bool {
+        let mut inner = self.lock();
+        let free = !inner.running && !inner.closed && inner.items.is_empty();
+        if free {
+            inner.running = true;
+        }
+        free
+    }
+
+    /// Gives a claimed turn back.
+    pub(crate) fn release(&self) {
+        let waker = {
+            let mut inner = self.lock();
+            inner.running = false;
+            // With nothing queued the reader's waker stays for the next push.
+            if inner.items.is_empty() {
+                None
+            } else {
+                inner.waker.take()
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Gives a claimed turn back with `item` (what is left of the claimed work) first in
+    /// line, ahead of what was pushed meanwhile, closed or not: the reader cannot have
+    /// stopped while the turn was claimed.
+    pub(crate) fn hand_over(&self, item: T) {
+        let waker = {
+            let mut inner = self.lock();
+            inner.items.push_front(item);
+            inner.running = false;
+            inner.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 }
 
@@ -106,6 +169,7 @@ impl<T> Inner<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future;
     use std::sync::Arc;
 
     #[test]
@@ -116,7 +180,12 @@ mod tests {
         }
         m.close();
         assert_eq!(m.push(100), Err(100));
-        let got: Vec<_> = std::iter::from_fn(|| futures_lite::future::block_on(m.recv())).collect();
+        let got: Vec<_> = std::iter::from_fn(|| {
+            let item = futures_lite::future::block_on(m.recv());
+            m.finished();
+            item
+        })
+        .collect();
         assert_eq!(got, (0..100).collect::<Vec<_>>());
         assert_eq!(m.try_recv(), None);
     }
@@ -140,6 +209,7 @@ mod tests {
                 let mut got = Vec::new();
                 while let Some(v) = futures_lite::future::block_on(m.recv()) {
                     got.push(v);
+                    m.finished();
                 }
                 got
             })
@@ -152,5 +222,31 @@ mod tests {
         }
         m.close();
         assert_eq!(reader.join().unwrap(), (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_claimed_turn_holds_the_reader_back_and_a_hand_over_goes_first() {
+        let m = Mailbox::new();
+        assert!(m.try_claim());
+        assert!(!m.try_claim(), "one turn at a time");
+        m.push(2).unwrap();
+        let mut recv = Box::pin(m.recv());
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        assert!(
+            recv.as_mut().poll(&mut cx).is_pending(),
+            "the turn is claimed"
+        );
+        m.hand_over(1);
+        assert_eq!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(1)));
+        assert!(!m.try_claim(), "the reader has it");
+        m.finished();
+        assert!(!m.try_claim(), "something is queued");
+        assert_eq!(futures_lite::future::block_on(m.recv()), Some(2));
+        m.finished();
+        assert!(m.try_claim());
+        m.release();
+        m.close();
+        assert!(!m.try_claim(), "closed");
     }
 }

@@ -10,6 +10,7 @@ pub mod disconnect;
 pub mod errors;
 pub mod heartbeat;
 pub mod namespaces;
+pub mod ordering;
 pub mod receiving;
 pub mod recovery;
 pub mod rooms;
@@ -32,6 +33,7 @@ macro_rules! for_each_case {
             errors::error_handlers,
             heartbeat::heartbeats_keep_or_drop_the_connection,
             namespaces::namespaces_are_separate,
+            ordering::events_of_one_client_run_in_order,
             receiving::events_with_arguments,
             recovery::lost_connections_recover,
             rooms::rooms_join_leave_close,
