@@ -83,6 +83,59 @@ impl WsSink for async_channel::Sender<WsOut> {
     }
 }
 
+/// What happens to a client that sends events faster than its handlers finish them (see
+/// [`SocketIoBuilder::event_backlog`](crate::SocketIoBuilder::event_backlog)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventBacklog {
+    /// The client is disconnected; its disconnect handlers see the reason
+    /// [`DisconnectReason::TooManyEvents`] (`too many events`).
+    #[default]
+    Disconnect,
+    /// The server stops reading from the client until its handlers caught up (WebSocket
+    /// messages stay unread, a long-polling POST is answered later); the client stays
+    /// connected.
+    Pause,
+}
+
+/// The settings of the driver and of the runtime adapters, from the builder.
+#[derive(Debug, Clone)]
+pub(crate) struct EngineOptions {
+    pub(crate) ack_timeout: Duration,
+    pub(crate) async_handlers: bool,
+    pub(crate) max_pending_events: usize,
+    pub(crate) max_pending_event_bytes: usize,
+    pub(crate) event_backlog: EventBacklog,
+    /// The adapters' settings; the path and size limits are filled in from the server's.
+    pub(crate) transport: sockio_protocol::TransportConfig,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            ack_timeout: Duration::from_secs(60),
+            async_handlers: true,
+            max_pending_events: 1024,
+            max_pending_event_bytes: 4 << 20,
+            event_backlog: EventBacklog::Disconnect,
+            transport: sockio_protocol::TransportConfig {
+                max_http_connections: sockio_protocol::http::default_max_http_connections(
+                    open_file_limit(),
+                ),
+                ..sockio_protocol::TransportConfig::default()
+            },
+        }
+    }
+}
+
+/// The soft limit of open files of this process, where the platform says.
+fn open_file_limit() -> Option<u64> {
+    // `ulimit -n` as /proc shows it; elsewhere the adapters' default applies.
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
 /// The answer to an emit with acknowledgement.
 pub(crate) type AckCallback = Box<dyn FnOnce(Result<Args, AckError>) + Send>;
 
@@ -192,6 +245,7 @@ pub(crate) struct Engine {
     idle: (Mutex<()>, Condvar),
     idle_waiters: AtomicUsize,
     pub(crate) ack_timeout: Duration,
+    pub(crate) options: EngineOptions,
     pub(crate) queue: Arc<dyn crate::queue::MessageQueue>,
     connected_sockets: AtomicUsize,
     /// The engine path (`/socket.io/`).
@@ -207,10 +261,11 @@ impl Engine {
     pub(crate) fn new(
         config: sockio_protocol::Config,
         runtime: Arc<dyn Runtime>,
-        ack_timeout: Duration,
+        options: EngineOptions,
         queue: Arc<dyn crate::queue::MessageQueue>,
         path: Arc<str>,
     ) -> Self {
+        let ack_timeout = options.ack_timeout;
         let max_payload = config.max_payload_value();
         let ping_timeout = config.ping_timeout_value();
         Engine {
@@ -236,6 +291,7 @@ impl Engine {
             idle: (Mutex::new(()), Condvar::new()),
             idle_waiters: AtomicUsize::new(0),
             ack_timeout,
+            options,
             queue,
             connected_sockets: AtomicUsize::new(0),
         }

@@ -8,7 +8,7 @@ use sockio_protocol::{Config, Cookie, Cors, Frame};
 
 use crate::args::IntoArgs;
 use crate::emit::{EmitError, Emitter};
-use crate::engine::{Engine, Runtime};
+use crate::engine::{Engine, EngineOptions, EventBacklog, Runtime};
 use crate::handler::{ConnectHandler, DisconnectHandler, ErrorHandler, Handler};
 use crate::queue::{InMemory, MessageQueue, QueueError, QueueMessage, QueueOptions, QueueSink};
 use crate::registry::Namespace;
@@ -43,7 +43,7 @@ impl Default for SocketIo {
 pub struct SocketIoBuilder {
     config: Config,
     path: String,
-    ack_timeout: Duration,
+    options: EngineOptions,
     queue: Arc<dyn MessageQueue>,
     queue_url: Option<String>,
     queue_options: QueueOptions,
@@ -56,6 +56,7 @@ impl std::fmt::Debug for SocketIoBuilder {
         f.debug_struct("SocketIoBuilder")
             .field("config", &self.config)
             .field("path", &self.path)
+            .field("options", &self.options)
             .field(
                 "queue_url",
                 &self.queue_url.as_deref().map(crate::queue::redact),
@@ -125,6 +126,16 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Whether CORS answers let pages of the allowed origins send credentials (cookies, HTTP
+    /// authentication) with their requests: `Access-Control-Allow-Credentials: true`
+    /// (Flask's `cors_credentials`). Off by default. With any origin allowed (`["*"]`) and
+    /// credentials on, the request's origin is echoed, so every site may make credentialed
+    /// requests: prefer a list of origins.
+    pub fn cors_credentials(mut self, allow: bool) -> Self {
+        self.config = self.config.cors_credentials(allow);
+        self
+    }
+
     /// Sets a session cookie (`io` by default) with HttpOnly and SameSite=Lax.
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
         let c = Cookie {
@@ -132,6 +143,106 @@ impl SocketIoBuilder {
             ..Cookie::default()
         };
         self.config = self.config.cookie(Some(c));
+        self
+    }
+
+    /// Marks the session cookie `Secure` (sent over HTTPS only), for servers behind TLS.
+    /// Needs [`cookie`](Self::cookie) first; default off.
+    pub fn cookie_secure(mut self, secure: bool) -> Self {
+        let cookie = self
+            .config
+            .cookie_value()
+            .cloned()
+            .map(|c| Cookie { secure, ..c });
+        self.config = self.config.cookie(cookie);
+        self
+    }
+
+    /// Whether a client's events may be handled at the same time (Flask-SocketIO's
+    /// `async_handlers`; default true): each event starts as soon as it arrives, in arrival
+    /// order, and an async handler that waits (for a database, an acknowledgement, a sleep)
+    /// does not hold up the client's next events. With `false`, a client's events are handled
+    /// one after the other, each starting when the previous one finished. Events of
+    /// different clients always run independently.
+    pub fn async_handlers(mut self, concurrent: bool) -> Self {
+        self.options.async_handlers = concurrent;
+        self
+    }
+
+    /// Most events of one client received and not yet handled, counting those whose handlers
+    /// still run (default 1024). Past it, [`event_backlog`](Self::event_backlog) decides.
+    pub fn max_pending_events(mut self, events: usize) -> Self {
+        self.options.max_pending_events = events.max(1);
+        self
+    }
+
+    /// Most bytes of the events of one client received and not yet handled (default 4 MiB,
+    /// and never less than one largest message, [`max_payload`](Self::max_payload)). Past
+    /// it, [`event_backlog`](Self::event_backlog) decides.
+    pub fn max_pending_event_bytes(mut self, bytes: usize) -> Self {
+        self.options.max_pending_event_bytes = bytes;
+        self
+    }
+
+    /// What happens to a client that sends events faster than its handlers finish them, past
+    /// [`max_pending_events`](Self::max_pending_events) or
+    /// [`max_pending_event_bytes`](Self::max_pending_event_bytes): disconnected with the reason
+    /// `too many events` (the default), or paused: the server stops reading from it until its
+    /// handlers caught up.
+    pub fn event_backlog(mut self, policy: EventBacklog) -> Self {
+        self.options.event_backlog = policy;
+        self
+    }
+
+    /// How long a client that does not read may hold up a write to it (default 30 s); then
+    /// its connection is dropped.
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.options.transport.write_timeout = d;
+        self
+    }
+
+    /// How long a request head may take to arrive (default 10 s); slower connections are
+    /// closed.
+    pub fn http_header_timeout(mut self, d: Duration) -> Self {
+        self.options.transport.header_timeout = d;
+        self
+    }
+
+    /// How long a request body may go without progress (default 10 s); overall it must
+    /// arrive at [`http_min_body_rate`](Self::http_min_body_rate) or faster.
+    pub fn http_body_timeout(mut self, d: Duration) -> Self {
+        self.options.transport.body_timeout = d;
+        self
+    }
+
+    /// The slowest average rate, in bytes per second, a request body may arrive at (default
+    /// 16 KiB/s): a body of `n` bytes must be complete within
+    /// `http_body_timeout + n / rate` of its head.
+    pub fn http_min_body_rate(mut self, bytes_per_second: usize) -> Self {
+        self.options.transport.min_body_rate = bytes_per_second.max(1);
+        self
+    }
+
+    /// The largest request head (request line and headers) accepted, in bytes (default
+    /// 16 KiB); larger ones are answered 431.
+    pub fn max_http_head(mut self, bytes: usize) -> Self {
+        self.options.transport.max_head = bytes;
+        self
+    }
+
+    /// Most connections still reading or waiting for an HTTP request (not WebSockets, not
+    /// long-polling requests the server is answering). When a new connection would go over
+    /// it, the one that has waited the longest is closed. Default: half the process's
+    /// open-file limit, at most 16,384.
+    pub fn max_http_connections(mut self, connections: usize) -> Self {
+        self.options.transport.max_http_connections = connections.max(1);
+        self
+    }
+
+    /// Most rooms one client may be in per namespace, its own sid's room included (default
+    /// 1024); joins past it are refused and logged.
+    pub fn max_rooms_per_socket(mut self, rooms: usize) -> Self {
+        self.config = self.config.max_rooms_per_socket(rooms.max(1));
         self
     }
 
@@ -146,7 +257,7 @@ impl SocketIoBuilder {
 
     /// Default timeout of emits waiting for an acknowledgement (default 60 s).
     pub fn ack_timeout(mut self, d: Duration) -> Self {
-        self.ack_timeout = d;
+        self.options.ack_timeout = d;
         self
     }
 
@@ -294,13 +405,7 @@ impl SocketIoBuilder {
             "sockio server created"
         );
         let path: Arc<str> = Arc::from(self.path);
-        let engine = Engine::new(
-            self.config,
-            runtime,
-            self.ack_timeout,
-            self.queue,
-            path.clone(),
-        );
+        let engine = Engine::new(self.config, runtime, self.options, self.queue, path.clone());
         engine
             .registry
             .write()
@@ -323,7 +428,7 @@ impl SocketIo {
         SocketIoBuilder {
             config: Config::default(),
             path: "/socket.io/".into(),
-            ack_timeout: Duration::from_secs(60),
+            options: EngineOptions::default(),
             queue: Arc::new(InMemory),
             queue_url: None,
             queue_options: QueueOptions::default(),

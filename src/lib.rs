@@ -58,7 +58,7 @@ mod emit;
 pub use emit::{EmitError, Emitter};
 
 mod engine;
-pub use engine::{AckError, Runtime, Stats};
+pub use engine::{AckError, EventBacklog, Runtime, Stats};
 
 mod handler;
 pub use handler::{

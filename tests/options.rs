@@ -146,9 +146,21 @@ fn cors_is_same_origin_by_default_and_configurable() {
         r.header("Access-Control-Allow-Origin"),
         Some("https://app.example")
     );
-    assert_eq!(r.header("Access-Control-Allow-Credentials"), Some("true"));
+    assert_eq!(
+        r.header("Access-Control-Allow-Credentials"),
+        None,
+        "credentials only when asked for"
+    );
     let r = http(addr, "GET", hs, &[("Origin", "https://other.example")], b"");
     assert_eq!(r.status, 403);
+
+    let io = SocketIo::builder()
+        .cors_allowed_origins(["https://app.example"])
+        .cors_credentials(true)
+        .build();
+    let addr = serve(io);
+    let r = http(addr, "GET", hs, &[("Origin", "https://app.example")], b"");
+    assert_eq!(r.header("Access-Control-Allow-Credentials"), Some("true"));
 
     let addr = serve(SocketIo::builder().cors_allowed_origins(["*"]).build());
     let r = http(
@@ -159,6 +171,12 @@ fn cors_is_same_origin_by_default_and_configurable() {
         b"",
     );
     assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("Access-Control-Allow-Origin"),
+        Some("*"),
+        "any origin: no origin echoed"
+    );
+    assert_eq!(r.header("Access-Control-Allow-Credentials"), None);
     let preflight = http(
         addr,
         "OPTIONS",
@@ -188,6 +206,13 @@ fn cookie_is_set_when_asked_for() {
     assert!(cookie.starts_with(&format!("io={sid}")), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    let io = SocketIo::builder().cookie("io").cookie_secure(true).build();
+    let addr = serve(io);
+    let r = http(addr, "GET", "/socket.io/?EIO=4&transport=polling", &[], b"");
+    let cookie = r.header("Set-Cookie").expect("a session cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }
 
 #[test]

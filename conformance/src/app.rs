@@ -18,6 +18,7 @@ pub fn settings(builder: SocketIoBuilder) -> SocketIoBuilder {
         .ping_timeout(Duration::from_millis(200))
         .max_payload(1_000_000)
         .cors_allowed_origins(["*"])
+        .cors_credentials(true)
 }
 
 /// Plain Engine.IO: every message, text or binary, goes back to its sender unchanged.

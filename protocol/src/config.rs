@@ -26,6 +26,8 @@ pub struct Cookie {
     pub http_only: bool,
     /// The `SameSite` attribute (`Lax`, `Strict` or `None`).
     pub same_site: String,
+    /// Adds `Secure`: browsers send the cookie over HTTPS only (needed with `SameSite=None`).
+    pub secure: bool,
 }
 
 impl Default for Cookie {
@@ -35,6 +37,7 @@ impl Default for Cookie {
             path: "/".into(),
             http_only: true,
             same_site: "Lax".into(),
+            secure: false,
         }
     }
 }
@@ -60,6 +63,7 @@ pub struct Config {
     pub(crate) polling: bool,
     pub(crate) websocket: bool,
     pub(crate) cors: Cors,
+    pub(crate) cors_credentials: bool,
     pub(crate) cookie: Option<Cookie>,
     pub(crate) max_attachments: usize,
     pub(crate) max_attachment_bytes: usize,
@@ -67,6 +71,7 @@ pub struct Config {
     pub(crate) max_queue_bytes: usize,
     pub(crate) max_namespaces: usize,
     pub(crate) max_pending_acks: usize,
+    pub(crate) max_rooms_per_socket: usize,
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) engineio_only: bool,
     pub(crate) connection_state_recovery: Option<RecoveryConfig>,
@@ -83,6 +88,7 @@ impl Default for Config {
             polling: true,
             websocket: true,
             cors: Cors::SameOrigin,
+            cors_credentials: false,
             cookie: None,
             max_attachments: 32,
             max_attachment_bytes: 10_000_000,
@@ -90,6 +96,7 @@ impl Default for Config {
             max_queue_bytes: 16 << 20,
             max_namespaces: 32,
             max_pending_acks: 4096,
+            max_rooms_per_socket: 1024,
             slow_consumer: SlowConsumer::Disconnect,
             engineio_only: false,
             connection_state_recovery: None,
@@ -128,6 +135,11 @@ setters! {
     websocket: bool;
     /// Allowed browser origins (default same origin).
     cors: Cors;
+    /// Whether CORS answers allow credentials (`Access-Control-Allow-Credentials: true`, so
+    /// that a page of another allowed origin may send its cookies); default false. With
+    /// [`Cors::Any`] and credentials on, the request's origin is echoed, which lets every site
+    /// make credentialed requests: prefer a list of origins.
+    cors_credentials: bool;
     /// The session cookie, off by default.
     cookie: Option<Cookie>;
     /// Largest number of binary attachments one packet may declare (default 32).
@@ -142,6 +154,9 @@ setters! {
     max_namespaces: usize;
     /// Most acknowledgements one socket may wait for at once (default 4096).
     max_pending_acks: usize;
+    /// Most rooms one socket may be in, its own sid's room included (default 1024); joins past
+    /// it are refused.
+    max_rooms_per_socket: usize;
     /// What a broadcast does to a recipient whose queue is full (default: disconnect it).
     slow_consumer: SlowConsumer;
     /// Plain Engine.IO, without the Socket.IO layer (default false): message packets are not
@@ -169,6 +184,16 @@ impl Config {
     /// The configured max payload.
     pub fn max_payload_value(&self) -> usize {
         self.max_payload
+    }
+
+    /// The session cookie, when one is set.
+    pub fn cookie_value(&self) -> Option<&Cookie> {
+        self.cookie.as_ref()
+    }
+
+    /// The configured cap of rooms per socket.
+    pub fn max_rooms_per_socket_value(&self) -> usize {
+        self.max_rooms_per_socket
     }
 
     /// The connection state recovery settings, when it is on.

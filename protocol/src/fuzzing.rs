@@ -223,6 +223,7 @@ pub const OUTCOMES: &[&str] = &[
     "disconnect: forced close",
     "disconnect: connect timeout",
     "disconnect: slow consumer",
+    "disconnect: too many events",
     "session closed: transport close",
     "session closed: transport error",
     "session closed: ping timeout",
@@ -231,6 +232,7 @@ pub const OUTCOMES: &[&str] = &[
     "session closed: forced close",
     "session closed: connect timeout",
     "session closed: slow consumer",
+    "session closed: too many events",
 ];
 
 fn disconnect_outcome(reason: crate::DisconnectReason, session: bool) -> &'static str {
@@ -254,6 +256,8 @@ fn disconnect_outcome(reason: crate::DisconnectReason, session: bool) -> &'stati
         (R::ForcedClose, true) => "session closed: forced close",
         (R::ConnectTimeout, true) => "session closed: connect timeout",
         (R::SlowConsumer, true) => "session closed: slow consumer",
+        (R::TooManyEvents, false) => "disconnect: too many events",
+        (R::TooManyEvents, true) => "session closed: too many events",
     }
 }
 

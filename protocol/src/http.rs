@@ -141,9 +141,27 @@ pub struct TransportConfig {
     /// buffer grows for them); this only bounds what an idle connection holds and what each
     /// read has to prepare.
     pub ws_read_buffer: usize,
-    /// How long one write may wait for a peer that does not read (default 30 s); then the
-    /// connection is dropped.
+    /// How long a peer that does not read may hold up the writing of a WebSocket message or
+    /// an HTTP response (default 30 s); then the connection is dropped.
     pub write_timeout: std::time::Duration,
+    /// The largest request head (request line and headers) read, in bytes (default 16 KiB);
+    /// a larger one is answered 431 and the connection closed.
+    pub max_head: usize,
+    /// How long a request head may take to arrive, from its first byte or from the moment the
+    /// connection became idle (default 10 s); then the connection is closed.
+    pub header_timeout: std::time::Duration,
+    /// How long a request body may go without progress (default 10 s); see
+    /// [`min_body_rate`](Self::min_body_rate) for the overall deadline.
+    pub body_timeout: std::time::Duration,
+    /// The slowest average rate a request body may arrive at, in bytes per second (default
+    /// 16 KiB/s): a body of `n` bytes must be complete within
+    /// `body_timeout + n / min_body_rate` of its head.
+    pub min_body_rate: usize,
+    /// Most connections that are still reading or waiting for a request (not upgraded to
+    /// WebSocket and not waiting on the engine, such as a parked long-polling GET); when full,
+    /// the oldest of them is closed to make room (default: half the process's open-file
+    /// limit, at most 16,384; see [`default_max_http_connections`]).
+    pub max_http_connections: usize,
 }
 
 impl Default for TransportConfig {
@@ -155,6 +173,11 @@ impl Default for TransportConfig {
             ws_buffer: 16,
             ws_read_buffer: 4096,
             write_timeout: std::time::Duration::from_secs(30),
+            max_head: 16 * 1024,
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(10),
+            min_body_rate: 16 * 1024,
+            max_http_connections: 16_384,
         }
     }
 }
@@ -171,7 +194,29 @@ pub enum Route {
     Elsewhere,
 }
 
+/// The default of [`TransportConfig::max_http_connections`] for a process that may open
+/// `open_files` files: half of it (the other half stays for WebSockets, parked requests and
+/// the application), at least 16 and at most 16,384.
+pub fn default_max_http_connections(open_files: Option<u64>) -> usize {
+    open_files.map_or(16_384, |n| (n / 2).clamp(16, 16_384) as usize)
+}
+
 impl TransportConfig {
+    /// When a request body of `received` bytes so far, whose head was read at `start`, must
+    /// have made progress by: the later of `last_progress + body_timeout` capped by the
+    /// overall deadline `start + body_timeout + received / min_body_rate`.
+    pub fn body_deadline(
+        &self,
+        start: std::time::Instant,
+        last_progress: std::time::Instant,
+        received: usize,
+    ) -> std::time::Instant {
+        let rate = self.min_body_rate.max(1) as u64;
+        let allowance = std::time::Duration::from_millis(received as u64 * 1000 / rate);
+        let overall = start + self.body_timeout + allowance;
+        (last_progress + self.body_timeout).min(overall)
+    }
+
     /// Whether `path` is the engine path or under it.
     pub fn serves(&self, path: &str) -> bool {
         let base = self.path.trim_end_matches('/');

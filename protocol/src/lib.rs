@@ -80,6 +80,8 @@
 #![warn(missing_docs, unreachable_pub)]
 #![deny(missing_debug_implementations)]
 
+pub mod admission;
+
 pub mod config;
 pub use config::{Config, Cookie, Cors, RecoveryConfig, SlowConsumer};
 

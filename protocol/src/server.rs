@@ -149,6 +149,9 @@ pub enum DisconnectReason {
     ConnectTimeout,
     /// The client did not read fast enough and its outbound queue filled up.
     SlowConsumer,
+    /// The client sent events faster than its handlers finished them, past the server's
+    /// limit of pending events.
+    TooManyEvents,
 }
 
 impl DisconnectReason {
@@ -165,6 +168,7 @@ impl DisconnectReason {
             DisconnectReason::ForcedClose => "forced close",
             DisconnectReason::ConnectTimeout => "connect timeout",
             DisconnectReason::SlowConsumer => "slow consumer",
+            DisconnectReason::TooManyEvents => "too many events",
         }
     }
 
@@ -611,6 +615,13 @@ impl Server {
         self.close(session, DisconnectReason::ForcedClose);
     }
 
+    /// Closes a whole session because its peer broke a limit the driver keeps (such as
+    /// [`DisconnectReason::TooManyEvents`] or [`DisconnectReason::SlowConsumer`]): what is
+    /// queued for it is dropped, and every socket leaves with `reason`.
+    pub fn close_session_for(&mut self, session: SessionHandle, reason: DisconnectReason) {
+        self.close(session, reason);
+    }
+
     /// Closes every session (graceful: queued packets are delivered first). Drain afterwards.
     ///
     /// Shutting down is sticky: from now on new sessions are refused (HTTP 503 on polling, the
@@ -826,11 +837,17 @@ impl Server {
         if !allowed {
             return Err(());
         }
-        Ok(vec![
+        if self.config.cors == Cors::Any && !self.config.cors_credentials {
+            return Ok(vec![("Access-Control-Allow-Origin", "*".into())]);
+        }
+        let mut headers = vec![
             ("Access-Control-Allow-Origin", origin.to_string()),
-            ("Access-Control-Allow-Credentials", "true".into()),
             ("Vary", "Origin".into()),
-        ])
+        ];
+        if self.config.cors_credentials {
+            headers.push(("Access-Control-Allow-Credentials", "true".into()));
+        }
+        Ok(headers)
     }
 
     fn http_response(
@@ -933,6 +950,9 @@ impl Server {
                 let mut v = format!("{}={sid}; Path={}", c.name, c.path);
                 if c.http_only {
                     v.push_str("; HttpOnly");
+                }
+                if c.secure {
+                    v.push_str("; Secure");
                 }
                 v.push_str("; SameSite=");
                 v.push_str(&c.same_site);

@@ -42,7 +42,7 @@ impl crate::SocketIo {
             // Messages a little over the limit reach the engine, which closes the session;
             // beyond that the WebSocket layer closes the connection itself.
             max_message_size: max_payload.saturating_add(4096),
-            ..sockio_protocol::TransportConfig::default()
+            ..self.engine.options.transport.clone()
         }
     }
 }
