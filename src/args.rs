@@ -144,6 +144,31 @@ impl ArgsWriter {
         ArgsWriter { json, count }
     }
 
+    /// Appends one argument given as JSON text, which must be valid JSON (its placeholders,
+    /// if any, must point at attachments of this packet).
+    pub(crate) fn raw_arg(&mut self, json: &str) {
+        if self.count > 0 {
+            self.json.push(b',');
+        }
+        self.json.extend_from_slice(json.as_bytes());
+        self.count += 1;
+    }
+
+    /// Makes `attachments` this packet's attachments, numbered as they are, when it has none
+    /// yet (or when `attachments` is empty); false otherwise.
+    pub(crate) fn take_attachments_as_they_are(&mut self, attachments: &Attachments) -> bool {
+        if attachments.is_empty() {
+            return true;
+        }
+        ATTACHMENTS.with(|a| match a.borrow_mut().as_mut() {
+            Some(list) if list.is_empty() => {
+                list.extend(attachments.iter().cloned());
+                true
+            }
+            _ => false,
+        })
+    }
+
     /// Appends one argument.
     pub fn arg<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ArgsError> {
         if self.count > 0 {

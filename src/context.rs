@@ -4,36 +4,107 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::OnceLock;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
+use smallvec::SmallVec;
 use sockio_protocol::http::HttpRequest;
 use sockio_protocol::socketio::binary::Attachments;
+use sockio_protocol::socketio::RawJson;
 
-use crate::args::{from_arg, resolve_placeholders, ArgsError, IntoArgs};
+use crate::args::{from_arg, resolve_placeholders, with_attachments, ArgsError, IntoArgs};
 use crate::emit::Emitter;
 use crate::engine::{AckError, Engine, SocketData};
 use crate::handler::{HandlerError, HandlerErrorKind};
 use crate::{EmitError, SocketIo};
 
 /// The arguments of an event or acknowledgement, with their binary attachments.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// They are kept as the JSON text the client sent: [`get`](Self::get) (and each typed handler
+/// parameter) deserializes one argument straight from it, and passing them on
+/// (`ctx.emit("echo", ctx.arguments().clone())`, or returning them as an acknowledgement)
+/// copies the text as it came, escapes of lone UTF-16 surrogates included.
+/// [`values`](Self::values) builds JSON trees the first time it is asked for them.
+#[derive(Clone, Default)]
 pub struct Args {
-    values: Vec<Value>,
+    /// The JSON array whose elements are the arguments, after the first `skip` ones (an
+    /// event's name); `None` for no arguments.
+    json: Option<RawJson>,
+    skip: usize,
     attachments: Attachments,
+    /// The elements' texts, split on first use.
+    elements: OnceLock<SmallVec<[RawJson; 4]>>,
+    /// The arguments as trees, built on first use.
+    values: OnceLock<Vec<Value>>,
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Args")
+            .field("values", &self.values())
+            .field("attachments", &self.attachments.len())
+            .finish()
+    }
+}
+
+impl PartialEq for Args {
+    fn eq(&self, other: &Self) -> bool {
+        self.values() == other.values() && self.attachments == other.attachments
+    }
 }
 
 impl Args {
+    /// Arguments from trees.
     pub(crate) fn new(values: Vec<Value>, attachments: Attachments) -> Self {
+        let json = RawJson::from_value(&Value::Array(values.clone()));
         Args {
-            values,
+            json: Some(json),
+            skip: 0,
             attachments,
+            elements: OnceLock::new(),
+            values: OnceLock::from(values),
         }
     }
 
-    /// The raw JSON values (binary arguments are placeholders; see [`get`](Self::get)).
+    /// The elements of `json` (a JSON array as received) after the first `skip`.
+    pub(crate) fn from_raw(json: RawJson, skip: usize, attachments: Attachments) -> Self {
+        Args {
+            json: Some(json),
+            skip,
+            attachments,
+            elements: OnceLock::new(),
+            values: OnceLock::new(),
+        }
+    }
+
+    /// Every element of the array, the skipped ones included.
+    fn elements(&self) -> &[RawJson] {
+        self.elements.get_or_init(|| {
+            self.json
+                .as_ref()
+                .and_then(RawJson::elements)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The arguments' texts.
+    fn raw(&self) -> &[RawJson] {
+        let all = self.elements();
+        &all[self.skip.min(all.len())..]
+    }
+
+    /// The arguments as JSON values (binary arguments are placeholders; see
+    /// [`get`](Self::get)); escapes of lone surrogates read as U+FFFD.
     pub fn values(&self) -> &[Value] {
-        &self.values
+        self.values
+            .get_or_init(|| self.raw().iter().map(RawJson::to_value).collect())
+    }
+
+    /// The JSON text of argument `i` as the client sent it.
+    pub fn raw_json(&self, i: usize) -> Option<&str> {
+        self.raw().get(i).map(RawJson::as_str)
     }
 
     /// The binary attachments.
@@ -43,31 +114,66 @@ impl Args {
 
     /// Number of arguments.
     pub fn len(&self) -> usize {
-        self.values.len()
+        match self.values.get() {
+            Some(v) => v.len(),
+            None => self.raw().len(),
+        }
     }
 
     /// Whether there are no arguments.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.len() == 0
     }
 
-    /// Argument `i` deserialized as `T` ([`Binary`](crate::Binary) reads attachments).
+    /// Argument `i` deserialized as `T` ([`Binary`](crate::Binary) reads attachments); a
+    /// missing argument reads as `null`.
     pub fn get<T: DeserializeOwned>(&self, i: usize) -> Result<T, ArgsError> {
-        from_arg(&self.values, i, &self.attachments)
+        if let Some(values) = self.values.get() {
+            return from_arg(values, i, &self.attachments);
+        }
+        let text = self.raw().get(i).map_or("null", RawJson::as_str);
+        with_attachments(&self.attachments, || {
+            sockio_protocol::socketio::json::from_str_lossy::<T>(text)
+        })
+        .map_err(|e| ArgsError(e.to_string()))
+    }
+
+    /// The same array with `skip` leading elements left out (from the start).
+    pub(crate) fn with_skip(&self, skip: usize) -> Args {
+        Args {
+            json: self.json.clone(),
+            skip,
+            attachments: Attachments::new(),
+            elements: self.elements.clone(),
+            values: OnceLock::new(),
+        }
     }
 
     /// The arguments from position `n` on, with their attachments (the leading ones dropped,
     /// as Python's `args[n:]`).
     pub fn skip(&self, n: usize) -> Args {
+        if self.values.get().is_some() && self.json.is_none() {
+            return Args::new(
+                self.values().iter().skip(n).cloned().collect(),
+                self.attachments.clone(),
+            );
+        }
         Args {
-            values: self.values.iter().skip(n).cloned().collect(),
+            json: self.json.clone(),
+            skip: self.skip + n,
             attachments: self.attachments.clone(),
+            elements: self.elements.clone(),
+            values: self
+                .values
+                .get()
+                .map(|v| OnceLock::from(v.iter().skip(n).cloned().collect::<Vec<_>>()))
+                .unwrap_or_default(),
         }
     }
 
     /// The arguments as plain JSON, binary data as arrays of byte values.
     pub fn to_json(&self) -> Vec<Value> {
-        self.values
+        self.values()
             .iter()
             .map(|v| resolve_placeholders(v, &self.attachments))
             .collect()
@@ -78,8 +184,17 @@ impl Args {
 /// `ctx.emit("echo", ctx.arguments().clone())` or returning them as the acknowledgement.
 impl IntoArgs for Args {
     fn write_args(self, w: &mut crate::args::ArgsWriter) -> Result<(), ArgsError> {
+        // As they came, when their placeholders keep their numbers: nothing else in this
+        // packet has attachments yet, and none of the attachments is left behind.
+        let whole = self.skip == 0 || self.attachments.is_empty();
+        if self.json.is_some() && whole && w.take_attachments_as_they_are(&self.attachments) {
+            return self.raw().iter().try_for_each(|raw| {
+                w.raw_arg(raw.as_str());
+                Ok(())
+            });
+        }
         let attachments = &self.attachments;
-        self.values
+        self.values()
             .iter()
             .try_for_each(|value| w.arg(&Restored { value, attachments }))
     }
@@ -124,10 +239,10 @@ impl Serialize for Restored<'_> {
 /// The request that opened the connection: headers, cookies, query string and peer address
 /// (Flask's `request` during a Socket.IO handler).
 #[derive(Debug, Clone, Default)]
-pub struct Request(HttpRequest);
+pub struct Request(Arc<HttpRequest>);
 
 impl Request {
-    pub(crate) fn from_http(r: HttpRequest) -> Self {
+    pub(crate) fn from_shared(r: Arc<HttpRequest>) -> Self {
         Request(r)
     }
 
@@ -258,7 +373,7 @@ impl Context {
 
     /// The handshake request.
     pub fn request(&self) -> &Request {
-        &self.data.request
+        &self.data.client.request
     }
 
     /// The server this socket belongs to.

@@ -17,6 +17,7 @@ use futures_lite::FutureExt as _;
 use serde_json::Value;
 use sockio_protocol::http::{Frame, HttpRequest, HttpResponse};
 use sockio_protocol::socketio::binary::Attachments;
+use sockio_protocol::socketio::RawJson;
 use sockio_protocol::{
     AckId, DisconnectReason, Entropy, Event, Input, Output, Payload, Server, SessionHandle,
     SocketId, Transmit, TransportHandle, WsOut,
@@ -176,14 +177,124 @@ pub enum AckError {
 pub(crate) enum SocketEvent {
     Connect(Option<Value>),
     Message {
-        data: Value,
+        data: RawJson,
         attachments: Attachments,
         ack: Option<u64>,
+        /// Counts the event against its client's pending-events budget until dropped.
+        pending: Pending,
     },
     Disconnect(DisconnectReason),
     /// The rest of an event handled on the task that received it, which had to wait: the
     /// socket's task finishes it before anything else.
     Resume(BoxFuture<()>),
+}
+
+/// What the driver keeps about one Engine.IO session (one client connection).
+pub(crate) struct SessionData {
+    /// The handshake request, shared with the protocol core (one copy per session).
+    pub(crate) request: Arc<Request>,
+    /// Events received from this client and not yet handled, over all its sockets.
+    events: AtomicUsize,
+    event_bytes: AtomicUsize,
+    /// Closed while reading from this client is paused ([`EventBacklog::Pause`]).
+    pub(crate) gate: Arc<Gate>,
+}
+
+impl SessionData {
+    fn new(request: Arc<Request>) -> Self {
+        SessionData {
+            request,
+            events: AtomicUsize::new(0),
+            event_bytes: AtomicUsize::new(0),
+            gate: Arc::default(),
+        }
+    }
+
+    /// Counts an event of `bytes` against the budget; false (and nothing counted) when it
+    /// does not fit, unless `force`.
+    fn reserve(
+        self: &Arc<Self>,
+        bytes: usize,
+        caps: (usize, usize),
+        force: bool,
+    ) -> Option<Pending> {
+        let events = self.events.fetch_add(1, Ordering::AcqRel) + 1;
+        let total = self.event_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        // One event always fits, whatever its size.
+        let fits = events == 1 || (events <= caps.0 && total <= caps.1);
+        let pending = Pending {
+            session: self.clone(),
+            bytes,
+            caps,
+        };
+        if fits || force {
+            Some(pending)
+        } else {
+            drop(pending);
+            None
+        }
+    }
+}
+
+/// One event counted against its client's pending-events budget, released when dropped (the
+/// event was handled, or thrown away with its socket).
+pub(crate) struct Pending {
+    session: Arc<SessionData>,
+    bytes: usize,
+    caps: (usize, usize),
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let s = &self.session;
+        let events = s.events.fetch_sub(1, Ordering::AcqRel) - 1;
+        let bytes = s.event_bytes.fetch_sub(self.bytes, Ordering::AcqRel) - self.bytes;
+        // A paused client reads again once its handlers caught up to half the budget.
+        if s.gate.is_closed() && events <= self.caps.0 / 2 && bytes <= self.caps.1 / 2 {
+            s.gate.open();
+        }
+    }
+}
+
+/// A gate readers wait at while a client is paused.
+#[derive(Default)]
+pub(crate) struct Gate {
+    closed: AtomicBool,
+    waiters: Mutex<Vec<std::task::Waker>>,
+}
+
+impl Gate {
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn open(&self) {
+        self.closed.store(false, Ordering::Release);
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|p| p.into_inner()));
+        waiters.into_iter().for_each(std::task::Waker::wake);
+    }
+
+    /// Resolves once the gate is open.
+    pub(crate) fn wait(self: Arc<Self>) -> BoxFuture<()> {
+        Box::pin(std::future::poll_fn(move |cx| {
+            if !self.is_closed() {
+                return std::task::Poll::Ready(());
+            }
+            let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            // Checked again under the lock `open` takes after clearing the flag.
+            if !self.is_closed() {
+                return std::task::Poll::Ready(());
+            }
+            if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+            std::task::Poll::Pending
+        }))
+    }
 }
 
 /// A socket's session map, as kept across a recovered reconnection.
@@ -194,7 +305,9 @@ pub(crate) struct SocketData {
     pub(crate) id: SocketId,
     pub(crate) sid: String,
     pub(crate) namespace: String,
-    pub(crate) request: Arc<Request>,
+    /// Its client's connection.
+    pub(crate) client: Arc<SessionData>,
+    pub(crate) engine_session: SessionHandle,
     /// Shared with the next connection when connection state recovery restores the socket.
     pub(crate) session: Arc<Mutex<serde_json::Map<String, Value>>>,
     /// Whether connection state recovery restored this socket.
@@ -207,7 +320,7 @@ pub(crate) struct State {
     pub(crate) server: Server,
     sinks: HashMap<TransportHandle, Sink>,
     pub(crate) sockets: HashMap<SocketId, Arc<SocketData>>,
-    requests: HashMap<SessionHandle, Arc<Request>>,
+    pub(crate) sessions: HashMap<SessionHandle, Arc<SessionData>>,
     acks: HashMap<SocketId, HashMap<AckId, AckCallback>>,
     deadline: Option<Instant>,
     /// What blocked WebSockets still have to take, in order.
@@ -276,7 +389,7 @@ impl Engine {
                 server: Server::new(config, Box::new(OsEntropy), Instant::now()),
                 sinks: HashMap::new(),
                 sockets: HashMap::new(),
-                requests: HashMap::new(),
+                sessions: HashMap::new(),
                 acks: HashMap::new(),
                 deadline: None,
                 backlog: HashMap::new(),
@@ -404,14 +517,16 @@ impl Engine {
             Event::SessionOpened { session, .. } => {
                 let req = st
                     .server
-                    .session_request(session)
-                    .cloned()
+                    .session_request_shared(session)
                     .unwrap_or_default();
-                st.requests
-                    .insert(session, Arc::new(Request::from_http(req)));
+                let data = SessionData::new(Arc::new(Request::from_shared(req)));
+                st.sessions.insert(session, Arc::new(data));
             }
             Event::SessionClosed { session, .. } => {
-                st.requests.remove(&session);
+                if let Some(data) = st.sessions.remove(&session) {
+                    // Nobody reads for it any more: let a paused reader see the end.
+                    data.gate.open();
+                }
             }
             Event::Connect {
                 socket,
@@ -431,7 +546,10 @@ impl Engine {
                     .socket_info(socket)
                     .map(|i| i.sid.to_string())
                     .unwrap_or_default();
-                let request = st.requests.get(&session).cloned().unwrap_or_default();
+                let client =
+                    st.sessions.get(&session).cloned().unwrap_or_else(|| {
+                        Arc::new(SessionData::new(Arc::new(Request::default())))
+                    });
                 // A recovered socket gets the session its last connection left behind.
                 let kept = recovered
                     .then(|| st.server.take_recovery_data(socket))
@@ -441,7 +559,8 @@ impl Engine {
                     id: socket,
                     sid,
                     namespace: namespace.to_string(),
-                    request,
+                    client,
+                    engine_session: session,
                     session: kept.map(|k| *k).unwrap_or_default(),
                     recovered,
                     queue: Mailbox::new(),
@@ -456,21 +575,55 @@ impl Engine {
                 attachments,
                 ack,
             } => {
-                if let Some(d) = st.sockets.get(&socket) {
-                    let ev = SocketEvent::Message {
-                        data,
-                        attachments,
-                        ack,
-                    };
+                let Some(d) = st.sockets.get(&socket).cloned() else {
+                    return;
+                };
+                let o = &self.options;
+                let caps = (
+                    o.max_pending_events,
+                    o.max_pending_event_bytes.max(self.max_payload),
+                );
+                let bytes = data.len() + attachments.iter().map(|a| a.len()).sum::<usize>();
+                let pause = o.event_backlog == EventBacklog::Pause;
+                let Some(pending) = d.client.reserve(bytes, caps, pause) else {
+                    tracing::warn!(
+                        sid = %d.sid,
+                        peer = ?d.client.request.peer_addr(),
+                        limit_events = caps.0,
+                        limit_bytes = caps.1,
+                        "client sends events faster than its handlers finish them: disconnected"
+                    );
+                    st.server
+                        .close_session_for(d.engine_session, DisconnectReason::TooManyEvents);
+                    return;
+                };
+                if pause && !d.client.gate.is_closed() {
+                    let over = d.client.events.load(Ordering::Acquire) > caps.0
+                        || d.client.event_bytes.load(Ordering::Acquire) > caps.1;
+                    if over {
+                        tracing::debug!(sid = %d.sid, "client paused until its handlers catch up");
+                        d.client.gate.close();
+                    }
+                }
+                let ev = SocketEvent::Message {
+                    data,
+                    attachments,
+                    ack,
+                    pending,
+                };
+                if self.options.async_handlers {
+                    // Started right away, on this task once the lock is released; one that
+                    // waits goes on in a task of its own.
+                    self.in_flight.fetch_add(1, Ordering::SeqCst);
+                    after.inline.push((d, ev));
+                } else if d.queue.try_claim() {
                     // With the socket's task idle and nothing queued before it, the event
                     // is handled on this task once the lock is released: no hand-off to the
                     // socket's task and back.
-                    if d.queue.try_claim() {
-                        self.in_flight.fetch_add(1, Ordering::SeqCst);
-                        after.inline.push((d.clone(), ev));
-                    } else {
-                        self.enqueue(d, ev);
-                    }
+                    self.in_flight.fetch_add(1, Ordering::SeqCst);
+                    after.inline.push((d, ev));
+                } else {
+                    self.enqueue(&d, ev);
                 }
             }
             Event::Ack {
@@ -480,13 +633,8 @@ impl Engine {
                 attachments,
             } => {
                 if let Some(cb) = st.acks.get_mut(&socket).and_then(|m| m.remove(&ack)) {
-                    let values = match data {
-                        Value::Array(a) => a,
-                        other => vec![other],
-                    };
-                    after
-                        .callbacks
-                        .push((cb, Ok(Args::new(values, attachments))));
+                    let args = Args::from_raw(data, 0, attachments);
+                    after.callbacks.push((cb, Ok(args)));
                 }
             }
             Event::AckTimeout { socket, ack } => {
@@ -615,14 +763,18 @@ impl Engine {
     /// wait (a plain function, or an async one that finishes at once) completes here; the
     /// rest of one that waits goes to the socket's task, first in its line.
     fn handle_inline(self: &Arc<Self>, data: Arc<SocketData>, ev: SocketEvent) {
+        let concurrent = self.options.async_handlers;
         let SocketEvent::Message {
             data: msg,
             attachments,
             ack,
+            pending,
         } = ev
         else {
             // Only messages are claimed; anything else takes the usual way.
-            data.queue.release();
+            if !concurrent {
+                data.queue.release();
+            }
             self.done_one();
             return;
         };
@@ -630,20 +782,34 @@ impl Engine {
         let socket = data.clone();
         let mut work: BoxFuture<()> = Box::pin(async move {
             engine.handle_message(&socket, msg, attachments, ack).await;
+            drop(pending);
         });
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(&mut cx))) {
-            Ok(std::task::Poll::Pending) => data.queue.hand_over(SocketEvent::Resume(work)),
-            Ok(std::task::Poll::Ready(())) => {
-                data.queue.release();
-                self.done_one();
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(&mut cx)));
+        match polled {
+            Ok(std::task::Poll::Pending) if concurrent => {
+                // It waits: the rest runs in a task of its own, beside the client's others.
+                let engine = self.clone();
+                let sid = data.sid.clone();
+                self.runtime.spawn(Box::pin(async move {
+                    if AssertUnwindSafe(work).catch_unwind().await.is_err() {
+                        tracing::error!(sid, "handling an event panicked");
+                    }
+                    engine.done_one();
+                }));
+                return;
             }
-            Err(_) => {
-                tracing::error!(sid = %data.sid, "handling an event panicked");
-                data.queue.release();
-                self.done_one();
+            Ok(std::task::Poll::Pending) => {
+                data.queue.hand_over(SocketEvent::Resume(work));
+                return;
             }
+            Ok(std::task::Poll::Ready(())) => {}
+            Err(_) => tracing::error!(sid = %data.sid, "handling an event panicked"),
         }
+        if !concurrent {
+            data.queue.release();
+        }
+        self.done_one();
     }
 
     pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
@@ -699,6 +865,11 @@ impl Engine {
         }
         let t = self.next_handle();
         let (tx, rx) = async_channel::bounded(1);
+        // A paused client's POST is answered once its handlers caught up.
+        let client = (request.method == sockio_protocol::Method::Post
+            && self.options.event_backlog == EventBacklog::Pause)
+            .then(|| self.client_of_request(&request))
+            .flatten();
         self.drive(|st| {
             st.sinks.insert(t, Sink::Http(tx));
             st.server.handle_input(Input::HttpRequest {
@@ -708,7 +879,16 @@ impl Engine {
             });
         });
         if let Ok(r) = rx.try_recv() {
-            return Box::pin(std::future::ready(r));
+            return match client.filter(|c| c.gate.is_closed()) {
+                Some(c) => {
+                    let wait = c.gate.clone().wait();
+                    Box::pin(async move {
+                        wait.await;
+                        r
+                    })
+                }
+                None => Box::pin(std::future::ready(r)),
+            };
         }
         let guard = CloseOnDrop {
             engine: self.clone(),
@@ -754,6 +934,21 @@ impl Engine {
                 frame,
             });
         });
+    }
+
+    /// The client a transport belongs to, while its session lives.
+    fn client_of(self: &Arc<Self>, t: TransportHandle) -> Option<Arc<SessionData>> {
+        let st = self.lock();
+        let session = st.server.transport_session(t)?;
+        st.sessions.get(&session).cloned()
+    }
+
+    /// The client behind an HTTP request's `sid`, while its session lives.
+    fn client_of_request(&self, request: &HttpRequest) -> Option<Arc<SessionData>> {
+        let sid = request.query_param("sid")?;
+        let st = self.lock();
+        let session = st.server.session_by_sid(&sid)?;
+        st.sessions.get(&session).cloned()
     }
 
     pub(crate) fn ws_closed(self: &Arc<Self>, t: TransportHandle) {
@@ -836,8 +1031,10 @@ impl Engine {
                     data: msg,
                     attachments,
                     ack,
+                    pending,
                 } => {
                     self.handle_message(&data, msg, attachments, ack).await;
+                    drop(pending);
                     true
                 }
                 SocketEvent::Disconnect(reason) => {
@@ -919,19 +1116,15 @@ impl Engine {
     async fn handle_message(
         self: &Arc<Self>,
         data: &Arc<SocketData>,
-        msg: Value,
+        msg: RawJson,
         attachments: Attachments,
         ack: Option<u64>,
     ) {
-        let Value::Array(mut items) = msg else { return };
-        let event = match items.first() {
-            Some(Value::String(_)) => match items.remove(0) {
-                Value::String(s) => s,
-                _ => unreachable!("checked above"),
-            },
-            _ => return,
+        let args = Args::from_raw(msg, 1, attachments);
+        // The core checked that an event is an array led by a string.
+        let Ok(event) = Args::get::<String>(&args.with_skip(0), 0) else {
+            return;
         };
-        let args = Args::new(items, attachments);
         let ctx = Context::new(self.clone(), data.clone(), Some(event.clone()), args, ack);
         let result = self.run_event(&ctx, &event).await;
         let result = match result {
@@ -943,10 +1136,18 @@ impl Engine {
             let payload = result.unwrap_or_else(|| Payload::json(&b"[]"[..]));
             let id = data.id;
             self.drive(|st| {
-                if let Some(mut s) = st.server.socket(id) {
-                    if let Err(e) = s.ack(ack, payload) {
-                        tracing::warn!(sid = %data.sid, "ack not sent: {e}");
-                    }
+                let Some(mut s) = st.server.socket(id) else {
+                    return;
+                };
+                if let Err(e) = s.ack(ack, payload) {
+                    // The client asked and does not read: it is not keeping up.
+                    tracing::warn!(
+                        sid = %data.sid,
+                        peer = ?data.client.request.peer_addr(),
+                        "acknowledgement not queued ({e}): client disconnected as a slow consumer"
+                    );
+                    st.server
+                        .close_session_for(data.engine_session, DisconnectReason::SlowConsumer);
                 }
             });
         }
@@ -1074,15 +1275,31 @@ async fn run_guarded(
 pub(crate) struct WsInbound {
     engine: Arc<Engine>,
     transport: TransportHandle,
+    /// Its client, once known (to see whether it is paused).
+    client: Option<Arc<SessionData>>,
 }
 
 impl WsInbound {
     pub(crate) fn new(engine: Arc<Engine>, transport: TransportHandle) -> Self {
-        WsInbound { engine, transport }
+        WsInbound {
+            engine,
+            transport,
+            client: None,
+        }
     }
 
-    pub(crate) fn message(&mut self, frame: Frame) {
+    /// Hands a message to the server; `Some(wait)` when the client is paused
+    /// ([`EventBacklog::Pause`]): the reader reads nothing more until `wait` resolves.
+    pub(crate) fn message(&mut self, frame: Frame) -> Option<BoxFuture<()>> {
         self.engine.ws_message(self.transport, frame);
+        if self.engine.options.event_backlog != EventBacklog::Pause {
+            return None;
+        }
+        if self.client.is_none() {
+            self.client = self.engine.client_of(self.transport);
+        }
+        let client = self.client.as_ref()?;
+        client.gate.is_closed().then(|| client.gate.clone().wait())
     }
 }
 

@@ -525,17 +525,16 @@ impl SocketIoTestClient {
 
     fn on_packet(&mut self, p: Packet, attachments: Attachments) {
         let ns = p.namespace.to_string();
+        let value = p.value();
         match p.kind {
             PacketKind::Connect => {
-                let sid = p
-                    .data
+                let sid = value
                     .as_ref()
                     .and_then(|d| d.get("sid"))
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                let pid = p
-                    .data
+                let pid = value
                     .as_ref()
                     .and_then(|d| d.get("pid"))
                     .and_then(Value::as_str)
@@ -553,7 +552,7 @@ impl SocketIoTestClient {
                 self.connected.insert(ns, sid);
             }
             PacketKind::ConnectError => {
-                let data = p.data.unwrap_or(Value::Null);
+                let data = value.unwrap_or(Value::Null);
                 let message = data
                     .get("message")
                     .and_then(Value::as_str)
@@ -574,7 +573,7 @@ impl SocketIoTestClient {
                 self.forget(&ns);
             }
             PacketKind::Event | PacketKind::BinaryEvent => {
-                let Some(Value::Array(mut items)) = p.data else {
+                let Some(Value::Array(mut items)) = value else {
                     return;
                 };
                 if items.is_empty() {
@@ -608,7 +607,7 @@ impl SocketIoTestClient {
             }
             PacketKind::Ack | PacketKind::BinaryAck => {
                 let Some(id) = p.id else { return };
-                let values = match p.data {
+                let values = match value {
                     Some(Value::Array(a)) => a,
                     _ => Vec::new(),
                 };

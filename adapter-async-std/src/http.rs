@@ -2,7 +2,8 @@
 //! WebSocket upgrade.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use async_net::TcpStream;
 use async_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -13,9 +14,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use smol_hyper::rt::FuturesIo;
+use sockio_protocol::admission::{ConnId, HttpConnections};
 use sockio_protocol::http::Route;
 
 use crate::{Handlers, HttpHandler, HttpRequest, HttpResponse, Method, ServerConfig};
+
+/// What ends a connection closed to make room: closing the channel.
+pub(crate) type Evict = async_channel::Sender<()>;
 
 /// State shared by every connection of one server. Every connection (and WebSocket) holds
 /// it, and so a clone of `alive`: the server knows all are over when the channel closes.
@@ -27,6 +32,8 @@ pub(crate) struct Shared {
     /// Closed when the server shuts down; nothing is ever sent on it.
     pub(crate) stop: async_channel::Receiver<()>,
     pub(crate) _alive: async_channel::Sender<()>,
+    /// Connections still in their HTTP phase.
+    pub(crate) connections: Mutex<HttpConnections<Evict>>,
 }
 
 impl Shared {
@@ -35,11 +42,52 @@ impl Shared {
         let _ = self.stop.recv().await;
     }
 
-    /// Answers one request: WebSocket upgrade, engine request, fallback or 404.
+    fn table(&self) -> std::sync::MutexGuard<'_, HttpConnections<Evict>> {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Enters a new connection in the table, closing what has to make room.
+    pub(crate) fn admit(&self, evict: Evict) -> ConnId {
+        let mut t = self.table();
+        let id = t.admit(evict);
+        while let Some((_, old)) = t.over_cap() {
+            tracing::warn!("too many connections waiting for a request: the oldest closed");
+            old.close();
+        }
+        id
+    }
+
+    /// Closes the connection that has waited the longest for a request; false if none.
+    pub(crate) fn evict_oldest(&self) -> bool {
+        let oldest = self.table().oldest();
+        oldest.map(|(_, evict)| evict.close()).is_some()
+    }
+
+    pub(crate) fn forget(&self, id: ConnId) {
+        self.table().remove(id);
+    }
+
+    /// Marks connection `id` as waiting for or reading a request (it may be closed to make
+    /// room), or as busy with the engine.
+    fn mark(&self, id: ConnId, waiting: bool) {
+        let mut t = self.table();
+        if !waiting {
+            return t.busy(id);
+        }
+        t.wait(id);
+        while let Some((_, old)) = t.over_cap() {
+            tracing::warn!("too many connections waiting for a request: the oldest closed");
+            old.close();
+        }
+    }
+
+    /// Answers one request: WebSocket upgrade, engine request, fallback or 404. `conn` is the
+    /// request's connection in the table.
     pub(crate) async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         peer: SocketAddr,
+        conn: ConnId,
     ) -> Response<Full<Bytes>> {
         let (mut parts, body) = req.into_parts();
         let mut request = to_request(&parts, peer);
@@ -64,17 +112,28 @@ impl Shared {
         if refuse_large && declared.is_some_and(|n| n > max as u64) {
             return status(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        request.body = match read_capped(body, max).await {
+        request.body = match read_capped(body, max, &self.config).await {
             Ok(body) if refuse_large && body.len() > max => {
                 return status(StatusCode::PAYLOAD_TOO_LARGE)
             }
             Ok(body) => body,
-            Err(e) => {
+            Err(ReadError::Body(e)) => {
                 tracing::debug!(error = %e, %peer, "reading a request body failed");
                 return status(StatusCode::BAD_REQUEST);
             }
+            Err(ReadError::TooSlow { received }) => {
+                tracing::warn!(%peer, received, "request body too slow: connection closed");
+                let mut resp = status(StatusCode::REQUEST_TIMEOUT);
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                return resp;
+            }
         };
-        to_response(handler(request).await)
+        // The engine may hold the request (a parked GET): not a connection to close for room.
+        self.mark(conn, false);
+        let response = to_response(handler(request).await);
+        self.mark(conn, true);
+        response
     }
 
     /// Answers a WebSocket upgrade with 101 and, once hyper hands the connection back, runs
@@ -127,14 +186,44 @@ impl Shared {
     }
 }
 
+/// Why a request body could not be read.
+enum ReadError {
+    Body(hyper::Error),
+    /// It did not arrive in time (see [`ServerConfig::body_deadline`]).
+    TooSlow {
+        received: usize,
+    },
+}
+
 /// Reads a request body, stopping as soon as it is longer than `max` bytes: a longer body
 /// comes back cut to `max + 1` bytes, so that the handler sees it is too long without the
-/// whole of it in memory. The rest is left unread (hyper then closes the connection).
-async fn read_capped(body: Incoming, max: usize) -> Result<Bytes, hyper::Error> {
+/// whole of it in memory. The rest is left unread (hyper then closes the connection). A body
+/// that does not arrive in time (`body_timeout` without progress, or slower on average than
+/// `min_body_rate`) is given up on.
+async fn read_capped(
+    body: Incoming,
+    max: usize,
+    config: &ServerConfig,
+) -> Result<Bytes, ReadError> {
+    use futures_lite::FutureExt as _;
     let mut body = std::pin::pin!(body);
     let mut buf = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(mut data) = frame?.into_data() else {
+    let start = Instant::now();
+    let mut progress = start;
+    loop {
+        let deadline = config.body_deadline(start, progress, buf.len());
+        let late = async {
+            async_io::Timer::at(deadline).await;
+            Err(ReadError::TooSlow {
+                received: buf.len(),
+            })
+        };
+        let frame = match async { Ok(body.frame().await) }.or(late).await? {
+            Some(frame) => frame,
+            None => break,
+        };
+        progress = Instant::now();
+        let Ok(mut data) = frame.map_err(ReadError::Body)?.into_data() else {
             continue; // trailers
         };
         let take = data.remaining().min(max + 1 - buf.len());

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_io::Timer;
@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use smol_hyper::rt::{FuturesIo, SmolTimer};
+use sockio_protocol::admission::{ConnId, HttpConnections};
 
 use crate::http::Shared;
 use crate::{Handlers, HttpHandler, ServerConfig};
@@ -53,12 +54,14 @@ pub async fn serve_with_fallback(
 ) -> io::Result<()> {
     let (stop_tx, stop) = async_channel::bounded(1);
     let (alive, all_gone) = async_channel::bounded::<()>(1);
+    let table = HttpConnections::new(config.max_http_connections);
     let shared = Arc::new(Shared {
         config,
         handlers,
         fallback,
         stop,
         _alive: alive,
+        connections: Mutex::new(table),
     });
     let mut shutdown = pin!(shutdown);
     loop {
@@ -70,11 +73,19 @@ pub async fn serve_with_fallback(
             .await;
         match accepted {
             None => break,
-            Some(Ok((stream, peer))) => crate::spawn(connection(shared.clone(), stream, peer)),
+            Some(Ok((stream, peer))) => {
+                let (evict, evicted) = async_channel::bounded(1);
+                let id = shared.admit(evict);
+                crate::spawn(connection(shared.clone(), stream, peer, id, evicted));
+            }
             Some(Err(e)) => {
-                // Out of file descriptors and the like: give the system a moment.
-                tracing::warn!(error = %e, "accept failed");
-                Timer::after(Duration::from_millis(50)).await;
+                // Out of file descriptors and the like: make room by closing the connection
+                // that has waited the longest for a request, or give the system a moment.
+                let evicted = shared.evict_oldest();
+                tracing::warn!(error = %e, closing_oldest = evicted, "accept failed");
+                if !evicted {
+                    Timer::after(Duration::from_millis(50)).await;
+                }
             }
         }
     }
@@ -95,35 +106,59 @@ pub async fn serve_with_fallback(
     Ok(())
 }
 
-/// Serves one TCP connection (and starts the WebSocket it may upgrade to).
-async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// Serves one TCP connection (and starts the WebSocket it may upgrade to). `evicted` closes
+/// when the connection is closed to make room for a new one.
+async fn connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: ConnId,
+    evicted: async_channel::Receiver<()>,
+) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, %peer, "setting TCP_NODELAY failed");
     }
     let svc_shared = shared.clone();
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let shared = svc_shared.clone();
-        async move { Ok::<_, Infallible>(shared.handle(req, peer).await) }
+        async move { Ok::<_, Infallible>(shared.handle(req, peer, id).await) }
     });
     let mut builder = http1::Builder::new();
-    builder.timer(SmolTimer::new());
+    builder
+        .timer(SmolTimer::new())
+        .header_read_timeout(shared.config.header_timeout)
+        // A larger head is answered 431; the read buffer never holds more of a partial one.
+        .max_header_size(shared.config.max_head)
+        .max_buf_size(shared.config.max_head.max(8192));
     let mut conn = pin!(builder
         .serve_connection(FuturesIo::new(stream), service)
         .with_upgrades());
-    let first = async { Some(conn.as_mut().await) }
+    let evict = async {
+        let _ = evicted.recv().await;
+        None
+    };
+    let first = async { Some(Some(conn.as_mut().await)) }
         .or(async {
             shared.stopped().await;
-            None
+            Some(None)
         })
+        .or(evict)
         .await;
     let result = match first {
-        Some(result) => result,
-        None => {
+        Some(Some(result)) => Some(result),
+        Some(None) => {
             conn.as_mut().graceful_shutdown();
-            conn.await
+            let evict = async {
+                let _ = evicted.recv().await;
+                None
+            };
+            async { Some(conn.as_mut().await) }.or(evict).await
         }
+        // Closed to make room: dropping the connection closes it.
+        None => None,
     };
-    if let Err(e) = result {
+    if let Some(Err(e)) = result {
         tracing::debug!(error = %e, %peer, "HTTP connection error");
     }
+    shared.forget(id);
 }

@@ -31,11 +31,7 @@ pub(crate) async fn run(
     stream: TcpStream,
     read_buf: Bytes,
 ) {
-    let max = shared.config.max_message_size;
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max))
-        .read_buffer_size(shared.config.ws_read_buffer);
+    let config = ws_config(&shared.config);
     let ws =
         WebSocketStream::from_partially_read(stream, read_buf.to_vec(), Role::Server, Some(config))
             .await;
@@ -55,7 +51,7 @@ pub(crate) async fn run(
         match select(reader, writer).await {
             Either::Left((close, _)) => close,
             // We sent a close frame: read on until the peer answers it.
-            Either::Right(((), reader)) => {
+            Either::Right((WriterEnd::Closed, reader)) => {
                 let grace = async {
                     Timer::after(CLOSE_GRACE).await;
                     None
@@ -63,6 +59,8 @@ pub(crate) async fn run(
                 reader.or(grace).await;
                 None
             }
+            // The peer does not read: nothing more to say to it.
+            Either::Right((WriterEnd::Failed, _)) => return,
         }
     };
     if let Some(close) = close {
@@ -76,6 +74,36 @@ pub(crate) async fn run(
     // Dropping `shared` here lets a shutting-down server know this connection is over.
 }
 
+/// tungstenite's settings from the adapter's: message and frame size limits, the read buffer,
+/// and a bounded write buffer. The write buffer holds what the peer has not read yet: our
+/// messages (at most `write_buffer_size` plus one message) and the pongs tungstenite answers
+/// pings with while reading. Bounded, a peer that pings without reading gets no more pongs
+/// than it reads (tungstenite keeps one waiting), instead of making the buffer grow.
+fn ws_config(config: &crate::ServerConfig) -> WebSocketConfig {
+    let max = config.max_message_size;
+    let write_buffer = 128 * 1024;
+    WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+        .read_buffer_size(config.ws_read_buffer)
+        .write_buffer_size(write_buffer)
+        .max_write_buffer_size(write_buffer + max + 64 * 1024)
+}
+
+/// How the writer ended.
+enum WriterEnd {
+    /// It sent a close frame (or tried to): the peer may still answer it.
+    Closed,
+    /// The peer did not read in time, or the connection failed: nothing more to wait for.
+    Failed,
+}
+
+/// How much one connection reads before it lets the executor run others: async-io has no
+/// cooperative budget of its own, so a peer that keeps bytes coming would otherwise keep its
+/// executor thread (and every task queued behind it) to itself.
+const READ_BUDGET_MESSAGES: usize = 32;
+const READ_BUDGET_BYTES: usize = 256 * 1024;
+
 /// Hands data messages to `inbound` until the peer closes or errs, then drops it. Pings are
 /// answered and close frames acknowledged by tungstenite while reading. Returns the close
 /// frame to send when the peer broke the size limit or the protocol.
@@ -87,7 +115,16 @@ async fn read<S>(
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
+    let (mut messages, mut bytes) = (0usize, 0usize);
     while let Some(msg) = stream.next().await {
+        messages += 1;
+        if let Ok(m) = &msg {
+            bytes += m.len();
+        }
+        if messages >= READ_BUDGET_MESSAGES || bytes >= READ_BUDGET_BYTES {
+            (messages, bytes) = (0, 0);
+            futures_lite::future::yield_now().await;
+        }
         let frame = match msg {
             Ok(Message::Text(text)) => Frame::Text(text.into()),
             Ok(Message::Binary(data)) => Frame::Binary(data),
@@ -106,7 +143,10 @@ where
                 });
             }
         };
-        inbound(frame);
+        if let Some(wait) = inbound(frame) {
+            // The layer above paused this client: its next messages stay unread meanwhile.
+            wait.await;
+        }
     }
     None
 }
@@ -114,7 +154,7 @@ where
 /// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
 /// completes (then what is already queued is still written), then sends a close frame. A
 /// write that waits longer than `patience` for the peer to read ends the connection.
-async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F, patience: Duration)
+async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F, patience: Duration) -> WriterEnd
 where
     S: Sink<Message, Error = WsError> + Unpin,
     F: std::future::Future<Output = ()>,
@@ -136,19 +176,26 @@ where
             Some(Ok(false)) => break,
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "WebSocket write failed");
-                return;
+                return WriterEnd::Failed;
             }
             None => {
-                tracing::debug!("WebSocket peer does not read; connection dropped");
-                return;
+                tracing::warn!(
+                    ?patience,
+                    "WebSocket peer does not read; connection dropped"
+                );
+                return WriterEnd::Failed;
             }
         }
     }
     match timeout(patience, sink.close()).await {
         Some(Err(e)) => tracing::debug!(error = %e, "WebSocket close failed"),
-        None => tracing::debug!("WebSocket peer does not read; close not sent"),
+        None => {
+            tracing::warn!(?patience, "WebSocket peer does not read; close not sent");
+            return WriterEnd::Failed;
+        }
         Some(Ok(())) => {}
     }
+    WriterEnd::Closed
 }
 
 /// `f`, unless `d` passes first.

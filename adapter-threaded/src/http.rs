@@ -4,13 +4,12 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::{HttpRequest, HttpResponse, Method};
+use crate::{HttpRequest, HttpResponse, Method, TransportConfig};
 
-/// Largest request head (request line and headers).
-const MAX_HEAD: usize = 16 * 1024;
 /// Most headers in one request.
 const MAX_HEADERS: usize = 64;
 /// Largest chunk-size line or trailer section of a chunked body.
@@ -30,6 +29,8 @@ pub(crate) enum ReadError {
     HeadTooLarge,
     /// 501: a transfer coding other than chunked.
     NotImplemented,
+    /// 408: the head or the body did not arrive in time.
+    TooSlow,
 }
 
 impl From<io::Error> for ReadError {
@@ -47,6 +48,7 @@ impl ReadError {
             ReadError::TooLarge => Some(413),
             ReadError::HeadTooLarge => Some(431),
             ReadError::NotImplemented => Some(501),
+            ReadError::TooSlow => Some(408),
         }
     }
 }
@@ -100,27 +102,73 @@ fn has_token(headers: &[(String, String)], name: &str, token: &str) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
+/// How reads are bounded: the largest head, and the time a head or body may take.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) max_head: usize,
+    /// How long a connection may wait for the first byte of its next request.
+    pub(crate) idle_timeout: Duration,
+    /// How long a head may take once its first byte arrived.
+    pub(crate) header_timeout: Duration,
+    /// How bodies must progress ([`TransportConfig::body_deadline`]).
+    pub(crate) transport: TransportConfig,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let transport = TransportConfig::default();
+        Limits {
+            max_head: transport.max_head,
+            idle_timeout: Duration::from_secs(60),
+            header_timeout: transport.header_timeout,
+            transport,
+        }
+    }
+}
+
 /// A connection and the bytes read from it but not consumed yet.
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) buf: Vec<u8>,
+    limits: Limits,
+    /// When the current read must have finished, if it is bounded.
+    deadline: Option<Instant>,
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream) -> Self {
+    pub(crate) fn new(stream: TcpStream, limits: Limits) -> Self {
         Conn {
             stream,
             buf: Vec::new(),
+            limits,
+            deadline: None,
         }
     }
 
-    /// Reads more bytes; false at end of stream.
-    fn fill(&mut self) -> io::Result<bool> {
+    /// Reads more bytes; false at end of stream. A read that would end after the current
+    /// deadline fails with [`ReadError::TooSlow`].
+    fn fill(&mut self) -> Result<bool, ReadError> {
         let mut chunk = [0u8; 8192];
         let n = loop {
+            if let Some(deadline) = self.deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(ReadError::TooSlow);
+                }
+                self.stream.set_read_timeout(Some(left))?;
+            }
             match self.stream.read(&mut chunk) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if self.deadline.is_some()
+                        && matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                {
+                    continue; // the deadline check above decides
+                }
                 r => break r?,
             }
         };
@@ -129,8 +177,20 @@ impl Conn {
     }
 
     /// Reads the next request head; `None` when the peer closed the connection between
-    /// requests.
+    /// requests. The wait for its first byte is bounded by the idle timeout, the rest by the
+    /// header timeout.
     pub(crate) fn read_head(&mut self) -> Result<Option<Head>, ReadError> {
+        let head = self.read_head_bounded();
+        self.deadline = None;
+        head
+    }
+
+    fn read_head_bounded(&mut self) -> Result<Option<Head>, ReadError> {
+        let idle_until = Instant::now() + self.limits.idle_timeout;
+        self.deadline = Some(idle_until);
+        if !self.buf.is_empty() {
+            self.deadline = Some(Instant::now() + self.limits.header_timeout);
+        }
         loop {
             if !self.buf.is_empty() {
                 let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -141,7 +201,7 @@ impl Conn {
                         self.buf.drain(..n);
                         return head.map(Some);
                     }
-                    Ok(httparse::Status::Partial) if self.buf.len() >= MAX_HEAD => {
+                    Ok(httparse::Status::Partial) if self.buf.len() >= self.limits.max_head => {
                         return Err(ReadError::HeadTooLarge)
                     }
                     Ok(httparse::Status::Partial) => {}
@@ -149,12 +209,22 @@ impl Conn {
                     Err(_) => return Err(ReadError::BadRequest),
                 }
             }
-            if !self.fill()? {
+            let was_empty = self.buf.is_empty();
+            let more = match self.fill() {
+                // Idle, with nothing of a request: the connection just ends.
+                Err(ReadError::TooSlow) if was_empty => return Ok(None),
+                r => r?,
+            };
+            if !more {
                 return if self.buf.is_empty() {
                     Ok(None)
                 } else {
                     Err(io::Error::from(io::ErrorKind::UnexpectedEof).into())
                 };
+            }
+            if was_empty {
+                // The head started: it has the header timeout to arrive whole.
+                self.deadline = Some(Instant::now() + self.limits.header_timeout);
             }
         }
     }
@@ -198,22 +268,50 @@ impl Conn {
         if (chunked || length > 0) && has_token(&head.headers, "expect", "100-continue") {
             self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
+        let body = self.read_body_bounded(chunked, length, max, cut);
+        self.deadline = None;
+        body
+    }
+
+    fn read_body_bounded(
+        &mut self,
+        chunked: bool,
+        length: u64,
+        max: usize,
+        cut: bool,
+    ) -> Result<Bytes, ReadError> {
+        let start = Instant::now();
+        self.body_progress(start, start, 0);
         if chunked {
-            return self.read_chunked(max, cut);
+            return self.read_chunked(max, cut, start);
         }
         let length = length.min(max as u64 + 1) as usize;
         while self.buf.len() < length {
+            let before = self.buf.len();
             if !self.fill()? {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            if self.buf.len() > before {
+                self.body_progress(start, Instant::now(), self.buf.len());
             }
         }
         let rest = self.buf.split_off(length);
         Ok(Bytes::from(std::mem::replace(&mut self.buf, rest)))
     }
 
-    fn read_chunked(&mut self, max: usize, cut: bool) -> Result<Bytes, ReadError> {
+    /// Moves the read deadline of a body that has `received` bytes at `progress`.
+    fn body_progress(&mut self, start: Instant, progress: Instant, received: usize) {
+        self.deadline = Some(
+            self.limits
+                .transport
+                .body_deadline(start, progress, received),
+        );
+    }
+
+    fn read_chunked(&mut self, max: usize, cut: bool, start: Instant) -> Result<Bytes, ReadError> {
         let mut body = Vec::new();
         loop {
+            self.body_progress(start, Instant::now(), body.len());
             let (used, size) = loop {
                 match httparse::parse_chunk_size(&self.buf) {
                     Ok(httparse::Status::Complete(done)) => break done,
@@ -362,6 +460,7 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         413 => "Payload Too Large",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
@@ -389,7 +488,7 @@ mod tests {
             let mut sink = Vec::new();
             let _ = client.read_to_end(&mut sink);
         });
-        Conn::new(listener.accept().unwrap().0)
+        Conn::new(listener.accept().unwrap().0, Limits::default())
     }
 
     #[test]

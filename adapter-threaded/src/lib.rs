@@ -77,9 +77,11 @@ impl fmt::Debug for Handlers {
 }
 
 /// Where a WebSocket's data messages go, one call per message in the order read, on the
-/// task (or thread) that reads the connection. Dropped when the peer closes, errs, or the
-/// connection ends: that is the end of the connection for the layer above.
-pub type WsInbound = Box<dyn FnMut(Frame) + Send>;
+/// task (or thread) that reads the connection. A call that returns `Some(wait)` pauses the
+/// reading: nothing more is read from the connection until `wait` resolves. Dropped when the
+/// peer closes, errs, or the connection ends: that is the end of the connection for the layer
+/// above.
+pub type WsInbound = Box<dyn FnMut(Frame) -> Option<BoxFuture<()>> + Send>;
 
 /// Settings of the adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,9 +89,10 @@ pub struct ServerConfig {
     /// The engine path and the body and message size limits, as every runtime adapter has
     /// them.
     pub transport: TransportConfig,
-    /// How long a keep-alive connection may wait for its next request, and a request for its
-    /// next bytes (default 60 s). WebSockets have no read timeout: the Engine.IO heartbeat
-    /// finds dead peers.
+    /// How long a connection may wait for the first byte of its next request (default 60 s);
+    /// once a request started, its head has `transport.header_timeout` and its body
+    /// `transport.body_timeout` (see there). WebSockets have no read timeout: the Engine.IO
+    /// heartbeat finds dead peers.
     pub idle_timeout: Duration,
 }
 

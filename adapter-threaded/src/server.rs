@@ -9,8 +9,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::exec::block_on;
-use crate::http::{self, Conn, ReadError};
+use crate::http::{self, Conn, Limits, ReadError};
 use bytes::Bytes;
+use sockio_protocol::admission::{ConnId, HttpConnections};
 use sockio_protocol::http::Route;
 
 use crate::{Handlers, HttpHandler, ServerConfig, WsOut};
@@ -109,6 +110,8 @@ pub(crate) struct Live {
     state: Arc<AtomicU8>,
     /// Set for WebSockets: a way to queue the close.
     ws: Option<async_channel::Sender<WsOut>>,
+    /// Its place in the table of connections in their HTTP phase (until upgraded).
+    conn: Option<ConnId>,
 }
 
 /// State shared by the accept loop and every connection of one server.
@@ -120,6 +123,9 @@ pub(crate) struct Shared {
     next_id: AtomicU64,
     live: Mutex<HashMap<u64, Live>>,
     gone: Condvar,
+    /// Connections reading or waiting for a request, by server id; the oldest are closed to
+    /// make room.
+    waiting: Mutex<HttpConnections<u64>>,
 }
 
 impl Shared {
@@ -128,11 +134,43 @@ impl Shared {
         self.shutdown.is_stopping()
     }
 
+    /// Marks connection `id` as waiting for or reading a request (it may be closed to make
+    /// room), or as busy with the engine.
+    fn mark(&self, id: u64, waiting: bool) {
+        let conn = lock(&self.live).get(&id).and_then(|l| l.conn);
+        let Some(conn) = conn else { return };
+        let mut table = lock(&self.waiting);
+        if !waiting {
+            return table.busy(conn);
+        }
+        table.wait(conn);
+        let evicted: Vec<u64> = std::iter::from_fn(|| table.over_cap().map(|(_, id)| id)).collect();
+        drop(table);
+        self.close_evicted(&evicted);
+    }
+
+    /// Closes connections taken out of the table to make room.
+    fn close_evicted(&self, ids: &[u64]) {
+        if ids.is_empty() {
+            return;
+        }
+        let live = lock(&self.live);
+        for id in ids {
+            tracing::warn!("too many connections waiting for a request: the oldest closed");
+            if let Some(l) = live.get(id) {
+                let _ = l.stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
     /// Marks connection `id` as a WebSocket whose writer listens on `out`.
     pub(crate) fn set_websocket(&self, id: u64, out: &async_channel::Sender<WsOut>) {
         let mut live = lock(&self.live);
         if let Some(l) = live.get_mut(&id) {
             l.ws = Some(out.clone());
+            if let Some(conn) = l.conn.take() {
+                lock(&self.waiting).remove(conn);
+            }
         }
         // Checked under the lock that `stop` takes after setting the flag: either it saw
         // this WebSocket, or this sees the flag.
@@ -161,6 +199,7 @@ pub fn serve(
     let addr = listener.local_addr()?;
     listener.set_nonblocking(false)?;
     lock(&shutdown.0.listeners).push(addr);
+    let waiting = HttpConnections::new(config.transport.max_http_connections);
     let shared = Arc::new(Shared {
         config,
         handlers,
@@ -169,15 +208,21 @@ pub fn serve(
         next_id: AtomicU64::new(0),
         live: Mutex::new(HashMap::new()),
         gone: Condvar::new(),
+        waiting: Mutex::new(waiting),
     });
     while !shutdown.is_stopping() {
         match listener.accept() {
             Ok(_) if shutdown.is_stopping() => break,
             Ok((stream, peer)) => start(&shared, stream, peer),
             Err(e) => {
-                // Out of file descriptors and the like: give the system a moment.
-                tracing::warn!(error = %e, "accept failed");
-                std::thread::sleep(Duration::from_millis(50));
+                // Out of file descriptors and the like: make room by closing the connection
+                // that has waited the longest for a request, or give the system a moment.
+                let oldest = lock(&shared.waiting).oldest().map(|(_, id)| id);
+                tracing::warn!(error = %e, closing_oldest = oldest.is_some(), "accept failed");
+                match oldest {
+                    Some(id) => shared.close_evicted(&[id]),
+                    None => std::thread::sleep(Duration::from_millis(50)),
+                }
             }
         }
     }
@@ -191,27 +236,41 @@ fn start(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let state = Arc::new(AtomicU8::new(BUSY));
     let registered = stream.try_clone().map(|clone| {
-        let live = Live {
+        let mut live = Live {
             stream: clone,
             state: state.clone(),
             ws: None,
+            conn: None,
         };
+        let mut table = lock(&shared.waiting);
+        live.conn = Some(table.admit(id));
+        let evicted: Vec<u64> = std::iter::from_fn(|| table.over_cap().map(|(_, id)| id)).collect();
+        drop(table);
         lock(&shared.live).insert(id, live);
+        evicted
     });
-    if let Err(e) = registered {
-        tracing::warn!(error = %e, %peer, "connection dropped");
-        return;
-    }
+    let evicted = match registered {
+        Ok(evicted) => evicted,
+        Err(e) => {
+            tracing::warn!(error = %e, %peer, "connection dropped");
+            return;
+        }
+    };
+    shared.close_evicted(&evicted);
     let conn_shared = shared.clone();
     let started = crate::spawn_thread("sockio-conn", move || {
         connection(&conn_shared, id, stream, peer, &state);
         let mut live = lock(&conn_shared.live);
-        live.remove(&id);
+        if let Some(conn) = live.remove(&id).and_then(|l| l.conn) {
+            lock(&conn_shared.waiting).remove(conn);
+        }
         conn_shared.gone.notify_all();
     });
     if let Err(e) = started {
         tracing::error!(error = %e, %peer, "could not start a connection thread");
-        lock(&shared.live).remove(&id);
+        if let Some(conn) = lock(&shared.live).remove(&id).and_then(|l| l.conn) {
+            lock(&shared.waiting).remove(conn);
+        }
     }
 }
 
@@ -264,13 +323,19 @@ fn connection(
 ) {
     let setup = stream
         .set_nodelay(true)
-        .and_then(|()| stream.set_read_timeout(Some(shared.config.idle_timeout)))
         .and_then(|()| stream.set_write_timeout(Some(shared.config.transport.write_timeout)));
     if let Err(e) = setup {
         tracing::debug!(error = %e, %peer, "socket setup failed");
         return;
     }
-    let mut conn = Conn::new(stream);
+    let transport = &shared.config.transport;
+    let limits = Limits {
+        max_head: transport.max_head,
+        idle_timeout: shared.config.idle_timeout,
+        header_timeout: transport.header_timeout,
+        transport: transport.clone(),
+    };
+    let mut conn = Conn::new(stream, limits);
     loop {
         // Publish idleness before checking for shutdown: `stop` checks them the other way.
         state.store(IDLE, Ordering::SeqCst);
@@ -302,10 +367,13 @@ fn connection(
             Route::Engine => Some(&shared.handlers.on_request),
             _ => shared.fallback.as_ref(),
         };
+        // The engine may hold the request (a parked GET): not a connection to close for room.
+        shared.mark(id, false);
         let response = match handler {
             Some(h) => block_on(h(request)),
             None => http::status(404),
         };
+        shared.mark(id, true);
         let keep_alive = keep_alive && complete;
         // Once shutdown is triggered, answers close their connection (a client that still
         // has something to say opens a new one while the server serves the hooks).
@@ -323,6 +391,10 @@ fn connection(
 /// Answers a request that could not be read (when it still can be) and ends the connection.
 fn refuse(conn: &mut Conn, e: ReadError, peer: SocketAddr) {
     match e.status() {
+        Some(408) => {
+            tracing::warn!(%peer, "request too slow: connection closed");
+            let _ = http::write_response(&mut conn.stream, &http::status(408), false, false);
+        }
         Some(code) => {
             tracing::debug!(status = code, %peer, "request refused");
             let _ = http::write_response(&mut conn.stream, &http::status(code), false, false);

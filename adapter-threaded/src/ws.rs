@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
@@ -31,7 +31,9 @@ const MAX_BATCH: usize = 256 * 1024;
 
 /// Answers the upgrade request and runs the WebSocket until either side closes it.
 pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpRequest) {
-    let Conn { mut stream, buf } = conn;
+    let Conn {
+        mut stream, buf, ..
+    } = conn;
     let peer = request.peer;
     let Some(key) = request.websocket_key() else {
         let mut resp = http::status(400);
@@ -49,19 +51,24 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
          Sec-WebSocket-Accept: {}\r\n\r\n",
         derive_accept_key(key.as_bytes())
     );
+    let patience = shared.config.transport.write_timeout;
     let half = stream
         .write_all(answer.as_bytes())
         .and_then(|()| stream.set_read_timeout(None))
-        .and_then(|()| WriteHalf::new(&stream));
+        .and_then(|()| WriteHalf::new(&stream, patience));
     let half = match half {
         Ok(half) => Arc::new(half),
         Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket handshake failed"),
     };
     let max = shared.config.transport.max_message_size;
+    // Pongs are written as they are read (the reader waits while the peer does not read);
+    // the write buffer only ever holds one frame.
     let config = WebSocketConfig::default()
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
-        .read_buffer_size(shared.config.transport.ws_read_buffer);
+        .read_buffer_size(shared.config.transport.ws_read_buffer)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max + 64 * 1024);
     let duplex = Duplex {
         stream,
         half: half.clone(),
@@ -113,7 +120,10 @@ fn read(mut ws: WebSocket<Duplex>, mut inbound: WsInbound, peer: Option<SocketAd
             Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return,
             Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket read failed"),
         };
-        inbound(frame);
+        if let Some(wait) = inbound(frame) {
+            // The layer above paused this client: its next messages stay unread meanwhile.
+            block_on(wait);
+        }
     }
 }
 
@@ -193,19 +203,23 @@ struct WriteHalf {
     control: TcpStream,
     /// Set once a close frame was written or the connection ended.
     closed: AtomicBool,
+    /// How long one whole write may wait for a peer that does not read.
+    patience: Duration,
 }
 
 impl WriteHalf {
-    fn new(stream: &TcpStream) -> io::Result<Self> {
+    fn new(stream: &TcpStream, patience: Duration) -> io::Result<Self> {
         Ok(WriteHalf {
             stream: Mutex::new(stream.try_clone()?),
             control: stream.try_clone()?,
             closed: AtomicBool::new(false),
+            patience,
         })
     }
 
-    /// Writes `bytes` whole; `last` when they end with a close frame. `Ok(false)` when
-    /// nothing may be written any more.
+    /// Writes `bytes` whole, within the write timeout (a peer that stops reading has the
+    /// connection shut); `last` when they end with a close frame. `Ok(false)` when nothing
+    /// may be written any more.
     fn write(&self, bytes: &[u8], last: bool) -> io::Result<bool> {
         let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
         if self.closed.load(Ordering::SeqCst) {
@@ -214,8 +228,28 @@ impl WriteHalf {
         if last {
             self.closed.store(true, Ordering::SeqCst);
         }
-        stream.write_all(bytes)?;
-        stream.flush()?;
+        let deadline = Instant::now() + self.patience;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(patience = ?self.patience, "WebSocket peer does not read; connection dropped");
+                self.shutdown();
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            stream.set_write_timeout(Some(left))?;
+            match stream.write(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(true)
     }
 

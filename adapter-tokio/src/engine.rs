@@ -3,13 +3,15 @@
 
 use std::error::Error as StdError;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{request, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use tokio::sync::watch;
+use sockio_protocol::admission::{ConnId, HttpConnections};
+use tokio::sync::{watch, Notify};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use hyper::upgrade::OnUpgrade;
@@ -18,6 +20,9 @@ use sockio_protocol::http::Route;
 use crate::{Handlers, HttpHandler, HttpRequest, HttpResponse, Method, ServerConfig};
 
 pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// The embedded server's connections still in their HTTP phase, each with what ends it.
+pub(crate) type Connections = Mutex<HttpConnections<Arc<Notify>>>;
 
 /// State shared by every connection of one server or layer.
 pub(crate) struct Shared {
@@ -28,14 +33,40 @@ pub(crate) struct Shared {
     /// Becomes `true` when the embedded server shuts down. Every clone of it is a live
     /// connection the server waits for.
     pub(crate) shutdown: Option<watch::Receiver<bool>>,
+    /// The embedded server's connection table (a layer's connections belong to its host).
+    pub(crate) connections: Option<Connections>,
 }
 
 impl Shared {
-    /// Answers one request: WebSocket upgrade, engine request, fallback or 404.
+    /// Marks connection `id` as waiting for or reading a request (it may be closed to make
+    /// room), or as busy with the engine.
+    pub(crate) fn mark(&self, id: Option<ConnId>, waiting: bool) {
+        let (Some(table), Some(id)) = (&self.connections, id) else {
+            return;
+        };
+        let evicted = {
+            let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+            if !waiting {
+                t.busy(id);
+                return;
+            }
+            t.wait(id);
+            let mut evicted = Vec::new();
+            while let Some(e) = t.over_cap() {
+                evicted.push(e);
+            }
+            evicted
+        };
+        close_evicted(evicted);
+    }
+
+    /// Answers one request: WebSocket upgrade, engine request, fallback or 404. `conn` is the
+    /// request's connection in the embedded server's table.
     pub(crate) async fn handle<B>(
         self: Arc<Self>,
         req: Request<B>,
         peer: Option<SocketAddr>,
+        conn: Option<ConnId>,
     ) -> Response<Full<Bytes>>
     where
         B: http_body::Body + Send + 'static,
@@ -65,17 +96,25 @@ impl Shared {
         if refuse_large && declared.is_some_and(|n| n > max as u64) {
             return status(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        request.body = match read_capped(body, max).await {
+        request.body = match read_capped(body, max, &self.config).await {
             Ok(body) if refuse_large && body.len() > max => {
                 return status(StatusCode::PAYLOAD_TOO_LARGE)
             }
             Ok(body) => body,
-            Err(e) => {
+            Err(ReadError::Body(e)) => {
                 tracing::debug!(error = %e, ?peer, "reading a request body failed");
                 return status(StatusCode::BAD_REQUEST);
             }
+            Err(ReadError::TooSlow { received }) => {
+                tracing::warn!(?peer, received, "request body too slow: connection closed");
+                return close(status(StatusCode::REQUEST_TIMEOUT));
+            }
         };
-        to_response(handler(request).await)
+        // The engine may hold the request (a parked GET): not a connection to close for room.
+        self.mark(conn, false);
+        let response = to_response(handler(request).await);
+        self.mark(conn, true);
+        response
     }
 
     /// Answers a WebSocket upgrade with 101 and, once hyper hands over the connection,
@@ -119,18 +158,50 @@ impl Shared {
     }
 }
 
+/// Closes the connections taken out of the table to make room.
+pub(crate) fn close_evicted(evicted: Vec<(ConnId, Arc<Notify>)>) {
+    for (_, stop) in evicted {
+        tracing::warn!("too many connections waiting for a request: the oldest closed");
+        stop.notify_one();
+    }
+}
+
+/// Why a request body could not be read.
+enum ReadError {
+    Body(BoxError),
+    /// It did not arrive in time (see [`ServerConfig::body_deadline`]).
+    TooSlow {
+        received: usize,
+    },
+}
+
 /// Reads a request body, stopping as soon as it is longer than `max` bytes: a longer body
 /// comes back cut to `max + 1` bytes, so that the handler sees it is too long without the
-/// whole of it in memory. The rest is left unread (hyper then closes the connection).
-async fn read_capped<B>(body: B, max: usize) -> Result<Bytes, BoxError>
+/// whole of it in memory. The rest is left unread (hyper then closes the connection). A body
+/// that does not arrive in time (`body_timeout` without progress, or slower on average than
+/// `min_body_rate`) is given up on.
+async fn read_capped<B>(body: B, max: usize, config: &ServerConfig) -> Result<Bytes, ReadError>
 where
     B: http_body::Body,
     B::Error: Into<BoxError>,
 {
     let mut body = std::pin::pin!(body);
     let mut buf = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let Ok(mut data) = frame.map_err(Into::into)?.into_data() else {
+    let start = Instant::now();
+    let mut progress = start;
+    loop {
+        let deadline = config.body_deadline(start, progress, buf.len());
+        let frame = match tokio::time::timeout_at(deadline.into(), body.frame()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                return Err(ReadError::TooSlow {
+                    received: buf.len(),
+                })
+            }
+        };
+        progress = Instant::now();
+        let Ok(mut data) = frame.map_err(|e| ReadError::Body(e.into()))?.into_data() else {
             continue; // trailers
         };
         let take = data.remaining().min(max + 1 - buf.len());
@@ -140,6 +211,14 @@ where
         }
     }
     Ok(buf.freeze())
+}
+
+/// `response`, ending its connection once written.
+fn close(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The head of a request; the body is read later.

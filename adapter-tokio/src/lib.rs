@@ -68,9 +68,11 @@ impl fmt::Debug for Handlers {
 }
 
 /// Where a WebSocket's data messages go, one call per message in the order read, on the
-/// task (or thread) that reads the connection. Dropped when the peer closes, errs, or the
-/// connection ends: that is the end of the connection for the layer above.
-pub type WsInbound = Box<dyn FnMut(Frame) + Send>;
+/// task (or thread) that reads the connection. A call that returns `Some(wait)` pauses the
+/// reading: nothing more is read from the connection until `wait` resolves. Dropped when the
+/// peer closes, errs, or the connection ends: that is the end of the connection for the layer
+/// above.
+pub type WsInbound = Box<dyn FnMut(Frame) -> Option<BoxFuture<()>> + Send>;
 
 /// Settings of the adapter: the engine path and the body and message size limits.
 pub use sockio_protocol::http::TransportConfig as ServerConfig;

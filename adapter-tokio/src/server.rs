@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
@@ -13,10 +13,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use sockio_protocol::admission::{ConnId, HttpConnections};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
-use crate::engine::Shared;
+use crate::engine::{close_evicted, Shared};
 use crate::{Handlers, HttpHandler, ServerConfig};
 
 /// How long a shutting-down server waits for its connections to finish.
@@ -49,11 +50,13 @@ pub async fn serve_with_fallback(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
+    let table = HttpConnections::new(config.max_http_connections);
     let shared = Arc::new(Shared {
         config,
         handlers,
         fallback,
         shutdown: Some(stop_rx),
+        connections: Some(Mutex::new(table)),
     });
     let mut shutdown = pin!(shutdown);
     loop {
@@ -62,11 +65,30 @@ pub async fn serve_with_fallback(
             Either::Right(_) => break,
         };
         match accepted {
-            Ok((stream, peer)) => drop(tokio::spawn(connection(shared.clone(), stream, peer))),
+            Ok((stream, peer)) => {
+                let stop = Arc::new(Notify::new());
+                let (id, evicted) = admit(&shared, stop.clone());
+                close_evicted(evicted);
+                drop(tokio::spawn(connection(
+                    shared.clone(),
+                    stream,
+                    peer,
+                    id,
+                    stop,
+                )));
+            }
             Err(e) => {
-                // Out of file descriptors and the like: give the system a moment.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Out of file descriptors and the like: make room by closing the connection
+                // that has waited the longest for a request, or give the system a moment.
+                let oldest = shared
+                    .connections
+                    .as_ref()
+                    .and_then(|t| t.lock().unwrap_or_else(|p| p.into_inner()).oldest());
+                tracing::warn!(error = %e, closing_oldest = oldest.is_some(), "accept failed");
+                match oldest {
+                    Some(conn) => close_evicted(vec![conn]),
+                    None => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
             }
         }
     }
@@ -86,8 +108,29 @@ pub async fn serve_with_fallback(
     Ok(())
 }
 
-/// Serves one TCP connection (and starts the WebSocket it may upgrade to).
-async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// Enters a new connection in the table; what comes back must be closed to make room.
+fn admit(shared: &Shared, stop: Arc<Notify>) -> (Option<ConnId>, Vec<(ConnId, Arc<Notify>)>) {
+    let Some(table) = &shared.connections else {
+        return (None, Vec::new());
+    };
+    let mut t = table.lock().unwrap_or_else(|p| p.into_inner());
+    let id = t.admit(stop);
+    let mut evicted = Vec::new();
+    while let Some(e) = t.over_cap() {
+        evicted.push(e);
+    }
+    (Some(id), evicted)
+}
+
+/// Serves one TCP connection (and starts the WebSocket it may upgrade to). `evict` fires
+/// when the connection is closed to make room for a new one.
+async fn connection(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    id: Option<ConnId>,
+    evict: Arc<Notify>,
+) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, %peer, "setting TCP_NODELAY failed");
     }
@@ -95,10 +138,15 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let svc_shared = shared.clone();
     let service = service_fn(move |req: hyper::Request<Incoming>| {
         let shared = svc_shared.clone();
-        async move { Ok::<_, Infallible>(shared.handle(req, Some(peer)).await) }
+        async move { Ok::<_, Infallible>(shared.handle(req, Some(peer), id).await) }
     });
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new());
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_timeout)
+        // A larger head is answered 431; the read buffer never holds more of a partial one.
+        .max_header_size(shared.config.max_head)
+        .max_buf_size(shared.config.max_head.max(8192));
     let mut conn = pin!(builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades());
@@ -108,14 +156,23 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
             None => std::future::pending().await,
         }
     };
-    let result = match select(conn.as_mut(), pin!(stopped)).await {
-        Either::Left((result, _)) => result,
-        Either::Right(_) => {
+    let mut evicted = pin!(evict.notified());
+    let result = match select(conn.as_mut(), select(pin!(stopped), evicted.as_mut())).await {
+        Either::Left((result, _)) => Some(result),
+        Either::Right((Either::Left(_), _)) => {
             conn.as_mut().graceful_shutdown();
-            conn.await
+            match select(conn.as_mut(), evicted).await {
+                Either::Left((result, _)) => Some(result),
+                Either::Right(_) => None,
+            }
         }
+        // Closed to make room: dropping the connection closes it.
+        Either::Right((Either::Right(_), _)) => None,
     };
-    if let Err(e) = result {
+    if let Some(Err(e)) = result {
         tracing::debug!(error = %e, %peer, "HTTP connection error");
+    }
+    if let (Some(table), Some(id)) = (&shared.connections, id) {
+        table.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
     }
 }

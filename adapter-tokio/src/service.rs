@@ -50,6 +50,7 @@ impl SocketIoLayer {
             handlers,
             fallback: None,
             shutdown: None,
+            connections: None,
         };
         Self {
             shared: Arc::new(shared),
@@ -123,7 +124,7 @@ where
         if self.shared.config.serves(req.uri().path()) {
             let shared = self.shared.clone();
             return Box::pin(async move {
-                let resp = shared.handle(req, None).await;
+                let resp = shared.handle(req, None, None).await;
                 Ok(resp.map(|body| body.map_err(|never| match never {}).boxed_unsync()))
             });
         }

@@ -22,11 +22,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
 /// Runs an upgraded connection until either side closes it.
 pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upgraded) {
-    let max = shared.config.max_message_size;
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max))
-        .read_buffer_size(shared.config.ws_read_buffer);
+    let config = ws_config(&shared.config);
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
     let (outgoing, out_rx) = async_channel::bounded(shared.config.ws_buffer.max(1));
@@ -44,11 +40,35 @@ pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upg
         }
     };
     let writer = pin!(write(&mut sink, out_rx, stop, shared.config.write_timeout));
-    if let Either::Right(((), reader)) = select(reader, writer).await {
+    if let Either::Right((WriterEnd::Closed, reader)) = select(reader, writer).await {
         // We sent a close frame: read on until the peer answers it.
         let _ = tokio::time::timeout(CLOSE_GRACE, reader).await;
     }
     // Dropping `shared` here lets a shutting-down server know this connection is over.
+}
+
+/// tungstenite's settings from the adapter's: message and frame size limits, the read buffer,
+/// and a bounded write buffer. The write buffer holds what the peer has not read yet: our
+/// messages (at most `write_buffer_size` plus one message) and the pongs tungstenite answers
+/// pings with while reading. Bounded, a peer that pings without reading gets no more pongs
+/// than it reads (tungstenite keeps one waiting), instead of making the buffer grow.
+pub(crate) fn ws_config(config: &crate::ServerConfig) -> WebSocketConfig {
+    let max = config.max_message_size;
+    let write_buffer = 128 * 1024;
+    WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+        .read_buffer_size(config.ws_read_buffer)
+        .write_buffer_size(write_buffer)
+        .max_write_buffer_size(write_buffer + max + 64 * 1024)
+}
+
+/// How the writer ended.
+enum WriterEnd {
+    /// It sent a close frame (or tried to): the peer may still answer it.
+    Closed,
+    /// The peer did not read in time, or the connection failed: nothing more to wait for.
+    Failed,
 }
 
 /// Hands data messages to `inbound` until the peer closes or errs, then drops it. Pings are
@@ -67,14 +87,17 @@ where
                 break;
             }
         };
-        inbound(frame);
+        if let Some(wait) = inbound(frame) {
+            // The layer above paused this client: its next messages stay unread meanwhile.
+            wait.await;
+        }
     }
 }
 
 /// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
 /// completes (then what is already queued is still written), then sends a close frame. A
 /// write that waits longer than `patience` for the peer to read ends the connection.
-async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F, patience: Duration)
+async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F, patience: Duration) -> WriterEnd
 where
     S: Sink<Message, Error = WsError> + Unpin,
     F: std::future::Future<Output = ()>,
@@ -96,19 +119,26 @@ where
             Some(Ok(false)) => break,
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "WebSocket write failed");
-                return;
+                return WriterEnd::Failed;
             }
             None => {
-                tracing::debug!("WebSocket peer does not read; connection dropped");
-                return;
+                tracing::warn!(
+                    ?patience,
+                    "WebSocket peer does not read; connection dropped"
+                );
+                return WriterEnd::Failed;
             }
         }
     }
     match timeout(patience, sink.close()).await {
         Some(Err(e)) => tracing::debug!(error = %e, "WebSocket close failed"),
-        None => tracing::debug!("WebSocket peer does not read; close not sent"),
+        None => {
+            tracing::warn!(?patience, "WebSocket peer does not read; close not sent");
+            return WriterEnd::Failed;
+        }
         Some(Ok(())) => {}
     }
+    WriterEnd::Closed
 }
 
 /// `f`, unless `d` passes first.

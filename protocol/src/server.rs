@@ -241,12 +241,13 @@ pub enum Event {
         /// and the packets it missed follow the CONNECT reply once accepted.
         recovered: bool,
     },
-    /// An event from the client: `data` is `["name", args...]` with attachment placeholders.
+    /// An event from the client: `data` is `["name", args...]` with attachment placeholders,
+    /// as the client sent it (see [`RawJson`](crate::socketio::RawJson)).
     Message {
         /// The socket.
         socket: SocketId,
         /// The event array.
-        data: Value,
+        data: crate::socketio::RawJson,
         /// Binary attachments the placeholders refer to.
         attachments: Attachments,
         /// Set when the client waits for an acknowledgement with this id; answer with
@@ -259,8 +260,8 @@ pub enum Event {
         socket: SocketId,
         /// Which emit.
         ack: AckId,
-        /// The acknowledgement arguments.
-        data: Value,
+        /// The acknowledgement arguments (a JSON array), as the client sent them.
+        data: crate::socketio::RawJson,
         /// Binary attachments the placeholders refer to.
         attachments: Attachments,
     },
@@ -328,7 +329,7 @@ pub(crate) struct SocketState {
     pub(crate) namespace: Namespace,
     pub(crate) sid: Sid,
     pub(crate) connected: bool,
-    pub(crate) rooms: SmallVec<[Room; 4]>,
+    pub(crate) rooms: crate::socketio::rooms::SocketRooms,
     pub(crate) next_ack: u64,
     /// Acks the server waits for, ordered by id (ids only grow).
     pub(crate) acks: Vec<(u64, Option<Instant>)>,
@@ -568,6 +569,16 @@ impl Server {
         self.session(session).map(|s| &*s.request)
     }
 
+    /// The handshake request of a session, shared: the server keeps one copy per session and
+    /// a driver that needs it for as long as the session lives should hold this one rather
+    /// than a copy.
+    pub fn session_request_shared(
+        &self,
+        session: SessionHandle,
+    ) -> Option<std::sync::Arc<HttpRequest>> {
+        self.session(session).map(|s| s.request.clone())
+    }
+
     /// The Engine.IO id of a session.
     pub fn session_sid(&self, session: SessionHandle) -> Option<Sid> {
         self.session(session).map(|s| s.sid)
@@ -576,6 +587,11 @@ impl Server {
     /// Whether the session currently uses WebSocket.
     pub fn session_is_websocket(&self, session: SessionHandle) -> Option<bool> {
         self.session(session).map(Session::is_websocket)
+    }
+
+    /// The session a transport (a WebSocket, a parked request) belongs to, if any.
+    pub fn transport_session(&self, transport: TransportHandle) -> Option<SessionHandle> {
+        self.transports.get(&transport).copied()
     }
 
     /// The session with this Engine.IO id, if it is live.
@@ -760,6 +776,9 @@ impl Server {
                 }
             }
         }
+        if self.session(h).is_some_and(|s| s.held_post.is_some()) {
+            self.release_post(h, false);
+        }
         self.reschedule(h);
     }
 
@@ -916,7 +935,15 @@ impl Server {
         websocket: bool,
     ) {
         let sid = self.new_sid();
+        // Kept for the session's life: only what the application can ask for, no spare room.
         req.body = Bytes::new();
+        req.path.shrink_to_fit();
+        req.query.shrink_to_fit();
+        req.headers.shrink_to_fit();
+        for (name, value) in &mut req.headers {
+            name.shrink_to_fit();
+            value.shrink_to_fit();
+        }
         let transport = if websocket {
             Transport::WebSocket {
                 ws: t,
@@ -1004,6 +1031,11 @@ impl Server {
         if s.is_websocket() || s.phase != Phase::Open {
             return self.http_error(t, 400, 3, "Bad request", headers);
         }
+        if s.held_post.is_some() {
+            // One POST at a time, as the reference server has it.
+            self.http_error(t, 400, 3, "Bad request", headers);
+            return self.close(h, DisconnectReason::TransportError);
+        }
         if body.len() > self.config.max_payload {
             self.http_error(t, 413, 3, "Payload too large", headers);
             return self.close(h, DisconnectReason::TransportError);
@@ -1029,7 +1061,36 @@ impl Server {
             }
         }
         headers.push(("Content-Type", "text/html".into()));
+        let max = self.config.max_payload;
+        let hold = self.session(h).is_some_and(|s| {
+            s.phase == Phase::Open && s.parked().is_none() && s.queue.bytes() > max
+        });
+        if hold {
+            // The client sends and does not read: its answer waits for its next GET.
+            let s = self.session_mut(h).expect("checked above");
+            s.held_post = Some(Parked {
+                transport: t,
+                headers,
+            });
+            self.transports.insert(t, h);
+            return;
+        }
         self.http_response(t, 200, headers, Bytes::from_static(b"ok"));
+    }
+
+    /// Answers a held POST once the client read what held it, or its session ended.
+    fn release_post(&mut self, h: SessionHandle, force: bool) {
+        let max = self.config.max_payload;
+        let Some(s) = self.session_mut(h) else { return };
+        let drained = s.queue.bytes() <= max || s.is_websocket();
+        if !(force || drained) {
+            return;
+        }
+        let Some(post) = s.held_post.take() else {
+            return;
+        };
+        self.transports.remove(&post.transport);
+        self.http_response(post.transport, 200, post.headers, Bytes::from_static(b"ok"));
     }
 
     // ---- WebSocket -------------------------------------------------------------------------
@@ -1168,6 +1229,10 @@ impl Server {
             return;
         };
         let Some(s) = self.session_mut(h) else { return };
+        if s.held_post.as_ref().is_some_and(|p| p.transport == t) {
+            s.held_post = None;
+            return;
+        }
         match &mut s.transport {
             Transport::Polling { get } | Transport::Upgrading { get, .. }
                 if get.as_ref().is_some_and(|p| p.transport == t) =>
@@ -1370,7 +1435,10 @@ impl Server {
 
     fn dispatch(&mut self, h: SessionHandle, p: SioPacket, attachments: Attachments) {
         match p.kind {
-            PacketKind::Connect => self.on_connect(h, p.namespace, p.data),
+            PacketKind::Connect => {
+                let auth = p.value();
+                self.on_connect(h, p.namespace, auth)
+            }
             PacketKind::Disconnect => {
                 if let Some(id) = self.find_socket(h, &p.namespace) {
                     self.remove_socket(id, DisconnectReason::ClientNamespaceDisconnect, false);
@@ -1383,9 +1451,10 @@ impl Server {
                 if !self.socket_state(id).is_some_and(|st| st.connected) {
                     return;
                 }
+                let Some(data) = p.data else { return };
                 self.push_event(Event::Message {
                     socket: id,
-                    data: p.data.unwrap_or(Value::Null),
+                    data,
                     attachments,
                     ack: p.id,
                 });
@@ -1402,10 +1471,13 @@ impl Server {
                     return; // late (timed out) or unknown: ignored
                 };
                 let (_, deadline) = st.acks.remove(i);
+                let data = p
+                    .data
+                    .unwrap_or_else(|| crate::socketio::RawJson::from_trusted(Str::from("[]")));
                 self.push_event(Event::Ack {
                     socket: id,
                     ack: AckId(ack),
-                    data: p.data.unwrap_or(Value::Null),
+                    data,
                     attachments,
                 });
                 let current = self.session(h).and_then(|s| s.timers.get(TimerKind::Ack));
@@ -1439,20 +1511,24 @@ impl Server {
         if count >= self.config.max_namespaces {
             let json = br#"{"message":"too many namespaces"}"#;
             let packet = self.encode(PacketKind::ConnectError, &namespace, None, 0, json);
-            if let Some(s) = self.session_mut(h) {
-                s.queue.push(packet);
-            }
-            return self.mark_dirty(h);
+            self.queue_answer(h, packet);
+            return;
         }
         let restored = self.try_restore(&namespace, auth.as_ref());
         let recovered = restored.is_some();
         let (sid, pid, rooms, since, restoring) = match restored {
-            Some(r) => (r.sid, Some(r.pid), r.rooms, r.since, Some(r.restoring)),
+            Some(r) => (
+                r.sid,
+                Some(r.pid),
+                crate::socketio::rooms::SocketRooms::from_list(r.rooms),
+                r.since,
+                Some(r.restoring),
+            ),
             None => {
                 let sid = self.new_sid();
                 let pid = self.new_pid();
                 let since = self.recovery_position();
-                (sid, pid, SmallVec::new(), since, None)
+                (sid, pid, Default::default(), since, None)
             }
         };
         let namespace = Namespace::from(namespace.as_str());
@@ -1522,10 +1598,16 @@ impl Server {
         }
         self.keep_for_recovery(&mut st, reason);
         let h = st.session;
+        let mut slow = false;
         if notify_client {
             let packet = self.encode(PacketKind::Disconnect, &st.namespace, None, 0, b"");
+            let (maxp, maxb) = (self.config.max_queue_packets, self.config.max_queue_bytes);
             if let Some(s) = self.session_mut(h) {
-                s.queue.push(packet);
+                if s.queue.fits(1, packet.len(), maxp, maxb) {
+                    s.queue.push(packet);
+                } else {
+                    slow = true;
+                }
             }
         }
         if let Some(s) = self.session_mut(h) {
@@ -1540,6 +1622,26 @@ impl Server {
             namespace: st.namespace,
             reason,
         });
+        if slow {
+            self.close(h, DisconnectReason::SlowConsumer);
+        }
+    }
+
+    /// Queues a protocol answer (CONNECT, CONNECT_ERROR, ...) under the same caps as data: a
+    /// peer whose queue is full is not reading, and is closed as a slow consumer. False when
+    /// the answer was not queued.
+    pub(crate) fn queue_answer(&mut self, h: SessionHandle, packet: OutPacket) -> bool {
+        let (maxp, maxb) = (self.config.max_queue_packets, self.config.max_queue_bytes);
+        let Some(s) = self.session_mut(h) else {
+            return false;
+        };
+        if !s.queue.fits(1, packet.len(), maxp, maxb) {
+            self.close(h, DisconnectReason::SlowConsumer);
+            return false;
+        }
+        s.queue.push(packet);
+        self.mark_dirty(h);
+        true
     }
 
     /// Starts closing a session. Sockets leave at once; the transport is closed after what is
@@ -1622,6 +1724,7 @@ impl Server {
         if let Some(parked) = parked {
             self.answer_parked(parked, Bytes::from_static(b"1"));
         }
+        self.release_post(h, true);
         self.by_sid.remove(&sid);
         self.reschedule(h);
         self.push_event(Event::SessionClosed {
@@ -1646,7 +1749,7 @@ impl Server {
             sid: st.sid,
             session: st.session,
             namespace: &st.namespace,
-            rooms: &st.rooms,
+            rooms: st.rooms.as_slice(),
             connected: st.connected,
         })
     }
@@ -1688,7 +1791,7 @@ impl Server {
         };
         for id in ns.rooms.close(room) {
             if let Some(st) = self.sockets.get_mut(id.index, id.generation) {
-                st.rooms.retain(|r| r.as_str() != room);
+                st.rooms.remove(room);
             }
         }
     }
@@ -1725,11 +1828,7 @@ impl Server {
             return;
         };
         // A pending socket may have joined its own room already: keep it once, first.
-        let own = match st.rooms.iter().position(|r| r.as_str() == st.sid.as_str()) {
-            Some(i) => st.rooms.remove(i),
-            None => Room::from(st.sid.as_str()),
-        };
-        st.rooms.insert(0, own);
+        st.rooms.put_first(Room::from(st.sid.as_str()));
         let ns = self.namespaces.entry(st.namespace.clone()).or_default();
         ns.sockets.insert(id);
         for room in &st.rooms {

@@ -3,8 +3,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Client, Harness, Mode};
-use serde_json::json;
+use common::{raw, Client, Harness, Mode};
 use smallvec::smallvec;
 use sockio_protocol::http::Frame;
 use sockio_protocol::{Config, Event, Payload};
@@ -27,7 +26,9 @@ fn binary_from_client(mode: Mode) {
         events,
         vec![Event::Message {
             socket: id,
-            data: json!(["upload", {"_placeholder": true, "num": 0}, {"x": {"_placeholder": true, "num": 1}}]),
+            data: raw(
+                r#"["upload",{"_placeholder":true,"num":0},{"x":{"_placeholder":true,"num":1}}]"#
+            ),
             attachments: smallvec![Bytes::from_static(b"\x00\x01"), Bytes::from_static(b"\xff")],
             ack: Some(7),
         }]
@@ -86,7 +87,7 @@ fn binary_ack_from_client() {
         vec![Event::Ack {
             socket: id,
             ack,
-            data: json!([{"_placeholder": true, "num": 0}]),
+            data: raw(r#"[{"_placeholder":true,"num":0}]"#),
             attachments: smallvec![Bytes::from_static(b"zz")],
         }]
     );

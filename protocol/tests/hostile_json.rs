@@ -1,5 +1,6 @@
-//! Hostile JSON from a peer: deep nesting and non-array event payloads are parse errors that
-//! close that session only; other sessions carry on.
+//! Hostile JSON from a peer: payloads that are not JSON, or not of their packet's shape, are
+//! parse errors that close that session only; deep nesting is valid JSON that the core checks
+//! without building a tree (no recursion, no stack to exhaust) and hands on as it came.
 
 mod common;
 
@@ -19,7 +20,7 @@ fn closed_for_parse_error(h: &Harness) -> bool {
 }
 
 #[test]
-fn deeply_nested_json_closes_only_its_session() {
+fn deeply_nested_json_is_checked_without_a_tree_and_others_carry_on() {
     let mut h = Harness::new(Config::default());
     let mut bystander = Client::websocket(&mut h);
     bystander.connect(&mut h, "/", None);
@@ -28,8 +29,22 @@ fn deeply_nested_json_closes_only_its_session() {
     h.take_events();
 
     let depth = 100_000;
-    let deep = format!("42[\"x\",{}{}]", "[".repeat(depth), "]".repeat(depth));
+    let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let deep = format!("42[\"x\",{nested}]");
     c.send_text(&mut h, &[&deep]);
+    assert!(!closed_for_parse_error(&h), "{:?}", h.events);
+    let got = h.take_events().into_iter().find_map(|e| match e {
+        Event::Message { data, .. } => Some(data),
+        _ => None,
+    });
+    assert_eq!(
+        got.map(|d| d.as_str().len()),
+        Some(deep.len() - 2),
+        "handed on as it came"
+    );
+
+    // Unbalanced, it is not JSON.
+    c.send_text(&mut h, &[&format!("42[\"x\",{}]", "[".repeat(depth))]);
     assert!(closed_for_parse_error(&h), "{:?}", h.events);
 
     h.take_events();

@@ -76,7 +76,7 @@ fn events_without_ack_carry_an_offset_last() {
     let p = sio(&texts[1]);
     assert_eq!((p.kind, p.id), (PacketKind::Event, Some(ack.0)));
     assert_eq!(
-        p.data.unwrap(),
+        p.value().unwrap(),
         json!(["asks", 1]),
         "an emit asking for an ack: none"
     );
@@ -85,7 +85,7 @@ fn events_without_ack_carry_an_offset_last() {
     let p = sio(&texts[4]);
     assert_eq!((p.kind, p.id), (PacketKind::Ack, Some(7)));
     assert_eq!(
-        p.data.unwrap(),
+        p.value().unwrap(),
         json!(["answer"]),
         "an acknowledgement: none"
     );

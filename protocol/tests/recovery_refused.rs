@@ -33,7 +33,7 @@ fn lost(h: &mut Harness) -> Lost {
     let _ = h.server.broadcast("/").emit(&Payload::json(r#"["seen"]"#));
     h.drain();
     let texts = c.texts(h);
-    let reply = sio(&texts[0]).data.unwrap();
+    let reply = sio(&texts[0]).value().unwrap();
     let offset = event_args(&texts[1]).pop().unwrap();
     h.input(Input::TransportClosed {
         now: h.now,
@@ -76,7 +76,7 @@ fn assert_new_connection(h: &mut Harness, old: &Lost, auth: Value) {
     assert_ne!(info.sid.as_str(), old.sid, "{auth}");
     assert_eq!(info.rooms.len(), 1, "only its own room: {auth}");
     assert_eq!(texts.len(), 1, "nothing replayed: {texts:?}");
-    let reply = sio(&texts[0]).data.unwrap();
+    let reply = sio(&texts[0]).value().unwrap();
     assert_eq!(reply["sid"].as_str(), Some(info.sid.as_str()));
     assert_ne!(reply["pid"].as_str(), Some(old.pid.as_str()), "a new pid");
 }
@@ -151,7 +151,7 @@ fn disconnected_by(reason: &str) {
     let mut c = Client::websocket(&mut h);
     let id = c.connect(&mut h, "/", None);
     let texts = c.texts(&mut h);
-    let reply = sio(&texts[0]).data.unwrap();
+    let reply = sio(&texts[0]).value().unwrap();
     let old = Lost {
         sid: reply["sid"].as_str().unwrap().into(),
         pid: reply["pid"].as_str().unwrap().into(),

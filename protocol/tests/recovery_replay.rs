@@ -30,7 +30,7 @@ fn connected(h: &mut Harness, mode: Mode, nsp: &str) -> (Client, SocketId, Strin
     let texts = c.texts(h);
     let reply = sio(&texts[0]);
     assert_eq!(reply.kind, PacketKind::Connect);
-    let data = reply.data.unwrap();
+    let data = reply.value().unwrap();
     let sid = data["sid"].as_str().unwrap().to_string();
     let pid = data["pid"]
         .as_str()
@@ -295,7 +295,7 @@ fn each_namespace_recovers_on_its_own() {
     let texts = c.texts(&mut h);
     let pids: Vec<String> = texts
         .iter()
-        .map(|t| sio(t).data.unwrap()["pid"].as_str().unwrap().to_string())
+        .map(|t| sio(t).value().unwrap()["pid"].as_str().unwrap().to_string())
         .collect();
     assert_ne!(pids[0], pids[1]);
     drop_transport(&mut h, &mut c);
@@ -362,7 +362,7 @@ fn an_offset_from_an_earlier_socket_replays_only_what_this_one_missed() {
     let id = c2.connect(&mut h, "/", Some(&auth));
     assert_eq!(recovered_connect(&mut h), (id, false));
     let texts = c2.texts(&mut h);
-    let pid2 = sio(&texts[0]).data.unwrap()["pid"]
+    let pid2 = sio(&texts[0]).value().unwrap()["pid"]
         .as_str()
         .unwrap()
         .to_string();

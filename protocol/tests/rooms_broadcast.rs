@@ -127,3 +127,23 @@ fn namespaces_are_separate() {
     assert!(a.texts(&mut h).is_empty());
     assert_eq!(b.texts(&mut h), vec!["2/chat,[\"hi\"]"]);
 }
+
+#[test]
+fn rooms_per_socket_are_capped() {
+    let mut h = Harness::new(Config::default().max_rooms_per_socket(3));
+    let mut c = Client::websocket(&mut h);
+    let id = c.connect(&mut h, "/", None);
+    let mut s = h.server.socket(id).unwrap();
+    assert_eq!(s.try_join("a"), Ok(true));
+    assert_eq!(s.try_join("a"), Ok(false));
+    assert_eq!(s.try_join("b"), Ok(true));
+    assert_eq!(
+        s.try_join("c"),
+        Err(sockio_protocol::socketio::RoomsFull { max: 3 }),
+        "its own room, a and b"
+    );
+    assert!(!s.join("c"));
+    assert!(s.leave("a"));
+    assert!(s.join("c"));
+    assert_eq!(s.rooms().len(), 3);
+}

@@ -463,7 +463,9 @@ impl Client {
             namespace: Str::from(namespace),
             id,
             attachments: attachments.len(),
-            data,
+            data: data
+                .as_ref()
+                .map(sockio::protocol::socketio::RawJson::from_value),
         };
         let mut buf = BytesMut::new();
         packet.encode_into(&mut buf, false);
@@ -537,15 +539,15 @@ impl Client {
 
     fn deliver(&mut self, p: Packet, attachments: Attachments) {
         let namespace = p.namespace.to_string();
+        let value = p.value();
         let attachments: Vec<Bytes> = attachments.into_iter().collect();
         let incoming = match p.kind {
             PacketKind::Connect => {
-                let sid = p
-                    .data
+                let sid = value
                     .as_ref()
                     .and_then(|d| d["sid"].as_str())
                     .unwrap_or_default();
-                let pid = p.data.as_ref().and_then(|d| d["pid"].as_str());
+                let pid = value.as_ref().and_then(|d| d["pid"].as_str());
                 Incoming::Connect {
                     namespace,
                     sid: sid.to_owned(),
@@ -554,11 +556,11 @@ impl Client {
             }
             PacketKind::ConnectError => Incoming::ConnectError {
                 namespace,
-                data: p.data.unwrap_or_default(),
+                data: value.unwrap_or_default(),
             },
             PacketKind::Disconnect => Incoming::Disconnect { namespace },
             PacketKind::Event | PacketKind::BinaryEvent => {
-                let Some(Value::Array(mut items)) = p.data else {
+                let Some(Value::Array(mut items)) = value else {
                     panic!("event without array")
                 };
                 let name = items.remove(0).as_str().unwrap().to_owned();
@@ -571,7 +573,7 @@ impl Client {
                 })
             }
             PacketKind::Ack | PacketKind::BinaryAck => {
-                let Some(Value::Array(args)) = p.data else {
+                let Some(Value::Array(args)) = value else {
                     panic!("ack without array")
                 };
                 Incoming::Ack {

@@ -156,6 +156,7 @@ pub fn echo_handlers(
             });
             let inbound: WsInbound = Box::new(move |frame| {
                 let _ = in_tx.try_send(frame);
+                None
             });
             inbound
         }),

@@ -75,6 +75,7 @@ pub fn echo_handlers(seen: Arc<Seen>, events: async_channel::Sender<&'static str
             });
             let inbound: WsInbound = Box::new(move |frame| {
                 let _ = in_tx.try_send(frame);
+                None
             });
             inbound
         }),

@@ -176,7 +176,7 @@ impl Client {
             match p.kind {
                 PacketKind::Connect if p.namespace.as_str() == "/" => {
                     return Ok(p
-                        .data
+                        .value()
                         .as_ref()
                         .and_then(|d| d["sid"].as_str())
                         .unwrap_or_default()

@@ -124,6 +124,11 @@ impl OutQueue {
         self.control.is_empty() && self.packets.is_empty()
     }
 
+    /// Bytes of data waiting (control packets not counted).
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Whether no control packet waits (for the invariant checks).
     pub(crate) fn control_is_empty(&self) -> bool {
         self.control.is_empty()
@@ -166,12 +171,17 @@ pub(crate) struct Session {
     pub(crate) scheduled: Option<Instant>,
     pub(crate) dirty: bool,
     pub(crate) sockets: SmallVec<[SocketId; 2]>,
+    /// A long-polling POST whose answer waits until the client reads what is queued for it:
+    /// a client that sends without ever reading cannot make the queue grow past one
+    /// payload's worth of answers at a time.
+    pub(crate) held_post: Option<Parked>,
     /// A binary packet waiting for its attachments (boxed: rare, and large).
     pub(crate) reassembly: Option<Box<Reassembly>>,
-    /// The handshake request, without its body (boxed: only read by queries). Keeping the cold
+    /// The handshake request, without its body (shared with the driver: one copy per session,
+    /// kept out of line since only queries read it). Keeping the cold
     /// parts out of line halves the size of a session, which a broadcast or a heartbeat tick
     /// touches for every recipient.
-    pub(crate) request: Box<HttpRequest>,
+    pub(crate) request: std::sync::Arc<HttpRequest>,
     pub(crate) close_reason: Option<DisconnectReason>,
 }
 
@@ -186,8 +196,9 @@ impl Session {
             scheduled: None,
             dirty: false,
             sockets: SmallVec::new(),
+            held_post: None,
             reassembly: None,
-            request: Box::new(request),
+            request: std::sync::Arc::new(request),
             close_reason: None,
         }
     }

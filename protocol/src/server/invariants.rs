@@ -122,16 +122,26 @@ impl Server {
                 }
                 Transport::WebSocket { ws, .. } => ws == t,
             };
-            assert!(owned, "transport map entry its session does not hold");
+            let held = s.held_post.as_ref().is_some_and(|p| p.transport == *t);
+            assert!(
+                owned || held,
+                "transport map entry its session does not hold"
+            );
         }
         for (index, generation, st) in self.sockets.iter() {
             let id = SocketId { index, generation };
             let s = self.session(st.session).expect("socket of a dead session");
             assert!(s.sockets.contains(&id), "socket missing from its session");
             assert_eq!(self.socket_by_sid.get(&st.sid), Some(&id), "socket sid map");
-            for (i, r) in st.rooms.iter().enumerate() {
-                assert!(!st.rooms[..i].contains(r), "room {r:?} listed twice");
-            }
+            assert!(
+                st.rooms.is_consistent(),
+                "rooms listed twice or badly indexed: {:?}",
+                st.rooms
+            );
+            assert!(
+                st.rooms.len() <= self.config.max_rooms_per_socket,
+                "more rooms than the cap"
+            );
             assert!(
                 st.acks.windows(2).all(|w| w[0].0 < w[1].0),
                 "acks ordered by id"

@@ -72,7 +72,9 @@ impl Reassembly {
         max_total: usize,
     ) -> Result<Result<(Packet, Attachments), Self>, DecodeError> {
         if let Some(data) = &packet.data {
-            check_placeholders(data, packet.attachments)?;
+            let data = super::json::from_str_lossy::<Value>(data.as_str())
+                .map_err(|_| DecodeError::InvalidJson)?;
+            check_placeholders(&data, packet.attachments)?;
         }
         if packet.attachments == 0 {
             return Ok(Ok((packet, Attachments::new())));

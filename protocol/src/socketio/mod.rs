@@ -2,6 +2,7 @@
 
 pub mod binary;
 pub mod broadcast;
+pub mod json;
 pub mod packet;
 pub(crate) mod recovery;
 pub(crate) mod rooms;
@@ -9,6 +10,7 @@ pub mod socket;
 
 pub use binary::{is_placeholder, placeholder, Reassembly};
 pub use broadcast::{Broadcast, BroadcastReport};
+pub use json::RawJson;
 pub use packet::{Packet, PacketKind};
 pub use recovery::{RecoveryData, RecoveryStats};
-pub use socket::{EmitError, SocketMut};
+pub use socket::{EmitError, RoomsFull, SocketMut};

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
-use serde_json::Value;
 
+use super::json::RawJson;
 use crate::error::DecodeError;
 use crate::str::Str;
 
@@ -76,8 +76,8 @@ pub struct Packet {
     pub id: Option<u64>,
     /// Number of binary attachments that follow (0 for non-binary packets).
     pub attachments: usize,
-    /// The JSON payload, if any.
-    pub data: Option<Value>,
+    /// The JSON payload, if any, as received (valid JSON of the packet type's shape).
+    pub data: Option<RawJson>,
 }
 
 /// Limits applied while decoding.
@@ -154,7 +154,7 @@ impl Packet {
         };
 
         let data = if i < b.len() {
-            Some(serde_json::from_str::<Value>(&text[i..]).map_err(|_| DecodeError::InvalidJson)?)
+            Some(RawJson::parse(text.slice_from(i))?)
         } else {
             None
         };
@@ -171,14 +171,17 @@ impl Packet {
     }
 
     fn check_shape(&self) -> Result<(), DecodeError> {
-        let ok = match (self.kind, &self.data) {
-            (PacketKind::Connect, None | Some(Value::Object(_))) => true,
+        let first = self.data.as_ref().and_then(RawJson::first_byte);
+        let ok = match (self.kind, first) {
+            (PacketKind::Connect, None | Some(b'{')) => true,
             (PacketKind::Disconnect, None) => true,
-            (PacketKind::Event | PacketKind::BinaryEvent, Some(Value::Array(a))) => {
-                matches!(a.first(), Some(Value::String(_)))
-            }
-            (PacketKind::Ack | PacketKind::BinaryAck, Some(Value::Array(_))) => self.id.is_some(),
-            (PacketKind::ConnectError, Some(Value::Object(_) | Value::String(_))) => true,
+            (PacketKind::Event | PacketKind::BinaryEvent, Some(b'[')) => self
+                .data
+                .as_ref()
+                .and_then(|d| super::json::array_elements(d.as_str()))
+                .is_some_and(|items| items.first().is_some_and(|e| e.starts_with('"'))),
+            (PacketKind::Ack | PacketKind::BinaryAck, Some(b'[')) => self.id.is_some(),
+            (PacketKind::ConnectError, Some(b'{' | b'"')) => true,
             _ => false,
         };
         if ok {
@@ -191,10 +194,6 @@ impl Packet {
     /// Encodes the packet into `out`; with `engineio_message` the Engine.IO message digit `4`
     /// is written first, so the result is ready for a WebSocket frame or a polling payload.
     pub fn encode_into(&self, out: &mut BytesMut, engineio_message: bool) {
-        let json = self
-            .data
-            .as_ref()
-            .map(|v| serde_json::to_vec(v).unwrap_or_default());
         encode_header(
             out,
             engineio_message,
@@ -203,9 +202,14 @@ impl Packet {
             &self.namespace,
             self.id,
         );
-        if let Some(json) = json {
-            out.extend_from_slice(&json);
+        if let Some(json) = &self.data {
+            out.extend_from_slice(json.as_bytes());
         }
+    }
+
+    /// The payload as a tree (lone surrogates read as U+FFFD), if any.
+    pub fn value(&self) -> Option<serde_json::Value> {
+        self.data.as_ref().map(RawJson::to_value)
     }
 }
 
@@ -274,11 +278,12 @@ mod tests {
         );
         let p = dec("0/admin,{\"token\":\"123\"}").unwrap();
         assert_eq!(&*p.namespace, "/admin");
-        assert_eq!(p.data, Some(json!({"token": "123"})));
+        assert_eq!(p.value(), Some(json!({"token": "123"})));
         let p = dec("1/admin,").unwrap();
         assert_eq!((p.kind, &*p.namespace), (PacketKind::Disconnect, "/admin"));
         let p = dec("2[\"hello\",1]").unwrap();
-        assert_eq!(p.data, Some(json!(["hello", 1])));
+        assert_eq!(p.value(), Some(json!(["hello", 1])));
+        assert_eq!(p.data.as_ref().map(RawJson::as_str), Some("[\"hello\",1]"));
         let p = dec("2/admin,456[\"project:delete\",123]").unwrap();
         assert_eq!((p.id, &*p.namespace), (Some(456), "/admin"));
         let p = dec("3/admin,456[]").unwrap();
@@ -319,8 +324,21 @@ mod tests {
         assert_eq!(dec("3[]"), Err(DecodeError::InvalidPayload));
         assert_eq!(dec("0[]"), Err(DecodeError::InvalidPayload));
         assert_eq!(dec("1{}"), Err(DecodeError::InvalidPayload));
+        assert_eq!(dec("2[\"a\"] x"), Err(DecodeError::InvalidJson));
+        assert_eq!(dec("2[\"a\",\"\\x\"]"), Err(DecodeError::InvalidJson));
+    }
+
+    /// The payload is checked, not built: nesting deeper than a tree may be parsed is still
+    /// valid JSON (relayed as it is; a handler that deserializes it gets an error), and lone
+    /// surrogate escapes are legal JSON text.
+    #[test]
+    fn deep_nesting_and_lone_surrogates_are_valid_json() {
         let deep = format!("2[\"a\",{}{}]", "[".repeat(200), "]".repeat(200));
-        assert_eq!(dec(&deep), Err(DecodeError::InvalidJson));
+        assert_eq!(enc(&dec(&deep).unwrap()), deep);
+        let lone = "2[\"chat\",\"a\\ud800b\"]";
+        let p = dec(lone).unwrap();
+        assert_eq!(enc(&p), lone, "relayed unchanged");
+        assert_eq!(p.value(), Some(json!(["chat", "a\u{fffd}b"])));
     }
 
     #[test]
@@ -361,7 +379,7 @@ mod tests {
             "9007199254740993",
         ] {
             let p = dec(&format!("2[\"f\",{text}]")).unwrap();
-            let parsed = p.data.as_ref().unwrap()[1].as_f64().unwrap();
+            let parsed = p.value().unwrap()[1].as_f64().unwrap();
             assert_eq!(
                 parsed.to_bits(),
                 text.parse::<f64>().unwrap().to_bits(),
@@ -371,6 +389,8 @@ mod tests {
             assert_eq!(again, p, "{text} survives decode(encode(..))");
         }
     }
+
+    use serde_json::Value;
 
     fn arb_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
@@ -417,7 +437,7 @@ mod tests {
                     namespace: Str::from(ns.as_str()),
                     id,
                     attachments: if kind.is_binary() { att } else { 0 },
-                    data,
+                    data: data.as_ref().map(RawJson::from_value),
                 }
             })
     }

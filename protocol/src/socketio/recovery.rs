@@ -622,7 +622,7 @@ impl Server {
             },
             _ if st.connected => Kept {
                 sid: st.sid,
-                rooms: std::mem::take(&mut st.rooms),
+                rooms: st.rooms.take(),
                 since: st.since,
                 at: now,
                 data: None,

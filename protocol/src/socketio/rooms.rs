@@ -3,7 +3,148 @@
 
 use std::collections::{HashMap, HashSet};
 
+use smallvec::SmallVec;
+
 use crate::id::{Room, SocketId};
+
+/// Past this many rooms a socket's list gets a hash index, so that joining and leaving stay
+/// O(1) however many rooms it is in.
+const INDEXED_FROM: usize = 16;
+
+/// The rooms of one socket, its own sid's room first once it is connected. Membership tests,
+/// joins and leaves cost O(1) (a short list is searched; a long one has an index).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SocketRooms {
+    list: SmallVec<[Room; 4]>,
+    /// Boxed: one pointer in every socket's state for what few sockets need.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<Room, usize>>>,
+}
+
+impl<'a> IntoIterator for &'a SocketRooms {
+    type Item = &'a Room;
+    type IntoIter = std::slice::Iter<'a, Room>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+impl SocketRooms {
+    pub(crate) fn from_list(list: SmallVec<[Room; 4]>) -> Self {
+        let mut rooms = SocketRooms { list, index: None };
+        rooms.reindex();
+        rooms
+    }
+
+    pub(crate) fn as_slice(&self) -> &[Room] {
+        &self.list
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    pub(crate) fn first(&self) -> Option<&Room> {
+        self.list.first()
+    }
+
+    fn position(&self, room: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(room).copied(),
+            None => self.list.iter().position(|r| r.as_str() == room),
+        }
+    }
+
+    pub(crate) fn contains(&self, room: &str) -> bool {
+        self.position(room).is_some()
+    }
+
+    /// Adds `room` at the end; false if it was there already.
+    pub(crate) fn insert(&mut self, room: Room) -> bool {
+        if self.contains(&room) {
+            return false;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(room.clone(), self.list.len());
+        }
+        self.list.push(room);
+        if self.index.is_none() && self.list.len() > INDEXED_FROM {
+            self.reindex();
+        }
+        true
+    }
+
+    /// Removes `room`; the last room takes its place (the first keeps its place unless it is
+    /// the one removed). False if it was not there.
+    pub(crate) fn remove(&mut self, room: &str) -> bool {
+        let Some(i) = self.position(room) else {
+            return false;
+        };
+        self.list.swap_remove(i);
+        if let Some(index) = &mut self.index {
+            index.remove(room);
+            if let Some(moved) = self.list.get(i) {
+                index.insert(moved.clone(), i);
+            }
+        }
+        true
+    }
+
+    /// Puts `room` first (adding it when absent).
+    pub(crate) fn put_first(&mut self, room: Room) {
+        if let Some(i) = self.position(&room) {
+            if i == 0 {
+                return;
+            }
+            self.list.swap(0, i);
+        } else {
+            self.list.push(room);
+            let last = self.list.len() - 1;
+            self.list.swap(0, last);
+        }
+        self.reindex();
+    }
+
+    /// Takes the list out, leaving this empty.
+    pub(crate) fn take(&mut self) -> SmallVec<[Room; 4]> {
+        self.index = None;
+        std::mem::take(&mut self.list)
+    }
+
+    /// Checks the index against the list (for the invariant checks).
+    pub(crate) fn is_consistent(&self) -> bool {
+        let unique = self
+            .list
+            .iter()
+            .enumerate()
+            .all(|(i, r)| !self.list[..i].contains(r));
+        let indexed = match &self.index {
+            None => self.list.len() <= INDEXED_FROM,
+            Some(index) => {
+                index.len() == self.list.len()
+                    && self
+                        .list
+                        .iter()
+                        .enumerate()
+                        .all(|(i, r)| index.get(r) == Some(&i))
+            }
+        };
+        unique && indexed
+    }
+
+    fn reindex(&mut self) {
+        self.index = (self.list.len() > INDEXED_FROM).then(|| {
+            let index = self
+                .list
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.clone(), i))
+                .collect();
+            Box::new(index)
+        });
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct RoomsIndex {
@@ -61,6 +202,31 @@ impl RoomsIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn socket_rooms_stay_consistent_small_and_large() {
+        for n in [3usize, 40] {
+            let mut rooms = SocketRooms::default();
+            for i in 0..n {
+                assert!(rooms.insert(Room::from(format!("r{i}").as_str())));
+            }
+            assert!(!rooms.insert(Room::from("r1")));
+            rooms.put_first(Room::from("own"));
+            assert_eq!(rooms.first().map(Room::as_str), Some("own"));
+            assert!(rooms.remove("r1"));
+            assert!(!rooms.remove("r1"));
+            assert!(!rooms.contains("r1"));
+            assert_eq!(rooms.first().map(Room::as_str), Some("own"));
+            for i in (0..n).filter(|i| *i != 1) {
+                assert!(rooms.contains(&format!("r{i}")), "r{i} of {n}");
+            }
+            assert_eq!(rooms.len(), n);
+            let mut seen: Vec<&str> = rooms.as_slice().iter().map(Room::as_str).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), n, "no room twice");
+        }
+    }
 
     #[test]
     fn join_leave_close() {

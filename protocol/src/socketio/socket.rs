@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::engineio::session::OutPacket;
 use crate::id::{AckId, Namespace, Room, SessionHandle, Sid, SocketId};
 use crate::server::{Payload, Server};
 use crate::socketio::PacketKind;
@@ -20,6 +21,15 @@ pub enum EmitError {
     /// The socket already waits for `max_pending_acks` acknowledgements.
     #[error("too many pending acks")]
     TooManyPendingAcks(Payload),
+}
+
+/// A join refused because the socket is in as many rooms as
+/// [`max_rooms_per_socket`](crate::Config::max_rooms_per_socket) allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a socket may be in at most {max} rooms")]
+pub struct RoomsFull {
+    /// The cap.
+    pub max: usize,
 }
 
 /// A borrowed handle on one socket, from [`Server::socket`]. Drain the server's outputs after
@@ -63,7 +73,7 @@ impl<'a> SocketMut<'a> {
 
     /// Its rooms, its own sid's room first.
     pub fn rooms(&self) -> &[Room] {
-        &self.state().rooms
+        self.state().rooms.as_slice()
     }
 
     /// Whether the connection has been accepted.
@@ -92,8 +102,13 @@ impl<'a> SocketMut<'a> {
         let pending = std::mem::take(&mut st.pending_out);
         if let Some(s) = server.session_mut(h) {
             s.timers.set(TimerKind::Connect, None);
-            s.queue.push(connect);
-            // A replay is bounded by the recovery caps, not the queue's: it is queued whole.
+        }
+        if !server.queue_answer(h, connect) {
+            return; // the session was not reading: it is closed
+        }
+        if let Some(s) = server.session_mut(h) {
+            // A replay is bounded by the recovery caps, and what was emitted while pending by
+            // the queue's caps: both are queued whole.
             for p in replay.into_iter().chain(pending) {
                 s.queue.push(p);
             }
@@ -124,9 +139,8 @@ impl<'a> SocketMut<'a> {
         server.forget_socket_sid(&sid);
         if let Some(s) = server.session_mut(h) {
             s.sockets.retain(|s| *s != id);
-            s.queue.push(packet);
         }
-        server.mark_dirty(h);
+        server.queue_answer(h, packet);
     }
 
     /// Sends an event (`payload.json` is `["name", args...]`). With connection state recovery
@@ -181,14 +195,17 @@ impl<'a> SocketMut<'a> {
             self.server.config.max_queue_packets,
             self.server.config.max_queue_bytes,
         );
-        let fits = self.server.session(h).is_some_and(|s| {
-            s.queue.fits(
-                1 + payload.attachments.len(),
-                payload.len() + 16,
-                maxp,
-                maxb,
-            )
-        });
+        let (packets, bytes) = (1 + payload.attachments.len(), payload.len() + 16);
+        let fits = if connected {
+            self.server
+                .session(h)
+                .is_some_and(|s| s.queue.fits(packets, bytes, maxp, maxb))
+        } else {
+            // What waits for the acceptance counts against the same caps.
+            let pending = &st.pending_out;
+            let pending_bytes: usize = pending.iter().map(OutPacket::len).sum();
+            pending.len() + packets <= maxp && pending_bytes + bytes <= maxb
+        };
         if !fits {
             return Err(EmitError::QueueFull(payload));
         }
@@ -202,12 +219,8 @@ impl<'a> SocketMut<'a> {
                 .server
                 .scratch_encode_payload(kind, &namespace, ack, &payload),
         };
-        let parts = std::iter::once(text).chain(
-            payload
-                .attachments
-                .into_iter()
-                .map(crate::engineio::session::OutPacket::Binary),
-        );
+        let parts =
+            std::iter::once(text).chain(payload.attachments.into_iter().map(OutPacket::Binary));
         if connected {
             let s = self.server.session_mut(h).expect("checked above");
             parts.for_each(|p| s.queue.push(p));
@@ -219,43 +232,49 @@ impl<'a> SocketMut<'a> {
         Ok(())
     }
 
-    /// Adds the socket to a room; false if it was there already. A pending socket's rooms take
-    /// effect when it is accepted.
+    /// Adds the socket to a room; false if it was there already, or if the socket is in
+    /// [`max_rooms_per_socket`](crate::Config::max_rooms_per_socket) rooms already (see
+    /// [`try_join`](Self::try_join)). A pending socket's rooms take effect when it is accepted.
     pub fn join(&mut self, room: impl Into<Room>) -> bool {
+        self.try_join(room).unwrap_or(false)
+    }
+
+    /// Adds the socket to a room: `Ok(false)` if it was there already, `Err` when the socket is
+    /// in [`max_rooms_per_socket`](crate::Config::max_rooms_per_socket) rooms already.
+    pub fn try_join(&mut self, room: impl Into<Room>) -> Result<bool, RoomsFull> {
         let room = room.into();
         let id = self.id;
+        let max = self.server.config.max_rooms_per_socket;
         let st = self.server.socket_state_mut(id).expect("live socket");
         if st.rooms.contains(&room) {
-            return false;
+            return Ok(false);
+        }
+        if st.rooms.len() >= max {
+            return Err(RoomsFull { max });
         }
         if !st.connected {
             // Registered in the index when the connection is accepted.
-            st.rooms.push(room);
-            return true;
+            st.rooms.insert(room);
+            return Ok(true);
         }
         let namespace = st.namespace.clone();
+        st.rooms.insert(room.clone());
         self.server
             .namespaces
             .entry(namespace)
             .or_default()
             .rooms
             .join(&room, id);
-        self.server
-            .socket_state_mut(id)
-            .expect("live socket")
-            .rooms
-            .push(room);
-        true
+        Ok(true)
     }
 
     /// Removes the socket from a room; false if it was not there.
     pub fn leave(&mut self, room: &str) -> bool {
         let id = self.id;
         let st = self.server.socket_state_mut(id).expect("live socket");
-        let Some(i) = st.rooms.iter().position(|r| r.as_str() == room) else {
+        if !st.rooms.remove(room) {
             return false;
-        };
-        st.rooms.remove(i);
+        }
         if !st.connected {
             return true;
         }

@@ -77,7 +77,10 @@ impl Harness {
                 }
                 Output::Event(e) => {
                     if let (true, Event::Connect { socket, .. }) = (self.auto_accept, &e) {
-                        self.server.socket(*socket).unwrap().accept();
+                        // Gone already when its session closed later in the same input.
+                        if let Some(s) = self.server.socket(*socket) {
+                            s.accept();
+                        }
                     }
                     self.events.push(e);
                 }
@@ -404,8 +407,14 @@ pub fn sio(text: &str) -> sockio_protocol::socketio::Packet {
 
 /// The payload of an EVENT as received: the event name, then its arguments.
 pub fn event_args(text: &str) -> Vec<serde_json::Value> {
-    match sio(text).data {
+    match sio(text).value() {
         Some(serde_json::Value::Array(a)) => a,
         other => panic!("{text:?} is not an event: {other:?}"),
     }
+}
+
+/// JSON text as a client sends it.
+pub fn raw(text: &str) -> sockio_protocol::socketio::RawJson {
+    sockio_protocol::socketio::RawJson::parse(sockio_protocol::Str::from(text))
+        .unwrap_or_else(|e| panic!("{text:?} is not JSON: {e}"))
 }

@@ -34,6 +34,7 @@ macro_rules! for_each_case {
             heartbeat::heartbeats_keep_or_drop_the_connection,
             namespaces::namespaces_are_separate,
             ordering::events_of_one_client_run_in_order,
+            ordering::events_of_one_client_run_concurrently_by_default,
             receiving::events_with_arguments,
             recovery::lost_connections_recover,
             rooms::rooms_join_leave_close,
