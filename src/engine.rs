@@ -1,6 +1,8 @@
 //! The runtime-agnostic driver: owns the protocol [`Server`], routes its transmits to transport
-//! sinks, runs the timer, and hands events to per-socket tasks so each socket's events are
-//! handled in order.
+//! sinks, runs the timer, and runs handlers: each event starts on the task that received it,
+//! in arrival order, and one that waits goes on in a task of its own (or, with
+//! `async_handlers(false)`, in its socket's task, which handles the socket's events one after
+//! the other). Every event counts against its client's pending-events budget until handled.
 //!
 //! Every runtime uses this same driver; a runtime only supplies I/O, `spawn` and `sleep_until`
 //! (see [`Runtime`]). The protocol server sits behind one mutex whose critical sections are

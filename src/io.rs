@@ -594,7 +594,9 @@ impl SocketIo {
         let local = self.engine.drive(|st| match find(st, sid, namespace) {
             Some(id) => {
                 if let Some(mut s) = st.server.socket(id) {
-                    s.join(room);
+                    if let Err(e) = s.try_join(room) {
+                        tracing::warn!(sid, room, namespace, "join refused: {e}");
+                    }
                 }
                 true
             }

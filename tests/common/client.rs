@@ -72,6 +72,8 @@ pub struct Event {
     pub attachments: Vec<Bytes>,
     /// Set when the server wants an acknowledgement.
     pub ack: Option<u64>,
+    /// The event's JSON array as it arrived (escapes included).
+    pub raw: String,
 }
 
 /// A Socket.IO packet from the server, decoded.
@@ -262,6 +264,18 @@ impl Client {
     }
 
     /// Emits an event (`args` a JSON array).
+    /// Sends an event whose JSON array is `json`, as it is (for JSON text serde would not
+    /// write, such as escapes of lone surrogates).
+    pub fn emit_raw(&mut self, namespace: &str, json: &str) {
+        let mut text = String::from("2");
+        if namespace != "/" {
+            text.push_str(namespace);
+            text.push(',');
+        }
+        text.push_str(json);
+        self.send_eio(vec![EioPacket::Text(PacketType::Message, Str::from(text))]);
+    }
+
     pub fn emit(&mut self, namespace: &str, name: &str, args: Value) {
         self.send(
             PacketKind::Event,
@@ -304,6 +318,21 @@ impl Client {
     ) -> (Vec<Value>, Vec<Bytes>) {
         let id = self.emit_asking(namespace, name, args, attachments);
         self.wait_ack(namespace, id)
+    }
+
+    /// Like [`emit_raw`](Self::emit_raw), asking for an acknowledgement; its id.
+    pub fn emit_asking_raw(&mut self, namespace: &str, json: &str) -> u64 {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let mut text = String::from("2");
+        if namespace != "/" {
+            text.push_str(namespace);
+            text.push(',');
+        }
+        text.push_str(&id.to_string());
+        text.push_str(json);
+        self.send_eio(vec![EioPacket::Text(PacketType::Message, Str::from(text))]);
+        id
     }
 
     /// Emits asking for an acknowledgement without waiting for it: the ack id.
@@ -564,12 +593,14 @@ impl Client {
                     panic!("event without array")
                 };
                 let name = items.remove(0).as_str().unwrap().to_owned();
+                let raw = p.data.as_ref().map(|d| d.as_str().to_owned());
                 Incoming::Event(Event {
                     namespace,
                     name,
                     args: items,
                     attachments,
                     ack: p.id,
+                    raw: raw.unwrap_or_default(),
                 })
             }
             PacketKind::Ack | PacketKind::BinaryAck => {

@@ -9,6 +9,7 @@ pub mod connect;
 pub mod disconnect;
 pub mod errors;
 pub mod heartbeat;
+pub mod limits;
 pub mod namespaces;
 pub mod ordering;
 pub mod receiving;
@@ -32,6 +33,9 @@ macro_rules! for_each_case {
             disconnect::server_side_disconnect,
             errors::error_handlers,
             heartbeat::heartbeats_keep_or_drop_the_connection,
+            limits::lone_surrogates_are_relayed_unchanged,
+            limits::too_many_pending_events_disconnect,
+            limits::pending_events_pause_the_client,
             namespaces::namespaces_are_separate,
             ordering::events_of_one_client_run_in_order,
             ordering::events_of_one_client_run_concurrently_by_default,
