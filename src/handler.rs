@@ -330,6 +330,39 @@ impl<E: Into<ConnectError>> ConnectOutput for Result<(), E> {
     }
 }
 
+/// The typed auth parameter of a connect handler, from the client's auth payload.
+///
+/// No payload, `null` and `{}` all mean "no auth": python-socketio sends `{}` when its
+/// `connect()` got no `auth`, the JavaScript client sends nothing. So a payload that is absent
+/// or empty reads as `null` when it does not deserialize as it is, which makes an `Option<T>`
+/// parameter `None` (and a `T` whose fields all have defaults still gets them). A payload that
+/// does not fit refuses the connection with `invalid auth payload: ...` (logged at debug).
+fn auth_arg<A: DeserializeOwned>(ctx: &Context, auth: Option<Value>) -> Result<A, ConnectError> {
+    let empty = match &auth {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(m)) => m.is_empty(),
+        Some(_) => false,
+    };
+    let e = match serde_json::from_value::<A>(auth.unwrap_or(Value::Null)) {
+        Ok(a) => return Ok(a),
+        Err(e) => e,
+    };
+    if empty {
+        if let Ok(a) = serde_json::from_value::<A>(Value::Null) {
+            return Ok(a);
+        }
+    }
+    let message = format!("invalid auth payload: {e}");
+    tracing::debug!(
+        sid = ctx.sid(),
+        namespace = ctx.namespace(),
+        peer = ?ctx.request().peer_addr(),
+        expected = std::any::type_name::<A>(),
+        "connection refused: {message}"
+    );
+    Err(ConnectError::new(message))
+}
+
 pub(crate) type ErasedConnect =
     Arc<dyn Fn(Context, Option<Value>) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
 
@@ -359,9 +392,9 @@ where
 {
     fn into_erased(self) -> ErasedConnect {
         Arc::new(move |ctx, auth| {
-            let r = match serde_json::from_value::<A>(auth.unwrap_or(Value::Null)) {
+            let r = match auth_arg::<A>(&ctx, auth) {
                 Ok(a) => (self)(ctx, a).into_decision(),
-                Err(e) => Err(ConnectError::new(format!("invalid auth payload: {e}"))),
+                Err(e) => Err(e),
             };
             Box::pin(std::future::ready(r))
         })
@@ -390,17 +423,13 @@ where
     A: DeserializeOwned,
 {
     fn into_erased(self) -> ErasedConnect {
-        Arc::new(
-            move |ctx, auth| match serde_json::from_value::<A>(auth.unwrap_or(Value::Null)) {
-                Ok(a) => {
-                    let fut = (self)(ctx, a);
-                    Box::pin(async move { fut.await.into_decision() })
-                }
-                Err(e) => Box::pin(std::future::ready(Err(ConnectError::new(format!(
-                    "invalid auth payload: {e}"
-                ))))),
-            },
-        )
+        Arc::new(move |ctx, auth| match auth_arg::<A>(&ctx, auth) {
+            Ok(a) => {
+                let fut = (self)(ctx, a);
+                Box::pin(async move { fut.await.into_decision() })
+            }
+            Err(e) => Box::pin(std::future::ready(Err(e))),
+        })
     }
 }
 

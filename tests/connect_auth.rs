@@ -64,3 +64,53 @@ fn async_connect_handler() {
     let mut d = io.test_client().connect(&io);
     assert!(!d.is_connected("/"));
 }
+
+/// python-socketio sends `{}` when `connect()` got no `auth`: an `Option<T>` parameter reads it
+/// as `None` and the handler runs (a cookie fallback works); a payload that does not fit still
+/// refuses with a message that says why.
+#[test]
+fn empty_auth_is_none_for_an_optional_typed_parameter() {
+    let io = SocketIo::new();
+    io.on_connect(|ctx: Context, auth: Option<Auth>| match auth {
+        Some(a) if a.token == "secret" => Ok(()),
+        Some(_) => Err(ConnectError::new("bad token")),
+        None if ctx.request().cookie("session") == Some("ok") => Ok(()),
+        None => Err(ConnectError::new("no auth and no cookie")),
+    });
+    // `{}` as python-socketio sends it, with the cookie fallback
+    let mut c = io
+        .test_client()
+        .auth(json!({}))
+        .header("cookie", "session=ok")
+        .connect(&io);
+    assert!(c.is_connected("/"), "{:?}", c.connect_error("/"));
+    // `{}` without the cookie: the handler ran and refused
+    let c = io.test_client().auth(json!({})).connect(&io);
+    assert_eq!(
+        c.connect_error("/").unwrap().message,
+        "no auth and no cookie"
+    );
+    // none at all, as the JavaScript client without `auth`
+    let c = io.test_client().connect(&io);
+    assert_eq!(
+        c.connect_error("/").unwrap().message,
+        "no auth and no cookie"
+    );
+    // a payload of the wrong shape
+    let c = io.test_client().auth(json!({"token": 5})).connect(&io);
+    let message = &c.connect_error("/").unwrap().message;
+    assert!(
+        message.starts_with("invalid auth payload: invalid type: integer `5`"),
+        "{message}"
+    );
+}
+
+/// A required (non-`Option`) typed auth still refuses an empty payload, saying which field.
+#[test]
+fn empty_auth_refuses_a_required_typed_parameter() {
+    let io = SocketIo::new();
+    io.on_connect(|_: Context, _auth: Auth| true);
+    let c = io.test_client().auth(json!({})).connect(&io);
+    let message = &c.connect_error("/").unwrap().message;
+    assert!(message.contains("missing field `token`"), "{message}");
+}
