@@ -72,7 +72,7 @@ impl Shared {
         B: http_body::Body + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let peer = peer.or_else(|| req.extensions().get::<SocketAddr>().copied());
+        let peer = peer.or_else(|| peer_of(req.extensions()));
         let (mut parts, body) = req.into_parts();
         let mut request = to_request(&parts, peer);
         let route = self.config.route(&request);
@@ -222,6 +222,20 @@ fn close(mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
 }
 
 /// The head of a request; the body is read later.
+/// The peer address a host framework left in the request's extensions: axum's
+/// `ConnectInfo<SocketAddr>` (with the `axum` feature, from
+/// `into_make_service_with_connect_info::<SocketAddr>()`), or a plain [`SocketAddr`] (what a
+/// middleware of any other framework can insert).
+fn peer_of(extensions: &http::Extensions) -> Option<SocketAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(peer)) =
+        extensions.get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
+        return Some(*peer);
+    }
+    extensions.get::<SocketAddr>().copied()
+}
+
 fn to_request(parts: &request::Parts, peer: Option<SocketAddr>) -> HttpRequest {
     HttpRequest {
         method: Method::from_name(parts.method.as_str()),

@@ -35,8 +35,11 @@ pub type BoxBody = UnsyncBoxBody<Bytes, BoxError>;
 /// ```
 ///
 /// WebSocket upgrades need the service to run under hyper with upgrades enabled (as with
-/// `axum::serve`). The peer address of requests is known only when a
-/// [`std::net::SocketAddr`] is in the request extensions.
+/// `axum::serve`). The peer address of requests is known only when the host framework
+/// passes it in the request extensions: axum's `ConnectInfo<SocketAddr>` (serve with
+/// `into_make_service_with_connect_info::<SocketAddr>()` and enable this crate's `axum`
+/// feature), or a plain [`std::net::SocketAddr`], which a middleware of any other framework
+/// can insert.
 #[derive(Clone)]
 pub struct SocketIoLayer {
     shared: Arc<Shared>,
