@@ -477,6 +477,44 @@ impl Context {
             .with_sender(self.data.sid.clone())
     }
 
+    /// This client's sid in another namespace it is connected to, if it is.
+    ///
+    /// A client has one Engine.IO session and one socket, with its own sid, per namespace it
+    /// joined: the sid of `/` names nobody in `/chat`. This finds its socket there through
+    /// its session.
+    pub fn sid_in(&self, namespace: &str) -> Option<String> {
+        let session = self.data.engine_session;
+        self.engine.drive(|st| {
+            let id = st.server.session_socket(session, namespace)?;
+            let info = st.server.socket_info(id)?;
+            info.connected.then(|| info.sid.to_string())
+        })
+    }
+
+    /// Emits to this same client in another namespace: its socket there, found through its
+    /// Engine.IO session (see [`sid_in`](Self::sid_in)).
+    /// [`EmitError::NoSuchClient`] when it is not connected to that namespace.
+    ///
+    /// ```
+    /// # use sockio::{Context, SocketIo};
+    /// let io = SocketIo::new();
+    /// io.of("/chat").on_connect(|_: Context| ());
+    /// io.on("hello chat", |ctx: Context| {
+    ///     // not `ctx.to(ctx.sid()).namespace("/chat")`: that room is empty in /chat
+    ///     ctx.in_namespace("/chat")?.emit("hello", "from /")
+    /// });
+    /// let mut client = io.test_client().connect(&io);
+    /// client.connect("/chat", None);
+    /// client.emit("hello chat", ());
+    /// assert_eq!(client.get_received("/chat")[0].name, "hello");
+    /// ```
+    pub fn in_namespace(&self, namespace: &str) -> Result<Emitter, EmitError> {
+        let sid = self.sid_in(namespace).ok_or(EmitError::NoSuchClient)?;
+        Ok(Emitter::new(self.engine.clone(), namespace)
+            .to(sid.clone())
+            .with_sender(sid))
+    }
+
     /// Broadcasts to the whole namespace (Flask's `broadcast=True`); the sender is included
     /// unless `.include_self(false)`.
     pub fn broadcast(&self) -> Emitter {

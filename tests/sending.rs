@@ -86,3 +86,37 @@ fn emits_from_another_thread() {
     .unwrap();
     assert_eq!(names(&mut a, "/"), vec!["tick:[0]", "tick:[1]", "tick:[2]"]);
 }
+
+/// The same client in another namespace has another sid: `to(ctx.sid()).namespace(..)` names
+/// an empty room there, `in_namespace` finds its socket through its Engine.IO session.
+#[test]
+fn the_same_client_in_another_namespace() {
+    let io = SocketIo::new();
+    io.of("/chat").on_connect(|_: Context| ());
+    io.on("to chat", |ctx: Context| {
+        assert_ne!(ctx.sid_in("/chat").as_deref(), Some(ctx.sid()));
+        ctx.to(ctx.sid().to_string())
+            .namespace("/chat")
+            .emit("by sid room", ())?;
+        ctx.in_namespace("/chat")?.emit("hello", "from /")
+    });
+    io.on("to nowhere", |ctx: Context| {
+        assert_eq!(ctx.sid_in("/other"), None);
+        matches!(
+            ctx.in_namespace("/other"),
+            Err(sockio::EmitError::NoSuchClient)
+        )
+    });
+    let mut c = sockio::SocketIoTestClient::new(&io);
+    let mut other = sockio::SocketIoTestClient::new(&io);
+    assert!(c.connect("/chat", None));
+    assert!(other.connect("/chat", None));
+    c.emit("to chat", ());
+    let got = c.get_received("/chat");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].name, "hello");
+    assert_eq!(got[0].args, vec![sockio::json!("from /")]);
+    assert!(other.get_received("/chat").is_empty());
+    let ack = c.emit_with_ack("/", "to nowhere", ()).unwrap();
+    assert!(ack.get::<bool>(0).unwrap());
+}

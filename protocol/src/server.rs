@@ -1754,6 +1754,12 @@ impl Server {
         })
     }
 
+    /// The socket a session has in a namespace (pending or connected): the same client
+    /// seen from another namespace, where it has another Socket.IO sid.
+    pub fn session_socket(&self, session: SessionHandle, namespace: &str) -> Option<SocketId> {
+        self.find_socket(session, namespace)
+    }
+
     /// The socket with this Socket.IO sid.
     pub fn socket_by_sid(&self, sid: &str) -> Option<SocketId> {
         Sid::parse(sid).and_then(|s| self.socket_by_sid.get(&s).copied())
