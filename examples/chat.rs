@@ -158,19 +158,10 @@ fn on_tokio(listener: std::net::TcpListener) -> std::io::Result<()> {
         let io = chat_server(SocketIo::builder().runtime(sockio::runtime::Tokio));
         listener.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        #[cfg(unix)]
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let stopped = sockio::shutdown_signal()?;
         announce(&io, listener.local_addr()?, "tokio");
-        io.serve_with_fallback(listener, Some(fallback()), async move {
-            #[cfg(unix)]
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            #[cfg(not(unix))]
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+        io.serve_with_fallback(listener, Some(fallback()), stopped)
+            .await
     })
 }
 
@@ -179,7 +170,7 @@ fn on_tokio(listener: std::net::TcpListener) -> std::io::Result<()> {
 async fn on_async_io(listener: std::net::TcpListener, runtime: &str) -> std::io::Result<()> {
     let io = chat_server(SocketIo::builder().runtime(sockio::runtime::AsyncStd));
     let listener = sockio::AsyncTcpListener::try_from(listener)?;
-    let stopped = stop_signals()?;
+    let stopped = sockio::shutdown_signal()?;
     announce(&io, listener.local_addr()?, runtime);
     io.serve_async_std_with_fallback(listener, Some(fallback()), stopped)
         .await
@@ -189,7 +180,7 @@ async fn on_async_io(listener: std::net::TcpListener, runtime: &str) -> std::io:
 fn on_threads(listener: std::net::TcpListener) -> std::io::Result<()> {
     let io = chat_server(SocketIo::builder().runtime(sockio::runtime::Threaded));
     let shutdown = sockio::ShutdownHandle::new();
-    let stopped = stop_signals()?;
+    let stopped = sockio::shutdown_signal()?;
     let handle = shutdown.clone();
     std::thread::spawn(move || {
         async_io::block_on(stopped);
@@ -197,18 +188,4 @@ fn on_threads(listener: std::net::TcpListener) -> std::io::Result<()> {
     });
     announce(&io, listener.local_addr()?, "threaded");
     io.serve_blocking(listener, Some(fallback()), shutdown)
-}
-
-/// Completes on the first SIGINT or SIGTERM.
-#[cfg(any(feature = "async-std", feature = "threaded"))]
-fn stop_signals() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    use async_signal::{Signal, Signals};
-    use futures_lite::StreamExt as _;
-    #[cfg(unix)]
-    let mut signals = Signals::new([Signal::Int, Signal::Term])?;
-    #[cfg(not(unix))]
-    let mut signals = Signals::new([Signal::Int])?;
-    Ok(async move {
-        let _ = signals.next().await;
-    })
 }

@@ -370,6 +370,8 @@ pub(crate) struct Engine {
     pub(crate) max_payload: usize,
     /// The protocol's ping timeout: how long a polling session may go without a request.
     pub(crate) ping_timeout: Duration,
+    /// Open once [`shutdown`](Self::shutdown) was called: the serving calls return then.
+    pub(crate) stopping: Arc<Gate>,
 }
 
 impl Engine {
@@ -409,6 +411,11 @@ impl Engine {
             options,
             queue,
             connected_sockets: AtomicUsize::new(0),
+            stopping: {
+                let gate = Gate::default();
+                gate.close();
+                Arc::new(gate)
+            },
         }
     }
 
@@ -1017,6 +1024,7 @@ impl Engine {
 
     pub(crate) fn shutdown(self: &Arc<Self>) {
         self.drive(|st| st.server.shutdown());
+        self.stopping.open();
     }
 
     // ---- socket tasks ----------------------------------------------------------------------

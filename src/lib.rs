@@ -114,6 +114,9 @@ pub mod runtime {
     pub use crate::rt::Tokio;
 }
 
+mod signals;
+pub use signals::shutdown_signal;
+
 mod test_client;
 pub use test_client::{ConnectRefused, Received, SocketIoTestClient, TestClientBuilder};
 

@@ -26,8 +26,6 @@ mod rt_smol;
 mod rt_threaded;
 #[cfg(feature = "tokio")]
 mod rt_tokio;
-#[cfg(any(feature = "async-std", feature = "smol", feature = "threaded"))]
-mod signals;
 
 /// What the server serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use std::io;
 
 use sockio::{AsyncTcpListener, SocketIo};
 
-use crate::{announce, signals, Mode};
+use crate::{announce, Mode};
 
 /// Serves `mode` on 127.0.0.1:`port` with `serve_async_std`, awaited under
 /// `async_std::task::block_on`, until SIGTERM or SIGINT.
@@ -13,7 +13,7 @@ pub fn serve(mode: Mode, port: u16) -> io::Result<()> {
         let io = mode.build(SocketIo::builder().runtime(sockio::runtime::AsyncStd));
         let listener =
             AsyncTcpListener::try_from(std::net::TcpListener::bind(("127.0.0.1", port))?)?;
-        let stopped = signals::stopped()?;
+        let stopped = sockio::shutdown_signal()?;
         announce(listener.local_addr()?, "async-std", mode)?;
         io.serve_async_std(listener, stopped).await
     })

@@ -4,7 +4,7 @@ use std::io;
 
 use sockio::SocketIo;
 
-use crate::{announce, signals, Mode};
+use crate::{announce, Mode};
 
 /// Serves `mode` on 127.0.0.1:`port` with `serve_async_std`, awaited under `smol::block_on`,
 /// until SIGTERM or SIGINT.
@@ -14,7 +14,7 @@ pub fn serve(mode: Mode, port: u16) -> io::Result<()> {
         // smol's listener is the one `serve_async_std` takes.
         let listener =
             smol::net::TcpListener::try_from(std::net::TcpListener::bind(("127.0.0.1", port))?)?;
-        let stopped = signals::stopped()?;
+        let stopped = sockio::shutdown_signal()?;
         announce(listener.local_addr()?, "smol", mode)?;
         io.serve_async_std(listener, stopped).await
     })

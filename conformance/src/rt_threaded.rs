@@ -4,7 +4,7 @@ use std::io;
 
 use sockio::{ShutdownHandle, SocketIo};
 
-use crate::{announce, signals, Mode};
+use crate::{announce, Mode};
 
 /// Serves `mode` on 127.0.0.1:`port` with `serve_blocking` until SIGTERM or SIGINT, which a
 /// thread of its own turns into a [`ShutdownHandle::shutdown`].
@@ -12,7 +12,7 @@ pub fn serve(mode: Mode, port: u16) -> io::Result<()> {
     let io = mode.build(SocketIo::builder().runtime(sockio::runtime::Threaded));
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     let shutdown = ShutdownHandle::new();
-    let stopped = signals::stopped()?;
+    let stopped = sockio::shutdown_signal()?;
     let handle = shutdown.clone();
     std::thread::Builder::new()
         .name("signals".into())

@@ -1,6 +1,5 @@
 //! Serving on tokio.
 
-use std::future::Future;
 use std::io;
 
 use sockio::SocketIo;
@@ -16,31 +15,8 @@ pub fn serve(mode: Mode, port: u16) -> io::Result<()> {
     rt.block_on(async {
         let io = mode.build(SocketIo::builder().runtime(sockio::runtime::Tokio));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-        let stopped = stopped()?;
+        let stopped = sockio::shutdown_signal()?;
         announce(listener.local_addr()?, "tokio", mode)?;
         io.serve(listener, stopped).await
     })
-}
-
-/// Registers the handlers now (so that a signal that comes right after the `listening` line
-/// is not missed) and returns a future that completes on the first SIGTERM or SIGINT.
-fn stopped() -> io::Result<impl Future<Output = ()> + Send + 'static> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }

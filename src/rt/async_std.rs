@@ -40,8 +40,9 @@ impl Runtime for AsyncStd {
 super::adapter_glue!(sockio_async_std);
 
 impl SocketIo {
-    /// Serves on `listener` until `shutdown` completes, then closes every connection
-    /// gracefully (clients get what was queued for them) and returns.
+    /// Serves on `listener` until `shutdown` completes or [`shutdown`](Self::shutdown) is
+    /// called, then closes every connection gracefully (clients get what was queued for
+    /// them) and returns.
     ///
     /// Runs under async-std and under smol alike (connections run on the adapter's own
     /// executor, I/O on the async-io reactor both share).
@@ -63,8 +64,9 @@ impl SocketIo {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let io = self.clone();
+        let stopping = self.engine.stopping.clone().wait();
         let shutdown = async move {
-            shutdown.await;
+            futures_lite::future::or(shutdown, stopping).await;
             io.shutdown_gracefully().await;
         };
         tracing::info!(
@@ -83,25 +85,12 @@ impl SocketIo {
         .await
     }
 
-    /// Listens on `addr` and serves until Ctrl-C (SIGINT) or SIGTERM, then shuts down
-    /// gracefully (Flask-SocketIO's `socketio.run(app)`).
+    /// Listens on `addr` and serves until Ctrl-C (SIGINT), SIGTERM or
+    /// [`shutdown`](Self::shutdown), then shuts down gracefully and returns
+    /// (Flask-SocketIO's `socketio.run(app)`).
     pub async fn run_async_std(&self, addr: &str) -> io::Result<()> {
         let listener = AsyncTcpListener::bind(addr).await?;
-        let signals = stop_signals()?;
+        let signals = crate::shutdown_signal()?;
         self.serve_async_std(listener, signals).await
     }
-}
-
-/// A future that completes on the first SIGINT or SIGTERM (Ctrl-C on Windows).
-fn stop_signals() -> io::Result<impl Future<Output = ()> + Send + 'static> {
-    use async_signal::{Signal, Signals};
-    use futures_lite::StreamExt as _;
-
-    #[cfg(unix)]
-    let mut signals = Signals::new([Signal::Int, Signal::Term])?;
-    #[cfg(not(unix))]
-    let mut signals = Signals::new([Signal::Int])?;
-    Ok(async move {
-        let _ = signals.next().await;
-    })
 }

@@ -35,7 +35,8 @@ pub type ShutdownHandle = sockio_threaded::ShutdownHandle;
 
 impl SocketIo {
     /// Serves on `listener` with one thread per connection, blocking until `shutdown` is
-    /// triggered; requests off the engine path go to `fallback` (404 without one).
+    /// triggered or [`shutdown`](Self::shutdown) is called; requests off the engine path go
+    /// to `fallback` (404 without one).
     ///
     /// On shutdown every client gets what was queued for it and a close, then the
     /// connections end and this returns.
@@ -51,13 +52,31 @@ impl SocketIo {
         };
         let io = self.clone();
         shutdown.on_shutdown(move || io.shutdown_gracefully_blocking());
+        // `io.shutdown()` from anywhere stops this server too.
+        let stopping = self.engine.stopping.clone().wait();
+        let handle = shutdown.clone();
+        std::thread::Builder::new()
+            .name("sockio-stop".into())
+            .spawn(move || {
+                futures_lite::future::block_on(stopping);
+                handle.shutdown();
+            })?;
         tracing::info!(addr = ?listener.local_addr().ok(), async_mode = "threading", "serving");
         sockio_threaded::serve(listener, config, handlers(self), fallback, shutdown)
     }
 
-    /// Listens on `addr` and serves on threads until the process ends.
+    /// Listens on `addr` and serves on threads until Ctrl-C (SIGINT), SIGTERM or
+    /// [`shutdown`](Self::shutdown), then shuts down gracefully and returns.
     pub fn run_blocking(&self, addr: &str) -> io::Result<()> {
         let listener = std::net::TcpListener::bind(addr)?;
+        let signals = crate::shutdown_signal()?;
+        let io = self.clone();
+        std::thread::Builder::new()
+            .name("sockio-signals".into())
+            .spawn(move || {
+                futures_lite::future::block_on(signals);
+                io.shutdown();
+            })?;
         self.serve_blocking(listener, None, ShutdownHandle::new())
     }
 }

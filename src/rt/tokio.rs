@@ -55,8 +55,9 @@ impl Runtime for Tokio {
 super::adapter_glue!(sockio_tokio);
 
 impl SocketIo {
-    /// Serves on `listener` until `shutdown` completes, then closes every connection
-    /// gracefully (clients get what was queued for them).
+    /// Serves on `listener` until `shutdown` completes or [`shutdown`](Self::shutdown) is
+    /// called, then closes every connection gracefully (clients get what was queued for
+    /// them) and returns.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
@@ -74,8 +75,9 @@ impl SocketIo {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         let io = self.clone();
+        let stopping = self.engine.stopping.clone().wait();
         let shutdown = async move {
-            shutdown.await;
+            futures_lite::future::or(shutdown, stopping).await;
             io.shutdown_gracefully().await;
         };
         tracing::info!(addr = ?listener.local_addr().ok(), async_mode = "tokio", "serving");
@@ -89,13 +91,13 @@ impl SocketIo {
         .await
     }
 
-    /// Listens on `addr` and serves until Ctrl-C (Flask-SocketIO's `socketio.run(app)`).
+    /// Listens on `addr` and serves until Ctrl-C (SIGINT), SIGTERM or
+    /// [`shutdown`](Self::shutdown), then shuts down gracefully and returns
+    /// (Flask-SocketIO's `socketio.run(app)`).
     pub async fn run(&self, addr: &str) -> io::Result<()> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        self.serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+        let signals = crate::shutdown_signal()?;
+        self.serve(listener, signals).await
     }
 
     /// A tower layer that mounts this server into an axum `Router` (or any tower stack):

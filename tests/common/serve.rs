@@ -33,6 +33,22 @@ impl Served {
     }
 }
 
+impl Served {
+    /// Waits up to `timeout` for serving to return by itself (nobody called `stop`): true
+    /// when it did.
+    #[allow(dead_code)] // not every test crate uses it
+    pub fn returned_within(&mut self, timeout: std::time::Duration) -> bool {
+        let end = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < end {
+            if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    }
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         if !std::thread::panicking() {

@@ -48,6 +48,7 @@ macro_rules! for_each_case {
             server_acks::emit_with_ack_and_call,
             session_request::session_and_handshake_request,
             shutdown::shutdown_delivers_then_closes,
+            shutdown::io_shutdown_ends_serving,
         }
     };
 }

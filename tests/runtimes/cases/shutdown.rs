@@ -47,3 +47,20 @@ pub fn shutdown_delivers_then_closes(rt: &Rt) {
         );
     }
 }
+
+/// `io.shutdown()` from anywhere (here a handler) shuts the server down gracefully and makes
+/// serving return, without the shutdown future of `serve`.
+pub fn io_shutdown_ends_serving(rt: &Rt) {
+    let io = rt.io();
+    io.on("stop", |ctx: Context| ctx.io().shutdown());
+    let mut served = rt.serve(&io);
+    let mut a = rt.client(&served);
+    io.emit("before", 1).unwrap();
+    assert_eq!(a.expect("/", "before"), vec![json!(1)]);
+    a.emit("/", "stop", json!([]));
+    assert!(
+        served.returned_within(std::time::Duration::from_secs(5)),
+        "serving did not return after io.shutdown()"
+    );
+    a.expect_closed();
+}
