@@ -465,6 +465,10 @@ impl Engine {
                     }
                 }
                 Output::Transmit(Transmit::WebSocket { transport, frame }) => {
+                    if crate::diag::tracing_packets() {
+                        let sid = Self::sid_of(st, transport);
+                        crate::diag::frame("out", sid.as_deref(), &frame);
+                    }
                     Self::ws_send(st, after, transport, WsOut::Frame(frame), false);
                 }
                 Output::Transmit(Transmit::CloseWebSocket { transport }) => {
@@ -531,7 +535,16 @@ impl Engine {
                 let data = SessionData::new(Arc::new(Request::from_shared(req)));
                 st.sessions.insert(session, Arc::new(data));
             }
-            Event::SessionClosed { session, .. } => {
+            Event::SessionClosed {
+                session,
+                sid,
+                reason,
+            } => {
+                let peer = st
+                    .sessions
+                    .get(&session)
+                    .and_then(|d| d.request.peer_addr());
+                crate::diag::session_closed(sid, peer, reason);
                 if let Some(data) = st.sessions.remove(&session) {
                     // Nobody reads for it any more: let a paused reader see the end.
                     data.gate.open();
@@ -868,8 +881,10 @@ impl Engine {
     pub(crate) fn http(self: &Arc<Self>, request: HttpRequest) -> BoxFuture<HttpResponse> {
         let handshake =
             request.method == sockio_protocol::Method::Get && request.query_param("sid").is_none();
+        let asked = crate::diag::Asked::new(&request);
         if handshake && !self.allows(&request) {
             let refused = HttpResponse::engine_error(403, 4, "Forbidden");
+            crate::diag::answered(asked, &refused);
             return Box::pin(std::future::ready(refused));
         }
         let t = self.next_handle();
@@ -888,6 +903,7 @@ impl Engine {
             });
         });
         if let Ok(r) = rx.try_recv() {
+            crate::diag::answered(asked, &r);
             return match client.filter(|c| c.gate.is_closed()) {
                 Some(c) => {
                     let wait = c.gate.clone().wait();
@@ -908,11 +924,13 @@ impl Engine {
             let mut guard = guard;
             let r = rx.recv().await;
             guard.armed = false;
-            r.unwrap_or_else(|_| HttpResponse {
+            let r = r.unwrap_or_else(|_| HttpResponse {
                 status: 503,
                 headers: Vec::new(),
                 body: sockio_protocol::Bytes::new(),
-            })
+            });
+            crate::diag::answered(asked, &r);
+            r
         })
     }
 
@@ -937,12 +955,21 @@ impl Engine {
 
     pub(crate) fn ws_message(self: &Arc<Self>, t: TransportHandle, frame: Frame) {
         self.drive(|st| {
+            if crate::diag::tracing_packets() {
+                crate::diag::frame("in", Self::sid_of(st, t).as_deref(), &frame);
+            }
             st.server.handle_input(Input::WebSocketMessage {
                 now: Instant::now(),
                 transport: t,
                 frame,
             });
         });
+    }
+
+    /// The Engine.IO sid of a transport's session, for log lines.
+    fn sid_of(st: &State, t: TransportHandle) -> Option<String> {
+        let session = st.server.transport_session(t)?;
+        st.server.session_sid(session).map(|s| s.to_string())
     }
 
     /// The client a transport belongs to, while its session lives.
@@ -1005,10 +1032,15 @@ impl Engine {
     /// Whether a WebSocket upgrade may go ahead: `Some(response)` refuses it (the
     /// application's `allow_request`, then the protocol's own checks).
     pub(crate) fn check_websocket(&self, request: &HttpRequest) -> Option<HttpResponse> {
-        if request.query_param("sid").is_none() && !self.allows(request) {
-            return Some(HttpResponse::engine_error(403, 4, "Forbidden"));
+        let refused = if request.query_param("sid").is_none() && !self.allows(request) {
+            Some(HttpResponse::engine_error(403, 4, "Forbidden"))
+        } else {
+            self.lock().server.websocket_refusal(request)
+        };
+        if let Some(r) = &refused {
+            crate::diag::websocket_refused(request, r);
         }
-        self.lock().server.websocket_refusal(request)
+        refused
     }
 
     /// The application's `allow_request` verdict on a handshake.

@@ -395,6 +395,10 @@ fn refuse(conn: &mut Conn, e: ReadError, peer: SocketAddr) {
             tracing::warn!(%peer, "request too slow: connection closed");
             let _ = http::write_response(&mut conn.stream, &http::status(408), false, false);
         }
+        Some(code @ (413 | 431)) => {
+            tracing::warn!(status = code, %peer, "request refused: over a limit (max_payload, max_http_head)");
+            let _ = http::write_response(&mut conn.stream, &http::status(code), false, false);
+        }
         Some(code) => {
             tracing::debug!(status = code, %peer, "request refused");
             let _ = http::write_response(&mut conn.stream, &http::status(code), false, false);

@@ -118,6 +118,9 @@ fn read(mut ws: WebSocket<Duplex>, mut inbound: WsInbound, peer: Option<SocketAd
             }
             Ok(_) => continue,
             Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return,
+            Err(e @ WsError::Capacity(_)) => {
+                return tracing::warn!(error = %e, ?peer, "WebSocket message over max_payload: closed")
+            }
             Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket read failed"),
         };
         if let Some(wait) = inbound(frame) {

@@ -83,7 +83,11 @@ where
             Ok(Message::Binary(data)) => Frame::Binary(data),
             Ok(_) => continue,
             Err(e) => {
-                tracing::debug!(error = %e, ?peer, "WebSocket read failed");
+                if matches!(e, WsError::Capacity(_)) {
+                    tracing::warn!(error = %e, ?peer, "WebSocket message over max_payload: closed");
+                } else {
+                    tracing::debug!(error = %e, ?peer, "WebSocket read failed");
+                }
                 break;
             }
         };
