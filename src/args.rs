@@ -220,6 +220,15 @@ pub fn from_arg<T: DeserializeOwned>(
 }
 
 /// Values that make an argument list: `()` none, tuples several, single values one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as event arguments",
+    label = "not sendable as arguments: a struct goes in `Json(..)`",
+    note = "a struct or enum that implements `serde::Serialize` goes in `sockio::Json(value)`; \
+            `()` sends no argument, a tuple several, a string, number, bool, `Value`, `Vec`, \
+            `Option`, map or `Binary` one",
+    note = "a handler's return value is sent the same way (its acknowledgement): return \
+            `Json(value)`, or a `Result<Json<T>, E>`"
+)]
 pub trait IntoArgs {
     /// Writes the arguments.
     fn write_args(self, w: &mut ArgsWriter) -> Result<(), ArgsError>;

@@ -84,6 +84,14 @@ fn bad_args(e: ArgsError) -> HandlerError {
 }
 
 /// What a handler may return; becomes the acknowledgement arguments.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not something a handler can return",
+    label = "a handler returns its acknowledgement: `()`, a value, a tuple, `Json(..)` or a `Result`",
+    note = "return `()` for no acknowledgement, a value that implements `IntoArgs` (a struct goes \
+            in `sockio::Json(..)`), a tuple for several arguments, or a `Result<T, E>` whose \
+            `E: Into<HandlerError>`",
+    note = "a function generic over what a handler returns must require `R: sockio::HandlerOutput`"
+)]
 pub trait HandlerOutput: Sized {
     /// The ack payload (`[args...]`), or the error.
     fn into_ack(self) -> Result<Payload, HandlerError>;
@@ -139,6 +147,25 @@ pub struct IsAsync;
 /// An event handler. Implemented for `Fn(Context, A1, .., An) -> R` (n ≤ 6) where each `Ai`
 /// deserializes and `R` is a [`HandlerOutput`], and for the same returning a future of `R`.
 /// The marker `M` only tells the two shapes apart; it is inferred.
+///
+/// When a closure is refused, check each part in turn (the compiler cannot tell which one is
+/// wrong): the first parameter is [`Context`] (by value); each further parameter implements
+/// `serde::Deserialize` (`#[derive(Deserialize)]` on a struct); there are at most six; it
+/// returns a [`HandlerOutput`] (a struct goes in [`Json`](crate::Json)), or a future of one
+/// that is `Send`; and it is `Send + Sync + 'static` (`move` what it captures, share state in
+/// an `Arc`). A function that wraps handlers and is generic over their return type must
+/// bound it by `R: HandlerOutput` (and `Fut: Future<Output = R> + Send + 'static`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event handler",
+    label = "not a handler: `Fn(Context, A1, ..) -> R` (or `-> impl Future<Output = R>`)",
+    note = "the first parameter is `sockio::Context` (by value), then at most six arguments that \
+            implement `serde::Deserialize` (a struct: `#[derive(Deserialize)]`)",
+    note = "`R` is `()`, a value (a struct goes in `sockio::Json(..)`), a tuple, or a \
+            `Result<T, E>` whose `E: Into<sockio::HandlerError>`; a wrapper generic over it must \
+            require `R: sockio::HandlerOutput`",
+    note = "the handler is `Send + Sync + 'static`, and so is an async handler's future: `move` \
+            what it captures, share state through an `Arc`"
+)]
 pub trait Handler<M>: Send + Sync + 'static {
     /// Erases the handler's type.
     fn into_erased(self) -> Erased;
@@ -211,6 +238,14 @@ handler!(A1, A2, A3, A4, A5, A6);
 /// `Fn(Arc<N>, Context, A1, .., An) -> impl Future<Output = R>` for an async one
 /// (`async fn on_slow(self: Arc<Self>, ctx: Context, n: u64)`). Arguments and return values
 /// work as for [`Handler`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event method of `{N}`",
+    label = "not a method: `fn(&self, Context, A1, ..) -> R` or \
+             `async fn(self: Arc<Self>, Context, A1, ..) -> R`",
+    note = "arguments implement `serde::Deserialize` (at most six); `R` is `()`, a value (a \
+            struct goes in `sockio::Json(..)`), a tuple, or a `Result<T, E>` whose \
+            `E: Into<sockio::HandlerError>`"
+)]
 pub trait Method<N, M>: Send + Sync + 'static {
     /// Binds the method to its namespace object and erases its type.
     fn bind(self, namespace: Arc<N>) -> Erased;
@@ -303,6 +338,10 @@ impl From<ArgsError> for ConnectError {
 
 /// What a connect handler may return: `()` or `true` to accept, `false` to refuse, or a
 /// `Result` whose error is the refusal.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not something a connect handler can return",
+    label = "return `()`, a `bool`, or `Result<(), E>` with `E: Into<ConnectError>`"
+)]
 pub trait ConnectOutput {
     /// Accept, or refuse with an error.
     fn into_decision(self) -> Result<(), ConnectError>;
@@ -369,6 +408,13 @@ pub(crate) type ErasedConnect =
 /// A connect handler: `Fn(Context) -> R`, or `Fn(Context, Auth) -> R` where `Auth`
 /// deserializes from the client's auth payload (`Option<T>` when it may be absent), sync or
 /// async, `R` a [`ConnectOutput`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a connect handler",
+    label = "not a connect handler: `Fn(Context) -> R` or `Fn(Context, Auth) -> R`",
+    note = "`Auth` implements `serde::Deserialize` (`Option<T>` when the client may send none); \
+            `R` is `()`, a `bool`, or `Result<(), E>` with `E: Into<sockio::ConnectError>`; \
+            sync or async, `Send + Sync + 'static`"
+)]
 pub trait ConnectHandler<M>: Send + Sync + 'static {
     /// Erases the handler's type.
     fn into_erased(self) -> ErasedConnect;
@@ -437,6 +483,11 @@ pub(crate) type ErasedDisconnect =
     Arc<dyn Fn(Context, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
 
 /// A disconnect handler: `Fn(Context)` or `Fn(Context, DisconnectReason)`, sync or async.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a disconnect handler",
+    label = "not a disconnect handler: `Fn(Context)` or `Fn(Context, DisconnectReason)`, \
+             returning `()` (or a future of `()`)"
+)]
 pub trait DisconnectHandler<M>: Send + Sync + 'static {
     /// Erases the handler's type.
     fn into_erased(self) -> ErasedDisconnect;
@@ -487,6 +538,11 @@ pub(crate) type ErasedError =
 
 /// An error handler: `Fn(Context, HandlerError) -> R`, sync or async. The context carries the
 /// failed event's name and arguments; what it returns becomes the acknowledgement.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an error handler",
+    label = "not an error handler: `Fn(Context, HandlerError) -> R`, `R` what an event handler \
+             may return"
+)]
 pub trait ErrorHandler<M>: Send + Sync + 'static {
     /// Erases the handler's type.
     fn into_erased(self) -> ErasedError;
