@@ -443,6 +443,7 @@ pub fn connect(url: &str, options: QueueOptions) -> Result<Arc<dyn MessageQueue>
             redact(url)
         )));
     }
+    let url = &*with_default_host(url);
     match QueueKind::from_url(url)? {
         QueueKind::Redis => {
             #[cfg(feature = "redis")]
@@ -484,6 +485,36 @@ pub fn connect(url: &str, options: QueueOptions) -> Result<Arc<dyn MessageQueue>
             }
         }
     }
+}
+
+/// A URL without a host (`redis://`, `amqp://guest:guest@/`, `nats://:4222`) names the broker
+/// on this machine, as Flask-SocketIO's `message_queue='redis://'` does: `127.0.0.1` and the
+/// scheme's default port are filled in.
+fn with_default_host(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.into();
+    };
+    let port = match scheme.to_ascii_lowercase().as_str() {
+        "redis" | "rediss" => 6379,
+        "amqp" | "amqps" => 5672,
+        "nats" | "tls" => 4222,
+        _ => return url.into(),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let host = if host.is_empty() {
+        format!("127.0.0.1:{port}")
+    } else if host.starts_with(':') {
+        format!("127.0.0.1{host}")
+    } else {
+        return url.into();
+    };
+    let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+    format!("{scheme}://{userinfo}{host}{tail}").into()
 }
 
 /// Encodes an operation as python-socketio's pub/sub JSON, published by process `host_id`:
@@ -547,6 +578,36 @@ mod tests {
         assert_eq!(QueueKind::from_url("nats://h:4222"), Ok(QueueKind::Nats));
         assert!(QueueKind::from_url("kafka://h").is_err());
         assert!(QueueKind::from_url("redis").is_err());
+    }
+
+    #[test]
+    fn urls_without_a_host_name_this_machine() {
+        assert_eq!(with_default_host("redis://"), "redis://127.0.0.1:6379");
+        assert_eq!(with_default_host("redis:///2"), "redis://127.0.0.1:6379/2");
+        assert_eq!(with_default_host("redis://:6380"), "redis://127.0.0.1:6380");
+        assert_eq!(
+            with_default_host("redis://:secret@/0"),
+            "redis://:secret@127.0.0.1:6379/0"
+        );
+        assert_eq!(
+            with_default_host("amqp://guest:guest@//"),
+            "amqp://guest:guest@127.0.0.1:5672//"
+        );
+        assert_eq!(with_default_host("nats://"), "nats://127.0.0.1:4222");
+        assert_eq!(with_default_host("redis://h:1/0"), "redis://h:1/0");
+        assert_eq!(
+            with_default_host("unix:///tmp/r.sock"),
+            "unix:///tmp/r.sock"
+        );
+    }
+
+    /// Flask-SocketIO's `message_queue='redis://'` is accepted (it used to fail with "bad
+    /// Redis URL: Missing hostname").
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_bare_redis_url_is_accepted() {
+        let queue = connect("redis://", QueueOptions::default());
+        assert!(queue.is_ok(), "{:?}", queue.err());
     }
 
     #[test]
