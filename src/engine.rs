@@ -109,6 +109,13 @@ pub(crate) struct EngineOptions {
     pub(crate) max_pending_events: usize,
     pub(crate) max_pending_event_bytes: usize,
     pub(crate) event_backlog: EventBacklog,
+    /// Accept namespace connections before the connect handler runs (python-socketio's
+    /// `always_connect`); a refusal then disconnects.
+    pub(crate) always_connect: bool,
+    /// Polling bodies compressed when the client accepts it, from `compression_threshold`
+    /// bytes on.
+    pub(crate) http_compression: bool,
+    pub(crate) compression_threshold: usize,
     /// The adapters' settings; the path and size limits are filled in from the server's.
     pub(crate) transport: sockio_protocol::TransportConfig,
 }
@@ -121,6 +128,9 @@ impl Default for EngineOptions {
             max_pending_events: 1024,
             max_pending_event_bytes: 4 << 20,
             event_backlog: EventBacklog::Disconnect,
+            always_connect: false,
+            http_compression: true,
+            compression_threshold: 1024,
             transport: sockio_protocol::TransportConfig {
                 max_http_connections: sockio_protocol::http::default_max_http_connections(
                     open_file_limit(),
@@ -1117,6 +1127,11 @@ impl Engine {
                 ns.and_then(|n| n.class.clone()),
             )
         };
+        let id = data.id;
+        let always = self.options.always_connect;
+        if always {
+            self.drive(|st| st.server.socket(id).map(|s| s.accept()));
+        }
         let decision = if let Some(h) = handler {
             let started =
                 std::panic::catch_unwind(AssertUnwindSafe(|| h(ctx.clone(), auth.clone())));
@@ -1135,14 +1150,19 @@ impl Engine {
         } else {
             Ok(())
         };
-        let id = data.id;
         let ok = decision.is_ok();
         self.drive(|st| {
             let Some(s) = st.server.socket(id) else {
                 return;
             };
             match &decision {
+                Ok(()) if always => {}
                 Ok(()) => s.accept(),
+                // Accepted already: the refusal is a disconnect from the server's side.
+                Err(_) if always => {
+                    s.disconnect();
+                    st.sockets.remove(&id);
+                }
                 Err(e) => {
                     s.reject(&e.message, e.data.as_ref());
                     st.sockets.remove(&id);

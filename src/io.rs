@@ -301,6 +301,38 @@ impl SocketIoBuilder {
         self.connection_state_recovery(Self::DEFAULT_RECOVERY_WINDOW)
     }
 
+    /// Accepts a client's namespace connection before its connect handler runs
+    /// (python-socketio's `always_connect`, default false): the client is connected even
+    /// while the handler waits, and emits it makes reach the client at once. A handler that
+    /// refuses then disconnects the client (`io server disconnect` on its side) instead of
+    /// answering with `connect_error`.
+    pub fn always_connect(mut self, always: bool) -> Self {
+        self.options.always_connect = always;
+        self
+    }
+
+    /// Whether a long-polling client may upgrade to WebSocket (default true; Flask-SocketIO's
+    /// `allow_upgrades`). Off, clients stay on the transport they opened with.
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.config = self.config.allow_upgrades(allow);
+        self
+    }
+
+    /// Whether long-polling responses are compressed (gzip or deflate) for clients that send
+    /// `Accept-Encoding` (default true, as Flask-SocketIO's `http_compression`). WebSocket
+    /// messages are never compressed.
+    pub fn http_compression(mut self, on: bool) -> Self {
+        self.options.http_compression = on;
+        self
+    }
+
+    /// The smallest polling response that is compressed, in bytes (default 1024, as
+    /// Flask-SocketIO's `compression_threshold`).
+    pub fn compression_threshold(mut self, bytes: usize) -> Self {
+        self.options.compression_threshold = bytes;
+        self
+    }
+
     /// Accepts connections to any namespace, not only those with handlers.
     pub fn any_namespace(mut self) -> Self {
         self.any_namespace = true;
@@ -773,7 +805,17 @@ impl SocketIo {
         &self,
         request: sockio_protocol::HttpRequest,
     ) -> crate::handler::BoxFuture<sockio_protocol::HttpResponse> {
-        self.engine.http(request)
+        let options = &self.engine.options;
+        let compress = options
+            .http_compression
+            .then(|| {
+                crate::compress::Compress::for_request(&request, options.compression_threshold)
+            })
+            .flatten();
+        match compress {
+            Some(c) => c.wrap(self.engine.http(request)),
+            None => self.engine.http(request),
+        }
     }
 }
 

@@ -54,6 +54,7 @@ pub use args::{ArgsError, ArgsWriter, Binary, IntoArgs, Json, RawArgs};
 mod context;
 pub use context::{Args, Context, Request};
 
+mod compress;
 mod diag;
 mod emit;
 pub use emit::{EmitError, Emitter};

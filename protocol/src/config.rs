@@ -62,6 +62,7 @@ pub struct Config {
     pub(crate) max_payload: usize,
     pub(crate) polling: bool,
     pub(crate) websocket: bool,
+    pub(crate) allow_upgrades: bool,
     pub(crate) cors: Cors,
     pub(crate) cors_credentials: bool,
     pub(crate) cookie: Option<Cookie>,
@@ -87,6 +88,7 @@ impl Default for Config {
             max_payload: 1_000_000,
             polling: true,
             websocket: true,
+            allow_upgrades: true,
             cors: Cors::SameOrigin,
             cors_credentials: false,
             cookie: None,
@@ -133,6 +135,10 @@ setters! {
     polling: bool;
     /// Whether the WebSocket transport is allowed (default true).
     websocket: bool;
+    /// Whether a polling session may upgrade to WebSocket (default true; python-engineio's
+    /// `allow_upgrades`). Off, the open packet offers no upgrade and upgrade requests are
+    /// refused (400); clients that open a WebSocket directly still may.
+    allow_upgrades: bool;
     /// Allowed browser origins (default same origin).
     cors: Cors;
     /// Whether CORS answers allow credentials (`Access-Control-Allow-Credentials: true`, so

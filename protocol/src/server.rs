@@ -542,6 +542,9 @@ impl Server {
                     .and_then(|h| self.session(*h));
                 match s {
                     None => Some(error_response(400, 1, "Session ID unknown", cors)),
+                    Some(_) if !self.config.allow_upgrades => {
+                        Some(error_response(400, 3, "Bad request", cors))
+                    }
                     Some(s)
                         if s.phase == Phase::Open
                             && matches!(s.transport, Transport::Polling { .. }) =>
@@ -914,7 +917,7 @@ impl Server {
     }
 
     fn open_packet(&self, sid: Sid, websocket: bool) -> String {
-        let upgrades = if !websocket && self.config.websocket {
+        let upgrades = if !websocket && self.config.websocket && self.config.allow_upgrades {
             "[\"websocket\"]"
         } else {
             "[]"
@@ -1109,13 +1112,14 @@ impl Server {
             }
             return self.handshake(t, req, Vec::new(), true);
         };
+        let allow_upgrades = self.config.allow_upgrades;
         let h = Sid::parse(&sid).and_then(|s| self.by_sid.get(&s).copied());
         let Some(s) = h.and_then(|h| self.session_mut(h)) else {
             return self.transmit(Transmit::CloseWebSocket { transport: t });
         };
         let h = h.expect("session found");
         let upgradable = s.phase == Phase::Open && matches!(s.transport, Transport::Polling { .. });
-        if !upgradable {
+        if !upgradable || !allow_upgrades {
             return self.transmit(Transmit::CloseWebSocket { transport: t });
         }
         let Transport::Polling { get } = &mut s.transport else {

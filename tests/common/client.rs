@@ -803,9 +803,22 @@ pub fn http_request(
     headers: &[(String, String)],
     body: &[u8],
 ) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_exchange(addr, method, target, headers, body);
+    (status, body)
+}
+
+/// One HTTP/1.1 request with `Connection: close`: the status, the response headers (names
+/// in lower case) and the body.
+pub fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     // A server that stopped accepting answers nothing.
     let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, Vec::new());
+        return (0, Vec::new(), Vec::new());
     };
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
@@ -816,22 +829,51 @@ pub fn http_request(
     let mut raw = raw.into_bytes();
     raw.extend_from_slice(body);
     if s.write_all(&raw).is_err() {
-        return (0, Vec::new());
+        return (0, Vec::new(), Vec::new());
     }
     let mut resp = Vec::new();
     if s.read_to_end(&mut resp).is_err() || resp.is_empty() {
-        return (0, Vec::new());
+        return (0, Vec::new(), Vec::new());
     }
     let split = resp
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .expect("end of head");
-    let status = std::str::from_utf8(&resp[..split])
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    (status, resp[split + 4..].to_vec())
+    let head = std::str::from_utf8(&resp[..split]).unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = resp[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+/// The body of a chunked response.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") else {
+            return body;
+        };
+        let size = std::str::from_utf8(&raw[..eol])
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[eol + 2 + size + 2..];
+    }
 }

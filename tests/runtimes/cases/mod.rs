@@ -11,6 +11,7 @@ pub mod errors;
 pub mod heartbeat;
 pub mod limits;
 pub mod namespaces;
+pub mod options;
 pub mod ordering;
 pub mod receiving;
 pub mod recovery;
@@ -37,6 +38,9 @@ macro_rules! for_each_case {
             limits::too_many_pending_events_disconnect,
             limits::pending_events_pause_the_client,
             namespaces::namespaces_are_separate,
+            options::always_connect_accepts_before_the_handler,
+            options::allow_upgrades_off,
+            options::polling_responses_are_compressed,
             ordering::events_of_one_client_run_in_order,
             ordering::events_of_one_client_run_concurrently_by_default,
             receiving::events_with_arguments,
