@@ -301,6 +301,18 @@ impl SocketIoBuilder {
         self.connection_state_recovery(Self::DEFAULT_RECOVERY_WINDOW)
     }
 
+    /// How packets are written on the wire (python-socketio's `serializer`, node's
+    /// `parser`): [`Parser::Json`](crate::Parser::Json), the default, or
+    /// [`Parser::MsgPack`](crate::Parser::MsgPack) for clients that use node's
+    /// `socket.io-msgpack-parser` or python-socketio's `serializer='msgpack'`. The whole
+    /// server uses one; clients with another cannot connect. Handlers see the same arguments
+    /// either way, binary data as [`Binary`](crate::Binary). Set it after `protocol_config`.
+    #[doc(alias = "serializer")]
+    pub fn parser(mut self, parser: crate::Parser) -> Self {
+        self.config = self.config.parser(parser);
+        self
+    }
+
     /// Accepts a client's namespace connection before its connect handler runs
     /// (python-socketio's `always_connect`, default false): the client is connected even
     /// while the handler waits, and emits it makes reach the client at once. A handler that
@@ -483,6 +495,11 @@ impl SocketIo {
     /// `async_mode`).
     pub fn async_mode(&self) -> &'static str {
         self.engine.runtime.name()
+    }
+
+    /// How this server writes packets on the wire (see [`SocketIoBuilder::parser`]).
+    pub fn parser(&self) -> crate::Parser {
+        self.engine.drive(|st| st.server.config().parser_value())
     }
 
     fn with_registry<R>(&self, f: impl FnOnce(&mut crate::registry::Registry) -> R) -> R {

@@ -123,7 +123,7 @@ mod test_client;
 pub use test_client::{ConnectRefused, Received, SocketIoTestClient, TestClientBuilder};
 
 pub use serde_json::{json, Value};
-pub use sockio_protocol::{DisconnectReason, Frame, HttpRequest, HttpResponse};
+pub use sockio_protocol::{DisconnectReason, Frame, HttpRequest, HttpResponse, Parser};
 
 /// Answers requests off the engine path (for instance the application's page) when the
 /// embedded server is used.

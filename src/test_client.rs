@@ -140,6 +140,8 @@ pub struct SocketIoTestClient {
     next_ack: u64,
     partial: Option<(Packet, Attachments)>,
     engine_closed: bool,
+    /// The server's parser is MessagePack: packets are binary messages, binary data inline.
+    msgpack: bool,
 }
 
 impl std::fmt::Debug for SocketIoTestClient {
@@ -194,6 +196,7 @@ impl TestClientBuilder {
             acks: HashMap::new(),
             next_ack: 1,
             partial: None,
+            msgpack: io.parser() == crate::Parser::MsgPack,
             engine_closed: false,
         };
         client.process();
@@ -223,6 +226,21 @@ impl SocketIoTestClient {
         id: Option<u64>,
         payload: sockio_protocol::Payload,
     ) {
+        if self.msgpack {
+            let mut out = bytes::BytesMut::new();
+            let json = &payload.json;
+            sockio_protocol::socketio::msgpack::encode(
+                &mut out,
+                kind,
+                namespace,
+                id,
+                json,
+                &payload.attachments,
+            )
+            .expect("the test client's JSON is valid");
+            let frame = Frame::Binary(out.freeze());
+            return self.io.engine.ws_message(self.transport, frame);
+        }
         let kind = match (kind, payload.attachments.is_empty()) {
             (PacketKind::Event, false) => PacketKind::BinaryEvent,
             (PacketKind::Ack, false) => PacketKind::BinaryAck,
@@ -273,7 +291,12 @@ impl SocketIoTestClient {
             (_, auth) => auth,
         };
         let auth = auth.map(|a| a.to_string()).unwrap_or_default();
-        self.send_text(format!("40{prefix}{auth}"));
+        if self.msgpack {
+            let payload = sockio_protocol::Payload::json(auth);
+            self.send_packet(PacketKind::Connect, namespace, None, payload);
+        } else {
+            self.send_text(format!("40{prefix}{auth}"));
+        }
         for _ in 0..1000 {
             self.process();
             if self.connected.contains_key(namespace)
@@ -404,7 +427,12 @@ impl SocketIoTestClient {
         } else {
             format!("{namespace},")
         };
-        self.send_text(format!("41{prefix}"));
+        if self.msgpack {
+            let payload = sockio_protocol::Payload::json(bytes::Bytes::new());
+            self.send_packet(PacketKind::Disconnect, namespace, None, payload);
+        } else {
+            self.send_text(format!("41{prefix}"));
+        }
         self.connected.remove(namespace);
         self.forget(namespace);
         self.process();
@@ -480,6 +508,17 @@ impl SocketIoTestClient {
             None => {
                 self.engine_closed = true;
                 self.connected.clear();
+                return;
+            }
+            Some(Frame::Binary(b)) if self.msgpack => {
+                let limits = sockio_protocol::socketio::msgpack::MsgpackLimits {
+                    max_attachments: usize::MAX,
+                    max_attachment_bytes: usize::MAX,
+                };
+                if let Ok((p, attachments)) = sockio_protocol::socketio::msgpack::decode(&b, limits)
+                {
+                    self.on_packet(p, attachments);
+                }
                 return;
             }
             Some(Frame::Binary(b)) => {

@@ -76,6 +76,21 @@ pub struct Config {
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) engineio_only: bool,
     pub(crate) connection_state_recovery: Option<RecoveryConfig>,
+    pub(crate) parser: Parser,
+}
+
+/// How Socket.IO packets are written on the wire. The whole server uses one, as
+/// python-socketio and node's socket.io do; clients must use the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Parser {
+    /// The default parser: text packets, binary data as attachment messages.
+    #[default]
+    Json,
+    /// MessagePack, as node's `socket.io-msgpack-parser` and python-socketio's
+    /// `serializer='msgpack'`: each packet one binary message, binary data inline (see
+    /// [`socketio::msgpack`](crate::socketio::msgpack)).
+    MsgPack,
 }
 
 impl Default for Config {
@@ -102,6 +117,7 @@ impl Default for Config {
             slow_consumer: SlowConsumer::Disconnect,
             engineio_only: false,
             connection_state_recovery: None,
+            parser: Parser::Json,
         }
     }
 }
@@ -174,12 +190,19 @@ setters! {
     /// reconnects within the window gets its sid and rooms back and the packets it missed.
     /// See [`RecoveryConfig`].
     connection_state_recovery: Option<RecoveryConfig>;
+    /// How packets are written on the wire (default [`Parser::Json`]).
+    parser: Parser;
 }
 
 impl Config {
     /// The configured ping interval.
     pub fn ping_interval_value(&self) -> Duration {
         self.ping_interval
+    }
+
+    /// The configured parser.
+    pub fn parser_value(&self) -> Parser {
+        self.parser
     }
 
     /// The configured ping timeout.

@@ -83,7 +83,7 @@
 pub mod admission;
 
 pub mod config;
-pub use config::{Config, Cookie, Cors, RecoveryConfig, SlowConsumer};
+pub use config::{Config, Cookie, Cors, Parser, RecoveryConfig, SlowConsumer};
 
 pub mod engineio;
 

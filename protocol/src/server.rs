@@ -1355,6 +1355,10 @@ impl Server {
                 let frame = Frame::Binary(b);
                 self.push_event(Event::EngineMessage { session: h, frame });
             }
+            EioPacket::Text(PacketType::Message, _) if self.inline_binary() => {
+                self.close(h, DisconnectReason::ParseError)
+            }
+            EioPacket::Binary(b) if self.inline_binary() => self.on_msgpack(h, b),
             EioPacket::Text(PacketType::Message, text) => self.on_sio_text(h, text),
             EioPacket::Binary(b) => self.on_sio_binary(h, b),
             EioPacket::Text(PacketType::Pong, _) => {
@@ -1428,6 +1432,24 @@ impl Server {
             }
             Err(_) => self.close(h, DisconnectReason::ParseError),
         }
+    }
+
+    /// A packet of the MessagePack parser: one binary message, binary data inline.
+    fn on_msgpack(&mut self, h: SessionHandle, b: Bytes) {
+        let limits = crate::socketio::msgpack::MsgpackLimits {
+            max_attachments: self.config.max_attachments,
+            max_attachment_bytes: self.config.max_attachment_bytes,
+        };
+        match crate::socketio::msgpack::decode(&b, limits) {
+            Ok((packet, attachments)) => self.dispatch(h, packet, attachments),
+            Err(_) => self.close(h, DisconnectReason::ParseError),
+        }
+    }
+
+    /// Whether packets carry their binary data inline (the MessagePack parser) rather than
+    /// as attachment messages after them.
+    pub(crate) fn inline_binary(&self) -> bool {
+        self.config.parser == crate::Parser::MsgPack
     }
 
     fn find_socket(&self, h: SessionHandle, namespace: &str) -> Option<SocketId> {
@@ -1572,9 +1594,32 @@ impl Server {
         attachments: usize,
         json: &[u8],
     ) -> OutPacket {
+        if self.inline_binary() {
+            return self.encode_msgpack(kind, namespace, id, json, &[]);
+        }
         encode_header(&mut self.scratch, true, kind, attachments, namespace, id);
         self.scratch.extend_from_slice(json);
         OutPacket::Text(self.scratch.split().freeze())
+    }
+
+    /// Encodes a packet with the MessagePack parser (binary data inline), in the shared
+    /// scratch buffer.
+    pub(crate) fn encode_msgpack(
+        &mut self,
+        kind: PacketKind,
+        namespace: &str,
+        id: Option<u64>,
+        json: &[u8],
+        attachments: &[Bytes],
+    ) -> OutPacket {
+        let s = &mut self.scratch;
+        if crate::socketio::msgpack::encode(s, kind, namespace, id, json, attachments).is_err() {
+            // Only JSON nested deeper than the transcoder takes (128 levels) gets here: the
+            // packet goes out without its data rather than not at all.
+            s.clear();
+            let _ = crate::socketio::msgpack::encode(s, kind, namespace, id, b"", &[]);
+        }
+        OutPacket::Binary(self.scratch.split().freeze())
     }
 
     /// Removes a socket from every index; with `notify_client` a DISCONNECT packet is queued.
@@ -1818,6 +1863,9 @@ impl Server {
         id: Option<u64>,
         payload: &Payload,
     ) -> OutPacket {
+        if self.inline_binary() {
+            return self.encode_msgpack(kind, namespace, id, &payload.json, &payload.attachments);
+        }
         let (kind, n) = match (kind, payload.attachments.len()) {
             (k, 0) => (k, 0),
             (PacketKind::Event, n) => (PacketKind::BinaryEvent, n),

@@ -133,8 +133,13 @@ impl<'a> Broadcast<'a> {
             server.config.max_queue_packets,
             server.config.max_queue_bytes,
         );
-        let parts = 1 + payload.attachments.len();
-        let bytes = text.len() + payload.attachments.iter().map(|a| a.len()).sum::<usize>();
+        // Attachment messages follow the packet, unless the parser puts binary data inline.
+        let attachments: &[bytes::Bytes] = match server.inline_binary() {
+            true => &[],
+            false => &payload.attachments,
+        };
+        let parts = 1 + attachments.len();
+        let bytes = text.len() + attachments.iter().map(|a| a.len()).sum::<usize>();
         let mut slow: SmallVec<[SessionHandle; 4]> = SmallVec::new();
         for id in recipients {
             let Some(h) = server.socket_state(id).map(|st| st.session) else {
@@ -153,7 +158,7 @@ impl<'a> Broadcast<'a> {
                 continue;
             }
             s.queue.push(text.clone());
-            for a in &payload.attachments {
+            for a in attachments {
                 s.queue.push(OutPacket::Binary(a.clone()));
             }
             server.mark_dirty(h);

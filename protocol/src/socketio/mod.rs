@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod broadcast;
 pub mod json;
+pub mod msgpack;
 pub mod packet;
 pub(crate) mod recovery;
 pub(crate) mod rooms;

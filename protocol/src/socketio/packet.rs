@@ -170,7 +170,7 @@ impl Packet {
         Ok(packet)
     }
 
-    fn check_shape(&self) -> Result<(), DecodeError> {
+    pub(crate) fn check_shape(&self) -> Result<(), DecodeError> {
         let first = self.data.as_ref().and_then(RawJson::first_byte);
         let ok = match (self.kind, first) {
             (PacketKind::Connect, None | Some(b'{')) => true,

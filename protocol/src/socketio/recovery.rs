@@ -503,15 +503,26 @@ impl Server {
         } else {
             PacketKind::BinaryEvent
         };
-        encode_header(&mut self.scratch, true, kind, n, namespace, None);
+        let inline = self.inline_binary();
+        if !inline {
+            encode_header(&mut self.scratch, true, kind, n, namespace, None);
+        }
         if !write_with_offset(&mut self.scratch, &payload.json, offset.as_str()) {
             self.scratch.clear();
             return None;
         }
-        let text = OutPacket::Text(self.scratch.split().freeze());
+        let text = if inline {
+            // The MessagePack parser: the JSON with its offset, then binary data inline.
+            let json = self.scratch.split().freeze();
+            self.encode_msgpack(kind, namespace, None, &json, &payload.attachments)
+        } else {
+            OutPacket::Text(self.scratch.split().freeze())
+        };
         let mut packets = SmallVec::with_capacity(1 + n);
         packets.push(text.clone());
-        packets.extend(payload.attachments.iter().cloned().map(OutPacket::Binary));
+        if !inline {
+            packets.extend(payload.attachments.iter().cloned().map(OutPacket::Binary));
+        }
         let bytes = packets.iter().map(OutPacket::len).sum();
         let at = self.now();
         let recovery = self.recovery.as_deref_mut().expect("checked above");

@@ -219,8 +219,12 @@ impl<'a> SocketMut<'a> {
                 .server
                 .scratch_encode_payload(kind, &namespace, ack, &payload),
         };
-        let parts =
-            std::iter::once(text).chain(payload.attachments.into_iter().map(OutPacket::Binary));
+        // Attachment messages follow the packet, unless the parser puts binary data inline.
+        let attachments = match self.server.inline_binary() {
+            true => Default::default(),
+            false => payload.attachments,
+        };
+        let parts = std::iter::once(text).chain(attachments.into_iter().map(OutPacket::Binary));
         if connected {
             let s = self.server.session_mut(h).expect("checked above");
             parts.for_each(|p| s.queue.push(p));
