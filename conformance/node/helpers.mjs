@@ -15,13 +15,14 @@ export const MAX_PAYLOAD = 1000000;
 
 /**
  * Starts the conformance server (`--engineio` when `engineio` is true, `--recovery` when
- * `recovery` is) on `port` (0: any) and resolves once it printed its address:
+ * `recovery` is, `--msgpack` when `msgpack` is) on `port` (0: any) and resolves once it printed its address:
  * `{ url, port, proc, stop() }`.
  */
-export async function startServer({ engineio = false, recovery = false, port = 0 } = {}) {
+export async function startServer({ engineio = false, recovery = false, msgpack = false, port = 0 } = {}) {
   const args = ['--port', String(port), '--runtime', runtime];
   if (engineio) args.push('--engineio');
   if (recovery) args.push('--recovery');
+  if (msgpack) args.push('--msgpack');
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const addr = await new Promise((resolve, reject) => {

@@ -29,9 +29,9 @@ WAIT = 5.0
 class Server:
     """The conformance server on an ephemeral port, stopped by PID."""
 
-    def __init__(self):
+    def __init__(self, *flags):
         self.proc = subprocess.Popen(
-            [BIN, "--port", "0", "--runtime", RUNTIME], stdout=subprocess.PIPE, text=True
+            [BIN, "--port", "0", "--runtime", RUNTIME, *flags], stdout=subprocess.PIPE, text=True
         )
         line = self.proc.stdout.readline()
         m = re.match(r"^listening on (127\.0\.0\.1:\d+) runtime=\S+ mode=\S+$", line.strip())
@@ -53,8 +53,10 @@ class Server:
 class Client:
     """A python-socketio client that records every event it gets, per namespace."""
 
-    def __init__(self, server, transport, namespaces=("/",), auth=None, answer=None):
-        self.sio = socketio.Client(reconnection=False)
+    def __init__(
+        self, server, transport, namespaces=("/",), auth=None, answer=None, serializer="default"
+    ):
+        self.sio = socketio.Client(reconnection=False, serializer=serializer)
         self.events = queue.Queue()
         self.reasons = queue.Queue()
         self.errors = queue.Queue()
@@ -349,11 +351,12 @@ def _(server, t):
         c.close()
 
 
-def main():
-    server = Server()
+def main(server=None, cases=None, suite="python/test_socketio.py"):
+    server = server or Server()
+    cases = CASES if cases is None else cases
     passed = failed = 0
     try:
-        for name, fn in CASES:
+        for name, fn in cases:
             start = time.monotonic()
             try:
                 fn(server)
@@ -362,7 +365,7 @@ def main():
                 ok, detail = False, traceback.format_exc()
             ms = round((time.monotonic() - start) * 1000)
             word = "PASS" if ok else "FAIL"
-            print("%s %s python/test_socketio.py: %s (%d ms)" % (word, RUNTIME, name, ms), flush=True)
+            print("%s %s %s: %s (%d ms)" % (word, RUNTIME, suite, name, ms), flush=True)
             if ok:
                 passed += 1
             else:

@@ -2,7 +2,7 @@
 //! the Socket.IO, Engine.IO and browser clients of the conformance suite test against.
 //!
 //! ```text
-//! sockio-conformance-server --port 0 [--runtime tokio] [--engineio | --recovery]
+//! sockio-conformance-server --port 0 [--runtime tokio] [--engineio | --recovery | --msgpack]
 //! sockio-conformance-server --list-runtimes
 //! ```
 //!
@@ -36,12 +36,15 @@ pub enum Mode {
     SocketIoRecovery,
     /// Plain Engine.IO: every message echoed back ([`app::engineio`]).
     EngineIo,
+    /// Socket.IO with the MessagePack parser (`socket.io-msgpack-parser`, python-socketio's
+    /// `serializer='msgpack'`), the same handlers.
+    SocketIoMsgPack,
 }
 
 impl Mode {
     fn name(self) -> &'static str {
         match self {
-            Mode::SocketIo | Mode::SocketIoRecovery => "socketio",
+            Mode::SocketIo | Mode::SocketIoRecovery | Mode::SocketIoMsgPack => "socketio",
             Mode::EngineIo => "engineio",
         }
     }
@@ -55,6 +58,9 @@ impl Mode {
                 app::socketio(builder.with_connection_state_recovery().build())
             }
             Mode::EngineIo => app::engineio(builder.engineio_only().build()),
+            Mode::SocketIoMsgPack => {
+                app::socketio(builder.parser(sockio::Parser::MsgPack).build())
+            }
         }
     }
 }
@@ -131,13 +137,14 @@ pub fn announce(addr: SocketAddr, runtime: &str, mode: Mode) -> io::Result<()> {
 }
 
 const USAGE: &str = "\
-usage: sockio-conformance-server --port PORT [--runtime NAME] [--engineio | --recovery]
+usage: sockio-conformance-server --port PORT [--runtime NAME] [--engineio | --recovery | --msgpack]
        sockio-conformance-server --list-runtimes
 
   --port PORT       port on 127.0.0.1 (0: any free port; the bound address is printed)
   --runtime NAME    tokio, async-std, smol or threaded (default tokio)
   --engineio        plain Engine.IO: echo every message back
   --recovery        Socket.IO with connection state recovery on (2 minute window)
+  --msgpack         Socket.IO with the MessagePack parser (socket.io-msgpack-parser)
   --list-runtimes   print the runtimes this binary serves on, one per line";
 
 struct Options {
@@ -163,11 +170,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
                 port = Some(v.parse::<u16>().map_err(|_| format!("bad port: {v}"))?);
             }
             "--runtime" => runtime = args.next().ok_or("--runtime needs a value")?,
-            "--engineio" | "--recovery" if mode != Mode::SocketIo => {
-                return Err("--engineio and --recovery exclude each other".into())
+            "--engineio" | "--recovery" | "--msgpack" if mode != Mode::SocketIo => {
+                return Err("--engineio, --recovery and --msgpack exclude each other".into())
             }
             "--engineio" => mode = Mode::EngineIo,
             "--recovery" => mode = Mode::SocketIoRecovery,
+            "--msgpack" => mode = Mode::SocketIoMsgPack,
             "--list-runtimes" => return Ok(Command::ListRuntimes),
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown argument: {other}")),
