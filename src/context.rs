@@ -284,6 +284,23 @@ impl Request {
 
 /// Everything a handler can see and do: the socket (sid, namespace, rooms, session), the
 /// event and its arguments, the handshake request, and emitting.
+///
+/// ```
+/// use sockio::{Context, SocketIo};
+///
+/// let io = SocketIo::new();
+/// io.on("rename", |ctx: Context, name: String| {
+///     let old: Option<String> = ctx.session_get("name");
+///     ctx.session_set("name", &name)?;
+///     ctx.broadcast()
+///         .include_self(false)
+///         .emit("renamed", (old, name, ctx.request().header("user-agent")))?;
+///     Ok::<_, sockio::HandlerError>(ctx.rooms()) // the acknowledgement
+/// });
+/// let mut client = io.test_client().header("user-agent", "test").connect(&io);
+/// let rooms = client.emit_with_ack("/", "rename", "ann").unwrap();
+/// assert_eq!(rooms.get::<Vec<String>>(0).unwrap(), vec![client.sid("/").unwrap()]);
+/// ```
 #[derive(Clone)]
 pub struct Context {
     pub(crate) engine: Arc<Engine>,

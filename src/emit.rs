@@ -33,6 +33,26 @@ pub enum EmitError {
 
 /// An emit under construction; finish it with [`emit`](Self::emit), [`send`](Self::send),
 /// [`emit_with_ack`](Self::emit_with_ack) or [`call`](Self::call).
+///
+/// Made by [`SocketIo::to`](crate::SocketIo::to), [`SocketIo::to_all`](crate::SocketIo::to_all),
+/// [`Context::to`](crate::Context::to), [`Context::broadcast`](crate::Context::broadcast) and
+/// [`Context::in_namespace`](crate::Context::in_namespace); each call narrows it down.
+///
+/// ```
+/// use sockio::{Context, SocketIo};
+///
+/// let io = SocketIo::new();
+/// io.on("join", |ctx: Context, room: String| ctx.join_room(room));
+/// let mut a = io.test_client().connect(&io);
+/// let mut b = io.test_client().connect(&io);
+/// a.emit("join", "lobby");
+/// b.emit("join", "lobby");
+/// b.emit("join", "muted");
+/// io.to("lobby").except("muted").emit("news", "for a only")?;
+/// assert_eq!(a.get_received("/")[0].name, "news");
+/// assert!(b.get_received("/").is_empty());
+/// # Ok::<(), sockio::EmitError>(())
+/// ```
 #[derive(Clone)]
 #[must_use = "an emitter does nothing until emit, send or call"]
 pub struct Emitter {

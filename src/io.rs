@@ -17,6 +17,30 @@ use crate::registry::Namespace;
 ///
 /// Cheap to clone; every clone is the same server. Create one with [`SocketIo::new`] or
 /// [`SocketIo::builder`].
+///
+/// ```no_run
+/// use sockio::{Context, SocketIo};
+///
+/// # #[cfg(feature = "tokio")]
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     let io = SocketIo::new();
+///     io.on("join", |ctx: Context, room: String| {
+///         ctx.join_room(room.clone());
+///         ctx.to(room).emit("joined", ctx.sid().to_string()) // the room, sender included
+///     });
+///     let ticker = io.clone(); // the same server, for a background task
+///     io.start_background_task(async move {
+///         loop {
+///             ticker.sleep(std::time::Duration::from_secs(1)).await;
+///             let _ = ticker.emit("tick", ()); // everyone in `/`
+///         }
+///     });
+///     io.run("127.0.0.1:5000").await // until Ctrl-C, SIGTERM or io.shutdown()
+/// }
+/// # #[cfg(not(feature = "tokio"))]
+/// # fn main() {}
+/// ```
 #[derive(Clone)]
 pub struct SocketIo {
     pub(crate) engine: Arc<Engine>,
@@ -38,7 +62,21 @@ impl Default for SocketIo {
     }
 }
 
-/// Options for a [`SocketIo`]; see [`SocketIo::builder`].
+/// Options for a [`SocketIo`]; see [`SocketIo::builder`]. The README's "Options" lists
+/// them all with their defaults and their Flask-SocketIO names.
+///
+/// ```
+/// use std::time::Duration;
+/// use sockio::{Parser, SocketIo, Transport};
+///
+/// let io = SocketIo::builder()
+///     .ping_interval(Duration::from_secs(10))
+///     .cors_allowed_origins(["https://example.com"])
+///     .transports(&[Transport::WebSocket])
+///     .parser(Parser::MsgPack) // python-socketio's serializer='msgpack'
+///     .build();
+/// assert_eq!(io.parser(), Parser::MsgPack);
+/// ```
 #[derive(Clone)]
 pub struct SocketIoBuilder {
     config: Config,

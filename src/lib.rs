@@ -1,50 +1,6 @@
-//! # sockio
-//!
-//! A Socket.IO server for Rust applications with the features of Flask-SocketIO: event
-//! handlers (plain closures or async functions, typed arguments through serde), handler return
-//! values as acknowledgements, `emit`/`send` to the sender, to rooms, to namespaces or to
-//! everybody, server-side emits from any thread or task, emits that wait for an
-//! acknowledgement (`call`), rooms, connect handlers that can refuse (auth), disconnect
-//! handlers with a reason, class-style namespaces, error handlers, a per-connection session,
-//! the handshake request, background tasks and an in-memory test client.
-//!
-//! It speaks Engine.IO v4 and Socket.IO v5 (the official JavaScript client 4.x and
-//! python-socketio 5.x connect unchanged), over long-polling and WebSocket with upgrade.
-//!
-//! ```no_run
-//! use sockio::{Context, SocketIo};
-//!
-//! # #[cfg(feature = "tokio")]
-//! #[tokio::main]
-//! async fn main() -> std::io::Result<()> {
-//!     let io = SocketIo::new();
-//!     io.on("chat", |ctx: Context, text: String| {
-//!         // to everybody in the namespace, the sender included
-//!         ctx.broadcast().emit("chat", text.clone())?;
-//!         // the return value is the acknowledgement the client asked for
-//!         Ok::<_, sockio::EmitError>(text.len())
-//!     });
-//!     io.run("127.0.0.1:5000").await
-//! }
-//! # #[cfg(not(feature = "tokio"))]
-//! # fn main() {}
-//! ```
-//!
-//! ## Runtimes
-//!
-//! Cargo features choose how the server runs: `tokio` (the default: hyper and
-//! tokio-tungstenite, mountable into axum as a tower layer), `async-std` (also runs under
-//! smol) and `threaded` (std threads, one per connection). With several enabled, tokio wins,
-//! then async-std, then threaded; [`SocketIo::async_mode`] tells which one runs. The API is the
-//! same on every runtime.
-//!
-//! Serving differs by runtime only in name, so that several can be enabled at once: tokio has
-//! `run`, `serve`, `serve_with_fallback` and `layer`; async-std and smol have
-//! `run_async_std`, `serve_async_std` and `serve_async_std_with_fallback` (plain futures on
-//! the async-io reactor, awaited the same from `async_std::main` or `smol::block_on`, taking
-//! an `AsyncTcpListener`, async-net's listener, also `smol::net::TcpListener`); threads have
-//! `run_blocking` and `serve_blocking`.
-
+// The README is the guide and the crate documentation: its examples are compiled (and most
+// run) by `cargo test --doc`.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![deny(missing_debug_implementations)]
 

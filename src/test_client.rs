@@ -114,7 +114,29 @@ impl TestClientBuilder {
     }
 }
 
-/// An in-memory Socket.IO client for tests.
+/// An in-memory Socket.IO client for tests (Flask-SocketIO's `socketio.test_client(app)`):
+/// it drives the server through the real protocol machine, with no network, and sees what a
+/// browser would.
+///
+/// ```
+/// use sockio::{json, Context, SocketIo, SocketIoTestClient};
+///
+/// let io = SocketIo::new();
+/// io.on_connect(|ctx: Context, auth: Option<sockio::Value>| {
+///     ctx.emit("welcome", auth.unwrap_or_default())
+/// });
+/// io.on("add", |_: Context, a: i32, b: i32| a + b);
+///
+/// let mut client = io.test_client().auth(json!({"name": "ann"})).connect(&io);
+/// assert!(client.is_connected("/"));
+/// assert_eq!(client.get_received("/")[0].args, vec![json!({"name": "ann"})]);
+/// let sum = client.emit_with_ack("/", "add", (1, 2)).unwrap();
+/// assert_eq!(sum.get::<i32>(0).unwrap(), 3);
+/// client.disconnect("/");
+///
+/// let mut other = SocketIoTestClient::new(&io); // connects to `/` with no auth
+/// assert_eq!(other.get_received("/")[0].args, vec![json!(null)]);
+/// ```
 ///
 /// With connection state recovery on the server
 /// ([`connection_state_recovery`](crate::SocketIoBuilder::connection_state_recovery)), it
