@@ -58,9 +58,7 @@ impl Mode {
                 app::socketio(builder.with_connection_state_recovery().build())
             }
             Mode::EngineIo => app::engineio(builder.engineio_only().build()),
-            Mode::SocketIoMsgPack => {
-                app::socketio(builder.parser(sockio::Parser::MsgPack).build())
-            }
+            Mode::SocketIoMsgPack => app::socketio(builder.parser(sockio::Parser::MsgPack).build()),
         }
     }
 }
