@@ -8,6 +8,7 @@
 //! |---|---|
 //! | a handshake refused by `allow_request` or CORS (403), a bad request (400), an unknown sid | `debug` |
 //! | a payload over `max_payload` (413), a request head or body over its limits | `warn` |
+//! | a namespace connection refused (unknown namespace, connect handler, auth payload) | `debug` |
 //! | a session closed: the reason (transport close, ping timeout, parse error, …) | `debug` (`warn` for the limits: slow consumer, too many events) |
 //! | each Engine.IO packet in and out: direction, sid, transport, packet type, size, the payload cut at 120 bytes | `trace` |
 //!
@@ -128,6 +129,12 @@ pub(crate) fn session_closed(
             target: "sockio", %sid, ?peer, reason = reason.as_str(), "session closed"
         ),
     }
+}
+
+/// A namespace connection refused (unknown namespace, the connect handler, a bad auth
+/// payload), at `debug`.
+pub(crate) fn connect_refused(sid: &str, namespace: &str, peer: Option<SocketAddr>, why: &str) {
+    tracing::debug!(target: "sockio", sid, namespace, ?peer, reason = why, "namespace connection refused");
 }
 
 /// Whether packet lines are on (checked before looking up what they need).

@@ -568,6 +568,13 @@ impl Engine {
                 recovered,
             } => {
                 if !self.registry().has_namespace(namespace.as_str()) {
+                    let peer = st
+                        .sessions
+                        .get(&session)
+                        .and_then(|d| d.request.peer_addr());
+                    let sid = st.server.session_sid(session).map(|s| s.to_string());
+                    let sid = sid.as_deref().unwrap_or_default();
+                    crate::diag::connect_refused(sid, &namespace, peer, "Invalid namespace");
                     if let Some(s) = st.server.socket(socket) {
                         s.reject("Invalid namespace", None);
                     }
@@ -1159,11 +1166,15 @@ impl Engine {
                 Ok(()) if always => {}
                 Ok(()) => s.accept(),
                 // Accepted already: the refusal is a disconnect from the server's side.
-                Err(_) if always => {
+                Err(e) if always => {
+                    let peer = data.client.request.peer_addr();
+                    crate::diag::connect_refused(&data.sid, &data.namespace, peer, &e.message);
                     s.disconnect();
                     st.sockets.remove(&id);
                 }
                 Err(e) => {
+                    let peer = data.client.request.peer_addr();
+                    crate::diag::connect_refused(&data.sid, &data.namespace, peer, &e.message);
                     s.reject(&e.message, e.data.as_ref());
                     st.sockets.remove(&id);
                 }

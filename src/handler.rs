@@ -375,8 +375,8 @@ impl<E: Into<ConnectError>> ConnectOutput for Result<(), E> {
 /// `connect()` got no `auth`, the JavaScript client sends nothing. So a payload that is absent
 /// or empty reads as `null` when it does not deserialize as it is, which makes an `Option<T>`
 /// parameter `None` (and a `T` whose fields all have defaults still gets them). A payload that
-/// does not fit refuses the connection with `invalid auth payload: ...` (logged at debug).
-fn auth_arg<A: DeserializeOwned>(ctx: &Context, auth: Option<Value>) -> Result<A, ConnectError> {
+/// does not fit refuses the connection with `invalid auth payload: ...`.
+fn auth_arg<A: DeserializeOwned>(auth: Option<Value>) -> Result<A, ConnectError> {
     let empty = match &auth {
         None | Some(Value::Null) => true,
         Some(Value::Object(m)) => m.is_empty(),
@@ -391,15 +391,7 @@ fn auth_arg<A: DeserializeOwned>(ctx: &Context, auth: Option<Value>) -> Result<A
             return Ok(a);
         }
     }
-    let message = format!("invalid auth payload: {e}");
-    tracing::debug!(
-        sid = ctx.sid(),
-        namespace = ctx.namespace(),
-        peer = ?ctx.request().peer_addr(),
-        expected = std::any::type_name::<A>(),
-        "connection refused: {message}"
-    );
-    Err(ConnectError::new(message))
+    Err(ConnectError::new(format!("invalid auth payload: {e}")))
 }
 
 pub(crate) type ErasedConnect =
@@ -438,7 +430,7 @@ where
 {
     fn into_erased(self) -> ErasedConnect {
         Arc::new(move |ctx, auth| {
-            let r = match auth_arg::<A>(&ctx, auth) {
+            let r = match auth_arg::<A>(auth) {
                 Ok(a) => (self)(ctx, a).into_decision(),
                 Err(e) => Err(e),
             };
@@ -469,7 +461,7 @@ where
     A: DeserializeOwned,
 {
     fn into_erased(self) -> ErasedConnect {
-        Arc::new(move |ctx, auth| match auth_arg::<A>(&ctx, auth) {
+        Arc::new(move |ctx, auth| match auth_arg::<A>(auth) {
             Ok(a) => {
                 let fut = (self)(ctx, a);
                 Box::pin(async move { fut.await.into_decision() })

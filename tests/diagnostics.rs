@@ -82,6 +82,9 @@ fn refusals_and_faults_are_logged_and_packets_traced() {
         .build();
     io.allow_request(|req: &sockio::HttpRequest| req.header("x-deny").is_none());
     io.on("echo", |_: Context, s: String| s);
+    io.of("/private").on_connect(
+        |_: Context, auth: Option<std::collections::HashMap<String, String>>| auth.is_some(),
+    );
     let served = common::serve::tokio(&io);
     let addr = served.addr;
     lines.take();
@@ -137,6 +140,26 @@ fn refusals_and_faults_are_logged_and_packets_traced() {
     let line = one(&l, &["session closed", "parse error"]);
     assert!(
         line.contains(&sid) && line.contains("peer=Some(127.0.0.1:"),
+        "{line}"
+    );
+
+    // a namespace nobody serves, and a connect handler's refusal
+    let sid = handshake(addr);
+    let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    lines.take();
+    http_request(addr, "POST", &target, &[], b"40/nowhere,");
+    let l = lines.take();
+    let line = one(&l, &["namespace connection refused", "Invalid namespace"]);
+    assert!(line.contains("/nowhere") && line.contains(&sid), "{line}");
+    http_request(addr, "POST", &target, &[], b"40/private,{\"token\":1}");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let l = lines.take();
+    let line = one(
+        &l,
+        &["namespace connection refused", "invalid auth payload"],
+    );
+    assert!(
+        line.contains("/private") && line.contains("DEBUG"),
         "{line}"
     );
 
