@@ -26,8 +26,9 @@ use super::packet::{Packet, PacketKind};
 use crate::error::DecodeError;
 use crate::str::Str;
 
-/// How deeply arrays and maps may nest in a packet's data.
-const MAX_DEPTH: usize = 128;
+/// How deeply arrays and maps may nest in a packet's data: less than the JSON parser takes
+/// (128), so that whatever decodes can be encoded again.
+const MAX_DEPTH: usize = 100;
 
 /// Limits applied while decoding.
 #[derive(Clone, Copy, Debug)]
@@ -694,6 +695,19 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzz_seeds_hold_the_fuzz_property() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/seeds/msgpack_packet");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            assert!(dec(&Bytes::from(bytes.clone())).is_ok());
+            crate::fuzzing::msgpack_packet(&bytes);
+            n += 1;
+        }
+        assert!(n >= 5);
+    }
+
+    #[test]
     fn refuses_what_does_not_fit() {
         let bad: &[&[u8]] = &[
             &[],
@@ -743,6 +757,14 @@ mod tests {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = dec(&Bytes::from(bytes));
+        }
+
+        #[test]
+        fn the_fuzz_property_holds(bytes in proptest::collection::vec(any::<u8>(), 0..256), v in arb_json()) {
+            crate::fuzzing::msgpack_packet(&bytes);
+            let data = json!(["e", v, {"_placeholder": true, "num": 0}]).to_string();
+            let att = [Bytes::from_static(b"bin")];
+            crate::fuzzing::msgpack_packet(&enc(PacketKind::Event, "/x", Some(3), &data, &att));
         }
 
         #[test]
