@@ -75,6 +75,7 @@ pub struct Config {
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) engineio_only: bool,
     pub(crate) connection_state_recovery: Option<RecoveryConfig>,
+    pub(crate) sid_tag: Option<u8>,
 }
 
 impl Default for Config {
@@ -100,6 +101,7 @@ impl Default for Config {
             slow_consumer: SlowConsumer::Disconnect,
             engineio_only: false,
             connection_state_recovery: None,
+            sid_tag: None,
         }
     }
 }
@@ -168,6 +170,11 @@ setters! {
     /// reconnects within the window gets its sid and rooms back and the packets it missed.
     /// See [`RecoveryConfig`].
     connection_state_recovery: Option<RecoveryConfig>;
+    /// A tag (0 to 63) every id this server draws starts with (Engine.IO and Socket.IO sids,
+    /// recovery pids), leaving 114 random bits: a driver that runs several servers side by
+    /// side (shards) routes a request, an emit to a sid or a recovery to the right one by it
+    /// ([`Sid::tag`](crate::Sid::tag)). Default: none, every character random.
+    sid_tag: Option<u8>;
 }
 
 impl Config {

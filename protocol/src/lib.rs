@@ -85,10 +85,15 @@ pub mod admission;
 pub mod config;
 pub use config::{Config, Cookie, Cors, RecoveryConfig, SlowConsumer};
 
+pub mod decode;
+pub use decode::{DecodeLimits, Decoded, DecodedBody};
+
 pub mod engineio;
 
 pub mod error;
 pub use error::DecodeError;
+
+pub mod hash;
 
 pub mod http;
 pub use http::{Frame, HttpRequest, HttpResponse, Method, Route, TransportConfig, WsOut};

@@ -1,6 +1,6 @@
 //! The [`Server`]: inputs in, outputs out, nothing else.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -8,9 +8,9 @@ use serde_json::Value;
 use smallvec::SmallVec;
 
 use crate::config::{Config, Cors};
-use crate::engineio::payload::decode_payload;
 use crate::engineio::session::{OutPacket, Parked, Phase, Session, Transport};
 use crate::engineio::{Packet as EioPacket, PacketType};
+use crate::hash::{HandleMap, HandleSet};
 use crate::http::{Frame, HttpRequest, HttpResponse, Method};
 use crate::id::{AckId, Entropy, Namespace, Room, SessionHandle, Sid, SocketId, TransportHandle};
 use crate::slab::Slab;
@@ -59,6 +59,34 @@ pub enum Input {
         transport: TransportHandle,
         /// The message.
         frame: Frame,
+    },
+    /// A data message arrived on a WebSocket, decoded ahead with [`Decoded::new`] (on the task
+    /// that read it, without the server): the same as [`Input::WebSocketMessage`] with the
+    /// decoding done.
+    ///
+    /// [`Decoded::new`]: crate::Decoded::new
+    WebSocketDecoded {
+        /// When it arrived.
+        now: Instant,
+        /// Which WebSocket.
+        transport: TransportHandle,
+        /// The decoded message.
+        message: crate::Decoded,
+    },
+    /// An HTTP request whose body (a long-polling POST's payload) was decoded ahead with
+    /// [`DecodedBody::new`]: the same as [`Input::HttpRequest`] with the decoding done (the
+    /// request's own `body` is not read).
+    ///
+    /// [`DecodedBody::new`]: crate::DecodedBody::new
+    HttpRequestDecoded {
+        /// When it arrived.
+        now: Instant,
+        /// The driver's number for this request.
+        transport: TransportHandle,
+        /// The request (its head).
+        request: HttpRequest,
+        /// Its body, decoded.
+        body: crate::DecodedBody,
     },
     /// The driver cannot take more frames for this WebSocket now (its write buffer is full).
     /// Data for the session then waits in the session's queue, under its caps (a full queue
@@ -346,7 +374,7 @@ pub(crate) struct SocketState {
 /// Per-namespace state: connected sockets and rooms.
 #[derive(Debug, Default)]
 pub(crate) struct NamespaceState {
-    pub(crate) sockets: HashSet<SocketId>,
+    pub(crate) sockets: HandleSet<SocketId>,
     pub(crate) rooms: RoomsIndex,
 }
 
@@ -374,7 +402,7 @@ pub struct Server {
     pub(crate) entropy: Box<dyn Entropy>,
     pub(crate) sessions: Slab<Session>,
     by_sid: HashMap<Sid, SessionHandle>,
-    transports: HashMap<TransportHandle, SessionHandle>,
+    transports: HandleMap<TransportHandle, SessionHandle>,
     pub(crate) sockets: Slab<SocketState>,
     socket_by_sid: HashMap<Sid, SocketId>,
     pub(crate) namespaces: HashMap<Namespace, NamespaceState>,
@@ -384,6 +412,8 @@ pub struct Server {
     /// time as `out` runs empty, so a broadcast to N sessions never stages N transmits at once.
     dirty: VecDeque<SessionHandle>,
     pub(crate) scratch: BytesMut,
+    /// The recipients of the broadcast being sent, kept to reuse its allocation.
+    pub(crate) recipients: Vec<SocketId>,
     /// Connection state recovery, when it is on.
     pub(crate) recovery: Option<Box<Recovery>>,
     last_now: Instant,
@@ -416,7 +446,7 @@ impl Server {
             entropy,
             sessions: Slab::new(),
             by_sid: HashMap::new(),
-            transports: HashMap::new(),
+            transports: HandleMap::default(),
             sockets: Slab::new(),
             socket_by_sid: HashMap::new(),
             namespaces: HashMap::new(),
@@ -424,6 +454,7 @@ impl Server {
             out: VecDeque::new(),
             dirty: VecDeque::new(),
             scratch: BytesMut::with_capacity(4096),
+            recipients: Vec::new(),
             recovery,
             last_now: now,
             last_timeout_reason: None,
@@ -452,7 +483,16 @@ impl Server {
                 request,
             } => {
                 self.advance(now);
-                self.on_http(transport, request);
+                self.on_http(transport, request, None);
+            }
+            Input::HttpRequestDecoded {
+                now,
+                transport,
+                request,
+                body,
+            } => {
+                self.advance(now);
+                self.on_http(transport, request, Some(body));
             }
             Input::WebSocketOpen {
                 now,
@@ -468,7 +508,16 @@ impl Server {
                 frame,
             } => {
                 self.advance(now);
-                self.on_ws_message(transport, frame);
+                let message = crate::Decoded::new(&self.config.decode_limits(), frame);
+                self.on_ws_message(transport, message);
+            }
+            Input::WebSocketDecoded {
+                now,
+                transport,
+                message,
+            } => {
+                self.advance(now);
+                self.on_ws_message(transport, message);
             }
             Input::WebSocketBlocked { now, transport } => {
                 self.advance(now);
@@ -798,7 +847,7 @@ impl Server {
 
     // ---- HTTP ------------------------------------------------------------------------------
 
-    fn on_http(&mut self, t: TransportHandle, req: HttpRequest) {
+    fn on_http(&mut self, t: TransportHandle, req: HttpRequest, body: Option<crate::DecodedBody>) {
         let Ok(cors) = self.cors_headers(&req) else {
             return self.http_error(t, 403, 4, "Forbidden", Vec::new());
         };
@@ -834,7 +883,12 @@ impl Server {
         };
         match req.method {
             Method::Get => self.poll_get(h, t, cors),
-            Method::Post => self.poll_post(h, t, req.body, cors),
+            Method::Post => {
+                let body = body.unwrap_or_else(|| {
+                    crate::DecodedBody::new(&self.config.decode_limits(), req.body)
+                });
+                self.poll_post(h, t, body, cors)
+            }
             _ => self.http_error(t, 400, 3, "Bad request", cors),
         }
     }
@@ -903,13 +957,21 @@ impl Server {
 
     fn new_sid(&mut self) -> Sid {
         loop {
-            let sid = Sid::random(&mut *self.entropy);
+            let sid = self.random_sid();
             if !self.by_sid.contains_key(&sid)
                 && !self.socket_by_sid.contains_key(&sid)
                 && !self.is_kept_sid(&sid)
             {
                 return sid;
             }
+        }
+    }
+
+    /// A random id, with this server's tag when it has one.
+    pub(crate) fn random_sid(&mut self) -> Sid {
+        match self.config.sid_tag {
+            Some(tag) => Sid::random_tagged(&mut *self.entropy, tag),
+            None => Sid::random(&mut *self.entropy),
         }
     }
 
@@ -1024,7 +1086,7 @@ impl Server {
         &mut self,
         h: SessionHandle,
         t: TransportHandle,
-        body: Bytes,
+        body: crate::DecodedBody,
         mut headers: Vec<(&'static str, String)>,
     ) {
         let s = self.session(h).expect("looked up by sid");
@@ -1036,12 +1098,11 @@ impl Server {
             self.http_error(t, 400, 3, "Bad request", headers);
             return self.close(h, DisconnectReason::TransportError);
         }
-        if body.len() > self.config.max_payload {
+        if body.too_large {
             self.http_error(t, 413, 3, "Payload too large", headers);
             return self.close(h, DisconnectReason::TransportError);
         }
-        // Each packet is at least one byte plus a separator.
-        let packets = match decode_payload(body, self.config.max_payload / 2 + 1) {
+        let packets = match body.packets {
             Ok(p) => p,
             Err(_) => {
                 self.http_error(t, 400, 3, "Bad request", headers);
@@ -1049,13 +1110,11 @@ impl Server {
             }
         };
         for p in packets {
-            match p {
-                Ok(p) => self.on_eio_packet(h, p),
-                Err(_) => {
-                    self.http_error(t, 400, 3, "Bad request", headers);
-                    return self.close(h, DisconnectReason::ParseError);
-                }
+            if p.eio.is_err() {
+                self.http_error(t, 400, 3, "Bad request", headers);
+                return self.close(h, DisconnectReason::ParseError);
             }
+            self.on_eio_packet(h, p);
             if self.session(h).is_none_or(|s| s.phase != Phase::Open) {
                 break;
             }
@@ -1133,41 +1192,37 @@ impl Server {
         self.mark_dirty(h);
     }
 
-    fn on_ws_message(&mut self, t: TransportHandle, frame: Frame) {
+    fn on_ws_message(&mut self, t: TransportHandle, message: crate::Decoded) {
         let Some(&h) = self.transports.get(&t) else {
             return;
         };
         let Some(s) = self.session(h) else { return };
-        let too_large = frame.len() > self.config.max_payload;
         match s.transport {
             Transport::Upgrading { ws, .. } if ws == t => {
-                if too_large {
+                if message.too_large {
                     self.abort_upgrade(h)
                 } else {
-                    self.on_probe_message(h, t, frame)
+                    self.on_probe_message(h, t, message)
                 }
             }
             Transport::WebSocket { ws, .. } if ws == t && s.phase == Phase::Open => {
-                if too_large {
+                if message.too_large {
                     return self.close(h, DisconnectReason::TransportError);
                 }
-                let packet = match frame {
-                    Frame::Text(b) => match EioPacket::decode_text_bytes(b) {
-                        Ok(p) => p,
-                        Err(_) => return self.close(h, DisconnectReason::ParseError),
-                    },
-                    Frame::Binary(b) => EioPacket::Binary(b),
-                };
-                self.on_eio_packet(h, packet);
+                if message.eio.is_err() {
+                    return self.close(h, DisconnectReason::ParseError);
+                }
+                self.on_eio_packet(h, message);
             }
             _ => {}
         }
     }
 
-    fn on_probe_message(&mut self, h: SessionHandle, t: TransportHandle, frame: Frame) {
-        let text: &[u8] = match &frame {
-            Frame::Text(b) => b,
-            Frame::Binary(_) => b"",
+    fn on_probe_message(&mut self, h: SessionHandle, t: TransportHandle, message: crate::Decoded) {
+        let text: &[u8] = match &message.eio {
+            Ok(EioPacket::Text(PacketType::Ping, data)) if data.as_str() == "probe" => b"2probe",
+            Ok(EioPacket::Text(PacketType::Upgrade, data)) if data.is_empty() => b"5",
+            _ => b"",
         };
         let s = self.session_mut(h).expect("caller checked");
         let Transport::Upgrading { get, probed, .. } = &mut s.transport else {
@@ -1341,7 +1396,12 @@ impl Server {
 
     // ---- Engine.IO and Socket.IO packets ---------------------------------------------------
 
-    fn on_eio_packet(&mut self, h: SessionHandle, p: EioPacket) {
+    /// An Engine.IO packet that decoded (`message.eio` is `Ok`).
+    fn on_eio_packet(&mut self, h: SessionHandle, message: crate::Decoded) {
+        let crate::Decoded { eio, sio, .. } = message;
+        let Ok(p) = eio else {
+            return self.close(h, DisconnectReason::ParseError);
+        };
         match p {
             EioPacket::Text(PacketType::Message, text) if self.config.engineio_only => {
                 let frame = Frame::Text(text.into_bytes());
@@ -1351,7 +1411,7 @@ impl Server {
                 let frame = Frame::Binary(b);
                 self.push_event(Event::EngineMessage { session: h, frame });
             }
-            EioPacket::Text(PacketType::Message, text) => self.on_sio_text(h, text),
+            EioPacket::Text(PacketType::Message, text) => self.on_sio_text(h, text, sio),
             EioPacket::Binary(b) => self.on_sio_binary(h, b),
             EioPacket::Text(PacketType::Pong, _) => {
                 let interval = self.config.ping_interval;
@@ -1388,7 +1448,13 @@ impl Server {
         }
     }
 
-    fn on_sio_text(&mut self, h: SessionHandle, text: Str) {
+    /// A Socket.IO packet in a text message; `decoded` is its decoding when done ahead.
+    fn on_sio_text(
+        &mut self,
+        h: SessionHandle,
+        text: Str,
+        decoded: Option<Result<SioPacket, crate::DecodeError>>,
+    ) {
         let limits = Limits {
             max_attachments: self.config.max_attachments,
         };
@@ -1397,7 +1463,8 @@ impl Server {
         if s.reassembly.is_some() {
             return self.close(h, DisconnectReason::ParseError);
         }
-        let packet = match SioPacket::decode(&text, limits) {
+        let decoded = decoded.unwrap_or_else(|| SioPacket::decode(&text, limits));
+        let packet = match decoded {
             Ok(p) => p,
             Err(_) => return self.close(h, DisconnectReason::ParseError),
         };

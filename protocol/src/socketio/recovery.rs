@@ -470,7 +470,7 @@ impl Server {
     /// A fresh private id for a new socket, when recovery is on.
     pub(crate) fn new_pid(&mut self) -> Option<Sid> {
         self.recovery.as_ref()?;
-        Some(Sid::random(&mut *self.entropy))
+        Some(self.random_sid())
     }
 
     /// The JSON of a CONNECT reply.
