@@ -433,10 +433,12 @@ impl Context {
     /// here, otherwise by sid (a recovered connection has a new socket with the same sid).
     fn emit_payload(&self, payload: sockio_protocol::Payload) -> Result<(), EmitError> {
         let id = self.data.id;
-        let sent = self.engine.drive(move |st| match st.server.socket(id) {
-            Some(mut s) => Ok(s.emit(payload).is_ok()),
-            None => Err(payload),
-        });
+        let sent = self
+            .engine
+            .drive_shard(self.data.shard, move |st| match st.server.socket(id) {
+                Some(mut s) => Ok(s.emit(payload).is_ok()),
+                None => Err(payload),
+            });
         match sent {
             Ok(true) => Ok(()),
             Ok(false) => Err(EmitError::QueueFull),

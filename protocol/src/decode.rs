@@ -71,6 +71,18 @@ impl Decoded {
         Decoded::packet(limits, eio)
     }
 
+    /// When this is a Socket.IO CONNECT, its namespace and auth payload (a driver with several
+    /// servers looks for a recovery `pid` in it: see
+    /// [`Server::export_recovery`](crate::Server::export_recovery)).
+    pub fn connect_auth(&self) -> Option<(&str, &crate::socketio::RawJson)> {
+        match &self.sio {
+            Some(Ok(p)) if p.kind == crate::socketio::PacketKind::Connect => {
+                Some((p.namespace.as_str(), p.data.as_ref()?))
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn packet(limits: &DecodeLimits, eio: Result<EioPacket, DecodeError>) -> Decoded {
         let sio = match &eio {
             Ok(EioPacket::Text(PacketType::Message, text)) if !limits.engineio_only => {
@@ -97,6 +109,11 @@ pub struct DecodedBody {
 }
 
 impl DecodedBody {
+    /// The packets, when the body decoded.
+    pub fn packets(&self) -> &[Decoded] {
+        self.packets.as_deref().unwrap_or_default()
+    }
+
     /// Decodes a polling payload.
     pub fn new(limits: &DecodeLimits, body: Bytes) -> DecodedBody {
         if body.len() > limits.max_payload {
