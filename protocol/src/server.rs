@@ -1439,6 +1439,12 @@ impl Server {
                 self.mark_dirty(h);
             }
             EioPacket::Text(PacketType::Close, _) => {
+                // As node's engine.io: a client that closes over long-polling gets its parked
+                // GET back with a noop, not with the close packet of a server-side close (it
+                // is the one closing; the GET only has to end).
+                if let Some(parked) = self.session_mut(h).and_then(Session::take_parked) {
+                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                }
                 self.close(h, DisconnectReason::TransportClose)
             }
             EioPacket::Text(PacketType::Noop, _) => {}
