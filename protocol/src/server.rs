@@ -567,9 +567,15 @@ impl Server {
     }
 
     /// The error response a driver should give a WebSocket upgrade request instead of
-    /// accepting it (before answering 101), or `None` when the core would take the WebSocket:
-    /// the same checks [`Input::WebSocketOpen`] applies, so that a refused upgrade gets a
-    /// proper HTTP error rather than an opened-then-closed WebSocket.
+    /// accepting it (before answering 101), or `None` when the WebSocket is to be opened and
+    /// handed over with [`Input::WebSocketOpen`]: the request checks that input applies, so
+    /// that a refused upgrade gets a proper HTTP error rather than an opened-then-closed
+    /// WebSocket.
+    ///
+    /// As node's engine.io, a WebSocket naming a live session that cannot take it (already
+    /// upgrading, upgraded, or on WebSocket from the start) is not refused here: it opens,
+    /// and the core closes it at once ([`Transmit::CloseWebSocket`]), leaving the session's
+    /// own transport alone. Only an unknown sid is refused before the handshake.
     pub fn websocket_refusal(&self, req: &HttpRequest) -> Option<HttpResponse> {
         let Ok(cors) = self.cors_headers(req) else {
             return Some(error_response(403, 4, "Forbidden", Vec::new()));
@@ -585,21 +591,10 @@ impl Server {
                 Some(error_response(503, 3, "Server shutting down", cors))
             }
             None => None,
-            Some(sid) => {
-                let s = Sid::parse(&sid)
-                    .and_then(|s| self.by_sid.get(&s))
-                    .and_then(|h| self.session(*h));
-                match s {
-                    None => Some(error_response(400, 1, "Session ID unknown", cors)),
-                    Some(s)
-                        if s.phase == Phase::Open
-                            && matches!(s.transport, Transport::Polling { .. }) =>
-                    {
-                        None
-                    }
-                    Some(_) => Some(error_response(400, 3, "Bad request", cors)),
-                }
+            Some(sid) if self.session_by_sid(&sid).is_none() => {
+                Some(error_response(400, 1, "Session ID unknown", cors))
             }
+            Some(_) => None,
         }
     }
 
