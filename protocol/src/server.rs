@@ -781,6 +781,7 @@ impl Server {
             return;
         }
         let closing = s.phase == Phase::Closing;
+        let held = s.timers.get(TimerKind::UpgradeGrace).is_some();
         match &mut s.transport {
             Transport::WebSocket { ws, blocked } => {
                 let (ws, blocked) = (*ws, *blocked);
@@ -810,9 +811,11 @@ impl Server {
             Transport::Upgrading { get, probed, .. } => {
                 if get.is_some() && *probed {
                     // The client may poll once more before it sees the probe answered: every
-                    // GET gets a noop, data waits for the switch.
-                    let parked = get.take().expect("checked above");
-                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                    // GET gets a noop (once its grace is over), data waits for the switch.
+                    if !held {
+                        let parked = get.take().expect("checked above");
+                        self.answer_parked(parked, Bytes::from_static(b"6"));
+                    }
                 } else if get.is_some() && !s.queue.is_empty() {
                     let parked = get.take().expect("checked above");
                     let body = s.queue.drain_payload(&[]);
@@ -1063,13 +1066,23 @@ impl Server {
             self.http_error(t, 400, 3, "Bad request", headers);
             return self.close(h, DisconnectReason::TransportError);
         }
+        let hold = self.now() + self.config.upgrade_grace;
+        let hold = (!self.config.upgrade_grace.is_zero()).then_some(hold);
         let s = self.session_mut(h).expect("looked up by sid");
+        let parked = Parked {
+            transport: t,
+            headers,
+        };
         match &mut s.transport {
-            Transport::Polling { get } | Transport::Upgrading { get, .. } => {
-                *get = Some(Parked {
-                    transport: t,
-                    headers,
-                });
+            Transport::Polling { get } => *get = Some(parked),
+            Transport::Upgrading { get, probed, .. } => {
+                *get = Some(parked);
+                if *probed {
+                    // The client's `5` may already be on its way on the WebSocket, read by
+                    // another task than this GET: hold the GET a little, so that the answer
+                    // is the 400 any GET after the upgrade gets when the `5` comes first.
+                    s.timers.set(TimerKind::UpgradeGrace, hold);
+                }
             }
             Transport::WebSocket { .. } => unreachable!("checked above"),
         }
@@ -1239,8 +1252,18 @@ impl Server {
                     blocked: false,
                 };
                 s.timers.set(TimerKind::Upgrade, None);
+                s.timers.set(TimerKind::UpgradeGrace, None);
                 if let Some(parked) = parked {
-                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                    // Only a GET that came after the probe can still be parked here (the one
+                    // parked before got its noop with the probe's answer), held for its grace:
+                    // from the `5` on the session is on WebSocket, and it gets the answer of
+                    // any GET sent after the `5`.
+                    self.transports.remove(&parked.transport);
+                    let response = error_response(400, 3, "Bad request", parked.headers);
+                    self.transmit(Transmit::Http {
+                        transport: parked.transport,
+                        response,
+                    });
                 }
                 self.mark_dirty(h);
             }
@@ -1256,6 +1279,7 @@ impl Server {
         let ws = *ws;
         s.transport = Transport::Polling { get: get.take() };
         s.timers.set(TimerKind::Upgrade, None);
+        s.timers.set(TimerKind::UpgradeGrace, None);
         self.transports.remove(&ws);
         self.transmit(Transmit::CloseWebSocket { transport: ws });
         self.mark_dirty(h);
@@ -1288,10 +1312,15 @@ impl Server {
                 if get.as_ref().is_some_and(|p| p.transport == t) =>
             {
                 *get = None;
+                if s.timers.get(TimerKind::UpgradeGrace).is_some() {
+                    s.timers.set(TimerKind::UpgradeGrace, None);
+                    self.mark_dirty(h);
+                }
             }
             Transport::Upgrading { get, ws, .. } if *ws == t => {
                 s.transport = Transport::Polling { get: get.take() };
                 s.timers.set(TimerKind::Upgrade, None);
+                s.timers.set(TimerKind::UpgradeGrace, None);
                 self.mark_dirty(h);
             }
             Transport::WebSocket { ws, .. } if *ws == t => {
@@ -1341,6 +1370,8 @@ impl Server {
                 }
                 TimerKind::Pong => self.close(h, DisconnectReason::PingTimeout),
                 TimerKind::Upgrade => self.abort_upgrade(h),
+                // The held GET gets its noop when the session is flushed.
+                TimerKind::UpgradeGrace => {}
                 TimerKind::Connect => {
                     let connected = s.sockets.iter().any(|id| {
                         self.sockets
