@@ -1359,12 +1359,14 @@ impl Server {
             if s.phase == Phase::Closed {
                 return;
             }
+            let due = s.timers.get(kind).unwrap_or(now);
             s.timers.set(kind, None);
             self.last_timeout_reason = Some(kind);
             match kind {
                 TimerKind::Ping => {
+                    let timeout = self.config.ping_timeout;
                     s.timers
-                        .set(TimerKind::Pong, Some(now + self.config.ping_timeout));
+                        .set(TimerKind::Pong, Some(pong_deadline(due, now, timeout)));
                     s.queue
                         .push_control(OutPacket::Text(Bytes::from_static(b"2")));
                 }
@@ -1961,6 +1963,17 @@ fn error_response(
     let mut r = HttpResponse::engine_error(status, code, message);
     r.headers.splice(0..0, headers);
     r
+}
+
+/// When the pong for a ping due at `due` and sent at `now` must have come: `ping_timeout`
+/// after the ping's due time, not after the moment a timer got round to it, so that a driver
+/// whose timer wakes a little late (tokio rounds to the millisecond) does not give the client
+/// that much longer than the reference server. Lateness beyond a tenth of the timeout is a
+/// stalled server, not a rounding: the client is not charged for it (it keeps at least 90% of
+/// the timeout to answer a ping it has just been sent).
+fn pong_deadline(due: Instant, now: Instant, ping_timeout: Duration) -> Instant {
+    let late = now.saturating_duration_since(due);
+    due + late.saturating_sub(ping_timeout / 10) + ping_timeout
 }
 
 fn to_frame(p: OutPacket) -> Frame {
