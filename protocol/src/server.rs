@@ -567,9 +567,15 @@ impl Server {
     }
 
     /// The error response a driver should give a WebSocket upgrade request instead of
-    /// accepting it (before answering 101), or `None` when the core would take the WebSocket:
-    /// the same checks [`Input::WebSocketOpen`] applies, so that a refused upgrade gets a
-    /// proper HTTP error rather than an opened-then-closed WebSocket.
+    /// accepting it (before answering 101), or `None` when the WebSocket is to be opened and
+    /// handed over with [`Input::WebSocketOpen`]: the request checks that input applies, so
+    /// that a refused upgrade gets a proper HTTP error rather than an opened-then-closed
+    /// WebSocket.
+    ///
+    /// As node's engine.io, a WebSocket naming a live session that cannot take it (already
+    /// upgrading, upgraded, or on WebSocket from the start) is not refused here: it opens,
+    /// and the core closes it at once ([`Transmit::CloseWebSocket`]), leaving the session's
+    /// own transport alone. Only an unknown sid is refused before the handshake.
     pub fn websocket_refusal(&self, req: &HttpRequest) -> Option<HttpResponse> {
         let Ok(cors) = self.cors_headers(req) else {
             return Some(error_response(403, 4, "Forbidden", Vec::new()));
@@ -585,21 +591,10 @@ impl Server {
                 Some(error_response(503, 3, "Server shutting down", cors))
             }
             None => None,
-            Some(sid) => {
-                let s = Sid::parse(&sid)
-                    .and_then(|s| self.by_sid.get(&s))
-                    .and_then(|h| self.session(*h));
-                match s {
-                    None => Some(error_response(400, 1, "Session ID unknown", cors)),
-                    Some(s)
-                        if s.phase == Phase::Open
-                            && matches!(s.transport, Transport::Polling { .. }) =>
-                    {
-                        None
-                    }
-                    Some(_) => Some(error_response(400, 3, "Bad request", cors)),
-                }
+            Some(sid) if self.session_by_sid(&sid).is_none() => {
+                Some(error_response(400, 1, "Session ID unknown", cors))
             }
+            Some(_) => None,
         }
     }
 
@@ -786,6 +781,7 @@ impl Server {
             return;
         }
         let closing = s.phase == Phase::Closing;
+        let held = s.timers.get(TimerKind::UpgradeGrace).is_some();
         match &mut s.transport {
             Transport::WebSocket { ws, blocked } => {
                 let (ws, blocked) = (*ws, *blocked);
@@ -815,9 +811,11 @@ impl Server {
             Transport::Upgrading { get, probed, .. } => {
                 if get.is_some() && *probed {
                     // The client may poll once more before it sees the probe answered: every
-                    // GET gets a noop, data waits for the switch.
-                    let parked = get.take().expect("checked above");
-                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                    // GET gets a noop (once its grace is over), data waits for the switch.
+                    if !held {
+                        let parked = get.take().expect("checked above");
+                        self.answer_parked(parked, Bytes::from_static(b"6"));
+                    }
                 } else if get.is_some() && !s.queue.is_empty() {
                     let parked = get.take().expect("checked above");
                     let body = s.queue.drain_payload(&[]);
@@ -1068,13 +1066,23 @@ impl Server {
             self.http_error(t, 400, 3, "Bad request", headers);
             return self.close(h, DisconnectReason::TransportError);
         }
+        let hold = self.now() + self.config.upgrade_grace;
+        let hold = (!self.config.upgrade_grace.is_zero()).then_some(hold);
         let s = self.session_mut(h).expect("looked up by sid");
+        let parked = Parked {
+            transport: t,
+            headers,
+        };
         match &mut s.transport {
-            Transport::Polling { get } | Transport::Upgrading { get, .. } => {
-                *get = Some(Parked {
-                    transport: t,
-                    headers,
-                });
+            Transport::Polling { get } => *get = Some(parked),
+            Transport::Upgrading { get, probed, .. } => {
+                *get = Some(parked);
+                if *probed {
+                    // The client's `5` may already be on its way on the WebSocket, read by
+                    // another task than this GET: hold the GET a little, so that the answer
+                    // is the 400 any GET after the upgrade gets when the `5` comes first.
+                    s.timers.set(TimerKind::UpgradeGrace, hold);
+                }
             }
             Transport::WebSocket { .. } => unreachable!("checked above"),
         }
@@ -1244,8 +1252,18 @@ impl Server {
                     blocked: false,
                 };
                 s.timers.set(TimerKind::Upgrade, None);
+                s.timers.set(TimerKind::UpgradeGrace, None);
                 if let Some(parked) = parked {
-                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                    // Only a GET that came after the probe can still be parked here (the one
+                    // parked before got its noop with the probe's answer), held for its grace:
+                    // from the `5` on the session is on WebSocket, and it gets the answer of
+                    // any GET sent after the `5`.
+                    self.transports.remove(&parked.transport);
+                    let response = error_response(400, 3, "Bad request", parked.headers);
+                    self.transmit(Transmit::Http {
+                        transport: parked.transport,
+                        response,
+                    });
                 }
                 self.mark_dirty(h);
             }
@@ -1261,6 +1279,7 @@ impl Server {
         let ws = *ws;
         s.transport = Transport::Polling { get: get.take() };
         s.timers.set(TimerKind::Upgrade, None);
+        s.timers.set(TimerKind::UpgradeGrace, None);
         self.transports.remove(&ws);
         self.transmit(Transmit::CloseWebSocket { transport: ws });
         self.mark_dirty(h);
@@ -1293,10 +1312,15 @@ impl Server {
                 if get.as_ref().is_some_and(|p| p.transport == t) =>
             {
                 *get = None;
+                if s.timers.get(TimerKind::UpgradeGrace).is_some() {
+                    s.timers.set(TimerKind::UpgradeGrace, None);
+                    self.mark_dirty(h);
+                }
             }
             Transport::Upgrading { get, ws, .. } if *ws == t => {
                 s.transport = Transport::Polling { get: get.take() };
                 s.timers.set(TimerKind::Upgrade, None);
+                s.timers.set(TimerKind::UpgradeGrace, None);
                 self.mark_dirty(h);
             }
             Transport::WebSocket { ws, .. } if *ws == t => {
@@ -1335,17 +1359,21 @@ impl Server {
             if s.phase == Phase::Closed {
                 return;
             }
+            let due = s.timers.get(kind).unwrap_or(now);
             s.timers.set(kind, None);
             self.last_timeout_reason = Some(kind);
             match kind {
                 TimerKind::Ping => {
+                    let timeout = self.config.ping_timeout;
                     s.timers
-                        .set(TimerKind::Pong, Some(now + self.config.ping_timeout));
+                        .set(TimerKind::Pong, Some(pong_deadline(due, now, timeout)));
                     s.queue
                         .push_control(OutPacket::Text(Bytes::from_static(b"2")));
                 }
                 TimerKind::Pong => self.close(h, DisconnectReason::PingTimeout),
                 TimerKind::Upgrade => self.abort_upgrade(h),
+                // The held GET gets its noop when the session is flushed.
+                TimerKind::UpgradeGrace => {}
                 TimerKind::Connect => {
                     let connected = s.sockets.iter().any(|id| {
                         self.sockets
@@ -1439,6 +1467,12 @@ impl Server {
                 self.mark_dirty(h);
             }
             EioPacket::Text(PacketType::Close, _) => {
+                // As node's engine.io: a client that closes over long-polling gets its parked
+                // GET back with a noop, not with the close packet of a server-side close (it
+                // is the one closing; the GET only has to end).
+                if let Some(parked) = self.session_mut(h).and_then(Session::take_parked) {
+                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                }
                 self.close(h, DisconnectReason::TransportClose)
             }
             EioPacket::Text(PacketType::Noop, _) => {}
@@ -1929,6 +1963,17 @@ fn error_response(
     let mut r = HttpResponse::engine_error(status, code, message);
     r.headers.splice(0..0, headers);
     r
+}
+
+/// When the pong for a ping due at `due` and sent at `now` must have come: `ping_timeout`
+/// after the ping's due time, not after the moment a timer got round to it, so that a driver
+/// whose timer wakes a little late (tokio rounds to the millisecond) does not give the client
+/// that much longer than the reference server. Lateness beyond a tenth of the timeout is a
+/// stalled server, not a rounding: the client is not charged for it (it keeps at least 90% of
+/// the timeout to answer a ping it has just been sent).
+fn pong_deadline(due: Instant, now: Instant, ping_timeout: Duration) -> Instant {
+    let late = now.saturating_duration_since(due);
+    due + late.saturating_sub(ping_timeout / 10) + ping_timeout
 }
 
 fn to_frame(p: OutPacket) -> Frame {

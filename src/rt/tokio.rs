@@ -42,9 +42,10 @@ impl Runtime for Tokio {
 
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
         // Made inside a runtime, so that it can be awaited anywhere (another executor, a
-        // thread of the threaded runtime): that runtime's timer drives it.
+        // thread of the threaded runtime): that runtime's timer drives it. The adapter's
+        // sleep ends at the deadline, not at tokio's next millisecond tick after it.
         let _entered = handle().enter();
-        Box::pin(tokio::time::sleep_until(deadline.into()))
+        Box::pin(sockio_tokio::sleep_until(deadline))
     }
 
     fn name(&self) -> &'static str {
