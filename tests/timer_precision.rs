@@ -1,7 +1,9 @@
 //! The runtimes' `sleep_until`, which the driver's one timer uses for every protocol deadline
 //! (pings, ping timeouts, the upgrade grace): it must never end before its deadline, and not
-//! end later than it has to either. tokio's timer rounds every sleep up to the next
-//! millisecond, which made pings and ping timeouts fire up to 2 ms late.
+//! much later. tokio's timer rounds every sleep up to the next millisecond (up to about 2 ms
+//! late); that does not make a protocol deadline late, since the core fires every timer that
+//! came due before it handles an input (`protocol/tests/heartbeat.rs`), but a runtime whose
+//! sleeps ended several milliseconds late would still delay pings and closes.
 
 use std::time::{Duration, Instant};
 
@@ -27,9 +29,8 @@ fn lateness(rt: &dyn Runtime, n: usize) -> Vec<Duration> {
     late
 }
 
-/// Never early, and no millisecond rounding: plain `tokio::time::sleep_until` measured a
-/// median lateness of 1.2 ms here (p25 0.9 ms), the other runtimes' timers 0.1 ms, tokio's
-/// with the adapter's correction under 1 µs. Half a millisecond tells them apart with room
+/// Never early, and at most the millisecond rounding late: tokio measured a median lateness of
+/// 1.2 ms here (p25 0.9 ms), the other runtimes' timers 0.1 ms. Three milliseconds leaves room
 /// for a loaded machine's scheduling noise.
 fn check(rt: &dyn Runtime) {
     let late = lateness(rt, 200);
@@ -41,7 +42,7 @@ fn check(rt: &dyn Runtime) {
         late[late.len() - 1]
     );
     assert!(
-        median < Duration::from_micros(500),
+        median < Duration::from_millis(3),
         "{}: sleeps end {median:?} late (median)",
         rt.name()
     );

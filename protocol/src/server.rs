@@ -531,10 +531,7 @@ impl Server {
                 self.advance(now);
                 self.on_transport_closed(transport);
             }
-            Input::Timeout(now) => {
-                self.advance(now);
-                self.on_timeout();
-            }
+            Input::Timeout(now) => self.advance(now),
         }
     }
 
@@ -698,9 +695,17 @@ impl Server {
         }
     }
 
+    /// Moves time to `now`, and first fires every timer that came due on the way: whatever the
+    /// input is, a deadline that passed before it arrived has passed (a pong that comes after
+    /// its ping timeout finds the session closed), however late the driver's own timer is.
     fn advance(&mut self, now: Instant) {
         if now > self.last_now {
             self.last_now = now;
+        }
+        let due = self.heap.peek().is_some_and(|(at, _)| at <= now)
+            || self.recovery_deadline().is_some_and(|at| at <= now);
+        if due {
+            self.on_timeout();
         }
     }
 

@@ -154,3 +154,36 @@ fn a_stalled_server_does_not_charge_the_client_for_its_stall() {
     assert!(!c.closed);
     assert_eq!(h.deadline, start + ms(700 - 20 + 200));
 }
+
+/// However late the driver's timer is, a deadline that passed before an input arrived has
+/// passed: a pong that comes 1 ms after the ping timeout (the driver's timer not fired yet)
+/// finds the session closed; one that comes 1 ms before it keeps it.
+#[test]
+fn inputs_after_a_deadline_see_it_fired_without_the_drivers_timer() {
+    let ms = Duration::from_millis;
+    let mut h = Harness::new(config());
+    let mut c = Client::websocket(&mut h);
+    c.connect(&mut h, "/", None);
+    c.auto_pong = false;
+    let start = h.now;
+    h.advance(ms(300));
+    c.poll(&mut h);
+    assert_eq!(c.pings, 1);
+    // No timeout input after this: only the client's pong, 1 ms past pingInterval + pingTimeout.
+    h.now = start + ms(501);
+    c.send_text(&mut h, &["3"]);
+    c.poll(&mut h);
+    assert!(c.closed, "the ping timeout fired before the late pong");
+
+    let mut h = Harness::new(config());
+    let mut c = Client::websocket(&mut h);
+    c.connect(&mut h, "/", None);
+    c.auto_pong = false;
+    let start = h.now;
+    h.advance(ms(300));
+    c.poll(&mut h);
+    h.now = start + ms(499);
+    c.send_text(&mut h, &["3"]);
+    c.poll(&mut h);
+    assert!(!c.closed, "a pong in time keeps the session");
+}

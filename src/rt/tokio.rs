@@ -42,10 +42,9 @@ impl Runtime for Tokio {
 
     fn sleep_until(&self, deadline: Instant) -> BoxFuture<()> {
         // Made inside a runtime, so that it can be awaited anywhere (another executor, a
-        // thread of the threaded runtime): that runtime's timer drives it. The adapter's
-        // sleep ends at the deadline, not at tokio's next millisecond tick after it.
+        // thread of the threaded runtime): that runtime's timer drives it.
         let _entered = handle().enter();
-        Box::pin(sockio_tokio::sleep_until(deadline))
+        Box::pin(tokio::time::sleep_until(deadline.into()))
     }
 
     fn name(&self) -> &'static str {
