@@ -19,6 +19,7 @@ mod mailbox;
 mod ping_flood;
 mod post_no_get;
 mod sanity;
+mod slow_http;
 
 /// Every case: `item { case, ... }`, each a `fn(runtime: &str)` in `item.rs`.
 macro_rules! for_each_case {
@@ -29,6 +30,7 @@ macro_rules! for_each_case {
             connect_errors { polling_flood },
             post_no_get { polling_flood },
             ping_flood { websocket },
+            slow_http { fd_limit },
             big_heads { handshakes, under_cap },
         }
     };

@@ -94,6 +94,16 @@ impl Spec {
         self.rss_abort = 500 * MB;
         self
     }
+
+    pub fn nofile(mut self, n: u32) -> Spec {
+        self.nofile = Some(n);
+        self
+    }
+
+    pub fn fds_settle(mut self, d: Duration) -> Spec {
+        self.fds_settle = d;
+        self
+    }
 }
 
 /// What an attack gets: the server, its budget, and where to note what it saw.
