@@ -15,6 +15,7 @@ mod harness;
 
 mod big_heads;
 mod connect_errors;
+mod lone_surrogate;
 mod mailbox;
 mod ping_flood;
 mod post_no_get;
@@ -31,6 +32,7 @@ macro_rules! for_each_case {
             post_no_get { polling_flood },
             ping_flood { websocket },
             slow_http { fd_limit },
+            lone_surrogate { relayed },
             big_heads { handshakes, under_cap },
         }
     };
