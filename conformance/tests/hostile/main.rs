@@ -15,6 +15,7 @@ mod harness;
 
 mod big_heads;
 mod connect_errors;
+mod fairness;
 mod lone_surrogate;
 mod mailbox;
 mod ping_flood;
@@ -33,6 +34,7 @@ macro_rules! for_each_case {
             ping_flood { websocket },
             slow_http { fd_limit },
             lone_surrogate { relayed },
+            fairness { pings, arrays },
             big_heads { handshakes, under_cap },
         }
     };
