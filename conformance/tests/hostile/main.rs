@@ -16,6 +16,7 @@ mod harness;
 mod big_heads;
 mod connect_errors;
 mod fairness;
+mod frozen_peer;
 mod lone_surrogate;
 mod mailbox;
 mod ping_flood;
@@ -36,6 +37,7 @@ macro_rules! for_each_case {
             lone_surrogate { relayed },
             fairness { pings, arrays },
             big_heads { handshakes, under_cap },
+            frozen_peer { room_flood },
         }
     };
 }

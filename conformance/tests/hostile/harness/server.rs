@@ -108,6 +108,27 @@ impl Server {
     pub fn exited(&mut self) -> Option<String> {
         self.child.try_wait().ok().flatten().map(|s| format!("{s}"))
     }
+
+    /// The server's TCP connections (IPv4: it listens on 127.0.0.1), from
+    /// `/proc/<pid>/net/tcp` (the table of its network namespace: both ends of local
+    /// connections, other processes' too).
+    pub fn tcp(&self) -> Vec<TcpEntry> {
+        let table =
+            std::fs::read_to_string(format!("/proc/{}/net/tcp", self.pid)).unwrap_or_default();
+        table.lines().skip(1).filter_map(TcpEntry::parse).collect()
+    }
+
+    /// Whether one of the server's file descriptors is the socket with inode `inode`.
+    pub fn holds_socket(&self, inode: u64) -> bool {
+        let target = format!("socket:[{inode}]");
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .map(|dir| {
+                dir.flatten().any(|e| {
+                    std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy() == target)
+                })
+            })
+            .unwrap_or(false)
+    }
 }
 
 impl Drop for Server {
@@ -132,6 +153,39 @@ fn rss_of(pid: u32) -> u64 {
 
 fn fds_of(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// One line of `/proc/net/tcp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpEntry {
+    pub local_port: u16,
+    pub remote_port: u16,
+    /// 0x01 ESTABLISHED, 0x04 FIN_WAIT1, 0x0A LISTEN, ...
+    pub state: u8,
+    /// Bytes in the send queue (written by the application, not yet acknowledged by the peer).
+    pub tx_queue: u64,
+    /// Bytes in the receive queue (arrived, not yet read by the application).
+    pub rx_queue: u64,
+    pub inode: u64,
+}
+
+/// The ESTABLISHED state in `/proc/net/tcp`.
+pub const ESTABLISHED: u8 = 0x01;
+
+impl TcpEntry {
+    fn parse(line: &str) -> Option<TcpEntry> {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let port = |s: &str| u16::from_str_radix(s.rsplit(':').next()?, 16).ok();
+        let (tx, rx) = f.get(4)?.split_once(':')?;
+        Some(TcpEntry {
+            local_port: port(f.get(1)?)?,
+            remote_port: port(f.get(2)?)?,
+            state: u8::from_str_radix(f.get(3)?, 16).ok()?,
+            tx_queue: u64::from_str_radix(tx, 16).ok()?,
+            rx_queue: u64::from_str_radix(rx, 16).ok()?,
+            inode: f.get(9)?.parse().ok()?,
+        })
+    }
 }
 
 /// Samples the server's resident memory every 10 ms in a thread of its own, keeping the
