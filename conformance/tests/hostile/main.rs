@@ -21,6 +21,7 @@ mod lone_surrogate;
 mod mailbox;
 mod ping_flood;
 mod post_no_get;
+mod rooms_cap;
 mod sanity;
 mod slow_http;
 
@@ -38,6 +39,7 @@ macro_rules! for_each_case {
             fairness { pings, arrays },
             big_heads { handshakes, under_cap },
             frozen_peer { room_flood },
+            rooms_cap { default_cap, flag },
         }
     };
 }
