@@ -1,6 +1,11 @@
 //! An attacking Socket.IO client over WebSocket that keeps its session alive: a thread reads
 //! everything the server sends (answering Engine.IO pings, keeping acknowledgements and
 //! disconnects, dropping events), while the test writes whatever it likes.
+//!
+//! The answer to a ping (`3`) cannot go out in the middle of a frame the test is writing: it
+//! goes out first thing once that frame is written (the test's next write sends it before its
+//! own frame), or from the reader when nobody is writing, so that a long flood never starves
+//! it.
 
 use std::collections::VecDeque;
 use std::io;
@@ -28,6 +33,8 @@ struct Seen {
 pub struct Peer {
     /// Shared with the reader, which writes its pongs through it: frames never interleave.
     writer: Arc<Mutex<TcpStream>>,
+    /// A pong waiting for the writer.
+    pong_due: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<Seen>>,
     reader: Option<JoinHandle<()>>,
@@ -48,20 +55,22 @@ impl Peer {
             .expect("write timeout");
         let writer = Arc::new(Mutex::new(writer));
         let stop = Arc::new(AtomicBool::new(false));
+        let pong_due = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Seen::default()));
         let reader = {
             let (stop, seen, pong_to) = (stop.clone(), seen.clone(), writer.clone());
+            let pong_due = pong_due.clone();
             std::thread::spawn(move || {
-                let _ = ws.stream.set_read_timeout(Some(Duration::from_millis(100)));
+                let _ = ws.stream.set_read_timeout(Some(Duration::from_millis(20)));
                 let gone = |why: String| seen.lock().unwrap().gone = Some((Instant::now(), why));
                 while !stop.load(Ordering::Relaxed) {
-                    match ws.read() {
-                        Ok(WsMsg::Text(t)) if t == "2" => {
-                            // Waits while the test's writer is in the middle of a frame.
-                            let f = wire::text_frame("3");
-                            let mut w = pong_to.lock().unwrap();
-                            let _ = write_while(&mut w, &f, || !stop.load(Ordering::Relaxed));
+                    if pong_due.load(Ordering::Relaxed) {
+                        if let Ok(mut w) = pong_to.try_lock() {
+                            send_pong(&mut w, &pong_due);
                         }
+                    }
+                    match ws.read() {
+                        Ok(WsMsg::Text(t)) if t == "2" => pong_due.store(true, Ordering::Relaxed),
                         Ok(WsMsg::Text(t)) if t.starts_with("42") => {}
                         Ok(WsMsg::Text(t)) => {
                             let is_gone = t == "1" || t.starts_with("41");
@@ -90,6 +99,7 @@ impl Peer {
         };
         Peer {
             writer,
+            pong_due,
             stop,
             seen,
             reader: Some(reader),
@@ -106,6 +116,7 @@ impl Peer {
         }
         let cut = a.deadline + Duration::from_millis(1500);
         let mut w = self.writer.lock().unwrap();
+        send_pong(&mut w, &self.pong_due);
         let n = write_while(&mut w, bytes, || {
             !a.aborted() && !self.is_gone() && Instant::now() < cut
         })?;
@@ -117,6 +128,7 @@ impl Peer {
     pub fn write_now(&self, bytes: &[u8]) -> io::Result<()> {
         let until = Instant::now() + Duration::from_secs(5);
         let mut w = self.writer.lock().unwrap();
+        send_pong(&mut w, &self.pong_due);
         let n = write_while(&mut w, bytes, || Instant::now() < until)?;
         if n < bytes.len() {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "write stalled"));
@@ -160,6 +172,14 @@ impl Peer {
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
+    }
+}
+
+/// Writes the pong if one is due (a `3` is 7 bytes: it fits, or the connection is stuck).
+fn send_pong(w: &mut TcpStream, due: &AtomicBool) {
+    if due.swap(false, Ordering::Relaxed) {
+        let until = Instant::now() + Duration::from_secs(1);
+        let _ = write_while(w, &wire::text_frame("3"), || Instant::now() < until);
     }
 }
 
