@@ -140,8 +140,9 @@ pub fn pause(rt: &str) {
             a.finished();
             if let Some((at, why)) = peer.gone() {
                 return a.fail(format!(
-                    "the paused attacker was disconnected at {:.2} s: {why}",
-                    (at - a.start).as_secs_f64()
+                    "the paused attacker was disconnected at {:.2} s: {why} (reasons the server saw: {:?})",
+                    (at - a.start).as_secs_f64(),
+                    disconnect_reasons(a.addr)
                 ));
             }
             let asked = std::time::Instant::now();

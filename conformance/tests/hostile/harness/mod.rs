@@ -21,10 +21,12 @@ pub use wire::{Http, Ws};
 
 pub const MB: u64 = 1 << 20;
 
-/// Round trips of the canary slower than this fail a test: 100 ms, or `$HOSTILE_MAX_RTT_MS`
-/// (for a machine too busy with other work for that; each summary shows how long the
-/// operating system kept the canary and the server waiting for a CPU during the slowest
-/// round trip).
+/// Round trips of the canary slower than this fail a test: 100 ms, or `$HOSTILE_MAX_RTT_MS`.
+/// Unless `$HOSTILE_STRICT_RTT` is set, a slow round trip is excused when the operating
+/// system kept the canary and the server waiting for a CPU about as long as it went over
+/// ([`canary::CpuWaits::explains`]): the machine is shared, and what is tested is whether
+/// the server starves a client, not whether the machine is busy. Each summary shows the waits
+/// during the slowest round trip.
 pub fn canary_max_rtt() -> Duration {
     std::env::var("HOSTILE_MAX_RTT_MS")
         .ok()
@@ -197,7 +199,8 @@ fn raise_nofile() {
 ///
 /// - the attack stayed within its time budget (plus 2 s of slack),
 /// - the server's memory grew by less than `spec.rss_bound` (peak minus baseline),
-/// - the canary had no failure and no round trip over [`canary_max_rtt`] (100 ms),
+/// - the canary had no failure and no round trip over [`canary_max_rtt`] (100 ms) that
+///   CPU waits do not explain,
 /// - the server's open files came back to the baseline within `spec.fds_settle`,
 /// - the server is still running,
 /// - and whatever `attack` itself reported with [`Attack::fail`].
@@ -209,7 +212,9 @@ pub fn hostile(name: &str, runtime: &str, spec: Spec, attack: impl FnOnce(&Attac
     let mut args = vec!["--hostile".to_string()];
     args.extend(spec.args.iter().cloned());
     let mut server = Server::start(runtime, &args, spec.nofile);
-    let canary = spec.canary.then(|| Canary::start(server.addr, server.pid));
+    let canary = spec
+        .canary
+        .then(|| Canary::start(server.addr, server.pid, canary_max_rtt()));
     std::thread::sleep(Duration::from_millis(100));
     let rss0 = server.rss();
     let fds0 = server.fds();
@@ -233,7 +238,7 @@ pub fn hostile(name: &str, runtime: &str, spec: Spec, attack: impl FnOnce(&Attac
     let took = ctx.ended.lock().unwrap().expect("set") - start;
     let peak = sampler.finish();
     let (fds1, settle) = server.settle_fds(fds0, spec.fds_settle);
-    let report = canary.map(|c| c.finish(canary_max_rtt()));
+    let report = canary.map(|c| c.finish());
     let mut bad: Vec<String> = std::mem::take(&mut *ctx.violations.lock().unwrap());
     let notes: Vec<String> = std::mem::take(&mut *ctx.notes.lock().unwrap());
     let (aborted, sent) = (ctx.aborted(), ctx.bytes_sent());
@@ -266,13 +271,31 @@ pub fn hostile(name: &str, runtime: &str, spec: Spec, attack: impl FnOnce(&Attac
         if !r.failures.is_empty() {
             bad.push(format!("canary failures: {}", r.failures.join("; ")));
         }
-        if r.slow > 0 {
+        let strict = std::env::var_os("HOSTILE_STRICT_RTT").is_some();
+        let counted = if strict { r.slow } else { r.slow - r.excused };
+        if counted > 0 {
+            let worst = if strict {
+                r.slowest
+            } else {
+                r.slowest_unexcused
+            };
             bad.push(format!(
-                "canary: {} of {} round trips over {} ms (max {} ms)",
-                r.slow,
+                "canary: {counted} of {} round trips over {} ms{} (max {} ms{})",
                 r.round_trips,
                 canary_max_rtt().as_millis(),
-                r.max_rtt.as_millis()
+                if strict || r.excused == 0 {
+                    String::new()
+                } else {
+                    format!(" not explained by CPU waits, {} more excused", r.excused)
+                },
+                r.max_rtt.as_millis(),
+                worst
+                    .map(|(at, rtt, w)| format!(
+                        "; {} ms at {:.2} s: {w}",
+                        rtt.as_millis(),
+                        at.as_secs_f64()
+                    ))
+                    .unwrap_or_default()
             ));
         }
     }
@@ -299,13 +322,14 @@ pub fn hostile(name: &str, runtime: &str, spec: Spec, attack: impl FnOnce(&Attac
     if let Some(r) = &report {
         let _ = write!(
             line,
-            " canary {} trips, max RTT {} ms, {} slow, {} failures |",
+            " canary {} trips, max RTT {} ms, {} slow ({} excused), {} failures |",
             r.round_trips,
             r.max_rtt.as_millis(),
             r.slow,
+            r.excused,
             r.failures.len()
         );
-        if let Some((at, rtt, waits)) = r.slowest.filter(|s| s.1 > canary_max_rtt()) {
+        if let Some((at, rtt, waits)) = r.slowest {
             let _ = write!(
                 line,
                 " slowest {} ms at {:.2} s ({waits}) |",
