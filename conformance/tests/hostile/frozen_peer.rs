@@ -3,17 +3,18 @@
 //! The server runs with `--write-timeout-ms 2000`, and a heartbeat of 10 s (so that the
 //! ping timeout cannot be what ends the frozen client within the test). Client F joins room
 //! `r` and then stops reading. Client P floods the room with 64 KB messages (`to-room`),
-//! paced at about 8 MB/s until the server's writes to F block, then one message every
-//! 100 ms so that the server always has more for F without reaching its 16 MiB queue cap
-//! (which would end F as a slow consumer and prove nothing about the write timeout). Before
-//! the fix frozen peers lived 33 s (tokio), ~64 s (async-std, smol), ~94 s (threaded).
+//! paced at about 8 MB/s until the server's writes to F block or 8 MB went out (the kernel's
+//! buffers towards F hold about 4 MB), then one message every 200 ms, so that the server
+//! always has more for F without ever reaching its 16 MiB queue cap (which would end F as a
+//! slow consumer and prove nothing about the write timeout). Before the fix frozen peers
+//! lived 33 s (tokio), ~64 s (async-std, smol), ~94 s (threaded).
 //!
 //! How the times are measured, from the server's side, in `/proc/<server pid>/net/tcp` (the
 //! TCP table of its network namespace, both ends of loopback connections), every 10 ms:
 //!
 //! - the writes to F are blocked from the first moment the server's end of F's connection
 //!   has bytes in its send queue (`tx_queue` > 0) and F's end has unread bytes
-//!   (`rx_queue` > 0), and neither has changed for 100 ms while P is still flooding: no byte
+//!   (`rx_queue` > 0), and neither has changed for 100 ms while P still sends: no byte
 //!   moves towards F any more and nothing more fits into the server's send buffer, so every
 //!   write the server attempts waits;
 //! - F is released when the server's end of the connection leaves ESTABLISHED (closed or
@@ -70,9 +71,18 @@ pub fn room_flood(rt: &str) {
         std::thread::scope(|s| {
             s.spawn(|| {
                 // 64 KB every 8 ms: ~8 MB/s (the kernel's buffers towards F fill within about
-                // half a second); then every 100 ms.
+                // half a second), at most 8 MB; then every 200 ms.
                 let mut next = Instant::now();
+                let mut fast_bytes = 0;
                 loop {
+                    if fast_bytes >= 8 << 20 {
+                        let _ = phase.compare_exchange(
+                            FAST,
+                            TRICKLE,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
+                    }
                     let ph = phase.load(Ordering::Relaxed);
                     if ph == STOP || !a.go() || p.is_gone() {
                         break;
@@ -83,9 +93,10 @@ pub fn room_flood(rt: &str) {
                         break;
                     }
                     next += if ph == FAST {
+                        fast_bytes += message.len();
                         Duration::from_millis(8)
                     } else {
-                        Duration::from_millis(100)
+                        Duration::from_millis(200)
                     };
                 }
             });
