@@ -60,30 +60,40 @@ pub fn socketio(io: SocketIo) -> SocketIo {
     io
 }
 
-/// How many disconnect reasons `disconnect-reasons` remembers (the latest ones).
+/// How many disconnects `disconnect-reasons` and `disconnects` remember (the latest ones).
 const REASONS_KEPT: usize = 256;
 
 /// `--hostile`: handlers the hostile-peer tests need, in `/`, next to the contract's.
 ///
 /// | event | what the server does |
 /// |---|---|
-/// | `ignore` | nothing (no answer even when asked for an ack: the client waits in vain) |
+/// | `ignore` | nothing: its handler returns at once |
 /// | `hang` | its async handler never finishes |
 /// | `stats` | acknowledges with `io.stats()`: `{"sessions", "sockets", "transports", "pending_acks", "socket_tasks"}` |
 /// | `disconnect-reasons` | acknowledges with the reasons of the last 256 disconnects from `/`, oldest first |
+/// | `disconnects` | the same as `[sid, reason]` pairs |
 pub fn hostile(io: &SocketIo) {
-    let reasons = Arc::new(Mutex::new(VecDeque::<String>::new()));
+    let log = Arc::new(Mutex::new(VecDeque::<(String, String)>::new()));
     let ns = io.of("/");
-    let seen = reasons.clone();
-    ns.on_disconnect(move |_: Context, reason: DisconnectReason| {
+    let seen = log.clone();
+    ns.on_disconnect(move |ctx: Context, reason: DisconnectReason| {
         let mut r = seen.lock().unwrap_or_else(|p| p.into_inner());
         if r.len() == REASONS_KEPT {
             r.pop_front();
         }
-        r.push_back(reason.to_string());
+        r.push_back((ctx.sid().to_string(), reason.to_string()));
     });
+    let reasons = log.clone();
     ns.on("disconnect-reasons", move |_: Context| {
         let r = reasons.lock().unwrap_or_else(|p| p.into_inner());
+        Json(
+            r.iter()
+                .map(|(_, reason)| reason.clone())
+                .collect::<Vec<_>>(),
+        )
+    });
+    ns.on("disconnects", move |_: Context| {
+        let r = log.lock().unwrap_or_else(|p| p.into_inner());
         Json(r.iter().cloned().collect::<Vec<_>>())
     });
     ns.on("ignore", |_: Context| {});

@@ -163,7 +163,8 @@ usage: sockio-conformance-server --port PORT [--runtime NAME] [--engineio | --re
   --list-runtimes   print the runtimes this binary serves on, one per line
 
   --hostile         settings and handlers for the hostile-peer tests: pingInterval and
-                    pingTimeout 1000 ms; events ignore, hang, stats, disconnect-reasons
+                    pingTimeout 1000 ms; events ignore, hang, stats, disconnect-reasons,
+                    disconnects
   --ping-interval-ms MS, --ping-timeout-ms MS
   --ordered                        async_handlers(false): one event at a time per client
   --event-backlog pause|disconnect
