@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use crate::harness::wire::text_frame;
-use crate::harness::{disconnect_reasons, filler, hostile, Attack, Peer, Spec};
+use crate::harness::{disconnect_reasons, disconnects, filler, hostile, Attack, Peer, Spec};
 
 /// The size of each event's string argument.
 const EVENT_BYTES: usize = 900_000;
@@ -21,6 +21,8 @@ const STEP: Duration = Duration::from_secs(5);
 /// What a flood did.
 struct Flood {
     connections: u32,
+    /// The sid of each connection, and whether the attacker saw the server end it.
+    sids: Vec<(String, bool)>,
     /// Disconnects by the server, with when they happened (seconds into the attack).
     disconnects: Vec<(f64, String)>,
 }
@@ -31,6 +33,7 @@ struct Flood {
 fn flood(a: &Attack, first: &str, event: &[u8], reconnect: bool) -> Flood {
     let mut f = Flood {
         connections: 0,
+        sids: Vec::new(),
         disconnects: Vec::new(),
     };
     while a.go() {
@@ -55,8 +58,18 @@ fn flood(a: &Attack, first: &str, event: &[u8], reconnect: bool) -> Flood {
                 break;
             }
         }
+        if !a.go() && !peer.is_gone() {
+            // A disconnect the server decided on at the very end is still on its way.
+            let until = std::time::Instant::now() + Duration::from_secs(1);
+            while !peer.is_gone() && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         if let Some((at, why)) = peer.gone() {
             f.disconnects.push(((at - a.start).as_secs_f64(), why));
+        }
+        if let Some(sid) = &peer.sid {
+            f.sids.push((sid.clone(), peer.is_gone()));
         }
         peer.vanish();
         if !reconnect {
@@ -88,20 +101,42 @@ pub fn concurrent(rt: &str) {
 }
 
 /// `--ordered` (`async_handlers(false)`): every event waits behind the handler that waits for
-/// its ack. The attacker must be disconnected, with the reason `too many events`; it
+/// its ack. The attacker must be disconnected, with the reason `too many events` on the
+/// server's side, and it must notice (a DISCONNECT packet, or its connection closed); it
 /// reconnects and is disconnected again.
 pub fn ordered(rt: &str) {
     hostile("mailbox::ordered", rt, Spec::bounded(&["--ordered"]), |a| {
         let f = flood(a, r#"42["emit-with-ack","x"]"#, &ignore_event(), true);
-        if f.disconnects.is_empty() {
-            a.fail("ordered handlers: the attacker was never disconnected");
-        }
         a.finished();
-        let reasons = disconnect_reasons(a.addr);
-        a.note(format!("disconnect reasons {reasons:?}"));
-        if !reasons.iter().any(|r| r == "too many events") {
+        let log = disconnects(a.addr);
+        let too_many: Vec<&String> = log
+            .iter()
+            .filter(|(_, r)| r == "too many events")
+            .map(|(sid, _)| sid)
+            .collect();
+        a.note(format!(
+            "{} disconnects for too many events in the server's log",
+            too_many.len()
+        ));
+        if too_many.is_empty() {
+            let reasons: Vec<&String> = log.iter().map(|(_, r)| r).collect();
             a.fail(format!(
                 "no disconnect with the reason \"too many events\" (reasons seen: {reasons:?})"
+            ));
+        }
+        // Each of them must reach the client: a DISCONNECT packet (41) or the connection
+        // closed, as the client would otherwise go on sending into a void.
+        let unseen: Vec<&(String, bool)> = f
+            .sids
+            .iter()
+            .filter(|(sid, seen)| !seen && too_many.contains(&sid))
+            .collect();
+        if !unseen.is_empty() {
+            a.fail(format!(
+                "the server disconnected {} of {} attacker connections (too many events) \
+                 without telling them: no DISCONNECT packet (41), no close",
+                unseen.len(),
+                f.sids.len()
             ));
         }
     });
@@ -140,7 +175,8 @@ pub fn pause(rt: &str) {
             a.finished();
             if let Some((at, why)) = peer.gone() {
                 return a.fail(format!(
-                    "the paused attacker was disconnected at {:.2} s: {why} (reasons the server saw: {:?})",
+                    "the paused attacker was disconnected at {:.2} s: {why} (reasons the server \
+                     saw: {:?})",
                     (at - a.start).as_secs_f64(),
                     disconnect_reasons(a.addr)
                 ));
@@ -210,7 +246,8 @@ pub fn hung_handler(rt: &str) {
             peer.vanish();
         }
         a.note(format!(
-            "{clients} clients sent hang + up to 8 MB each, {disconnected} disconnected by the server"
+            "{clients} clients sent hang + up to 8 MB each, {disconnected} disconnected by the \
+             server"
         ));
         if clients < 24 && !a.aborted() {
             a.fail(format!(

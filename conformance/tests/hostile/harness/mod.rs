@@ -379,6 +379,15 @@ pub fn ask(addr: SocketAddr, args: &str) -> std::io::Result<String> {
     answer
 }
 
+/// The disconnects the server saw in `/`, as (sid, reason) (the `disconnects` event).
+pub fn disconnects(addr: SocketAddr) -> Vec<(String, String)> {
+    ask(addr, r#"["disconnects"]"#)
+        .ok()
+        .and_then(|a| serde_json::from_str::<Vec<Vec<(String, String)>>>(&a).ok())
+        .and_then(|mut v| v.pop())
+        .unwrap_or_default()
+}
+
 /// The disconnect reasons the server saw in `/` (the `disconnect-reasons` event).
 pub fn disconnect_reasons(addr: SocketAddr) -> Vec<String> {
     ask(addr, r#"["disconnect-reasons"]"#)

@@ -31,6 +31,8 @@ struct Seen {
 
 /// A connected attacker.
 pub struct Peer {
+    /// The Socket.IO sid in `/`.
+    pub sid: Option<String>,
     /// Shared with the reader, which writes its pongs through it: frames never interleave.
     writer: Arc<Mutex<TcpStream>>,
     /// A pong waiting for the writer.
@@ -49,6 +51,7 @@ impl Peer {
 
     /// Takes over a connected WebSocket.
     pub fn from_ws(mut ws: Ws) -> Peer {
+        let sid = ws.sid.clone();
         let writer = ws.stream.try_clone().expect("clone the stream");
         writer
             .set_write_timeout(Some(Duration::from_millis(50)))
@@ -98,6 +101,7 @@ impl Peer {
             })
         };
         Peer {
+            sid,
             writer,
             pong_due,
             stop,

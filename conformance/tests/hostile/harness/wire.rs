@@ -53,6 +53,8 @@ pub enum WsMsg {
 /// A WebSocket connection, read and written by hand.
 pub struct Ws {
     pub stream: TcpStream,
+    /// The Socket.IO sid in `/`, once [`Ws::socketio`] connected.
+    pub sid: Option<String>,
     rbuf: Vec<u8>,
     /// A fragmented message being put together: its opcode and data so far.
     partial: Option<(u8, Vec<u8>)>,
@@ -115,6 +117,7 @@ impl Ws {
             status,
             Some(Ws {
                 stream,
+                sid: None,
                 rbuf,
                 partial: None,
             }),
@@ -197,6 +200,9 @@ impl Ws {
         if !answer.starts_with("40{") {
             return Err(io::Error::other(format!("CONNECT answered {answer}")));
         }
+        ws.sid = serde_json::from_str::<serde_json::Value>(&answer[2..])
+            .ok()
+            .and_then(|v| v["sid"].as_str().map(str::to_string));
         Ok(ws)
     }
 
