@@ -450,10 +450,12 @@ impl Context {
     /// here, otherwise by sid (a recovered connection has a new socket with the same sid).
     fn emit_payload(&self, payload: sockio_protocol::Payload) -> Result<(), EmitError> {
         let id = self.data.id;
-        let sent = self.engine.drive(move |st| match st.server.socket(id) {
-            Some(mut s) => Ok(s.emit(payload).is_ok()),
-            None => Err(payload),
-        });
+        let sent = self
+            .engine
+            .drive_shard(self.data.shard, move |st| match st.server.socket(id) {
+                Some(mut s) => Ok(s.emit(payload).is_ok()),
+                None => Err(payload),
+            });
         match sent {
             Ok(true) => Ok(()),
             Ok(false) => Err(EmitError::QueueFull),
@@ -501,7 +503,8 @@ impl Context {
     /// its session.
     pub fn sid_in(&self, namespace: &str) -> Option<String> {
         let session = self.data.engine_session;
-        self.engine.drive(|st| {
+        // A client's sockets all live on its session's shard.
+        self.engine.drive_shard(self.data.shard, |st| {
             let id = st.server.session_socket(session, namespace)?;
             let info = st.server.socket_info(id)?;
             info.connected.then(|| info.sid.to_string())

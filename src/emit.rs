@@ -177,17 +177,15 @@ impl Emitter {
         let queue = &self.engine.queue;
         // An emit-only handle has no clients of its own.
         let full = !queue.is_write_only()
-            && self.engine.drive(|st| {
-                deliver_local(
-                    st,
-                    &self.namespace,
-                    &self.to,
-                    &self.except,
-                    &self.skip,
-                    self.volatile,
-                    &payload,
-                )
-            });
+            && deliver_local(
+                &self.engine,
+                &self.namespace,
+                &self.to,
+                &self.except,
+                &self.skip,
+                self.volatile,
+                &payload,
+            );
         if !queue.is_local() && !self.ignore_queue {
             let msg = QueueMessage::Emit {
                 namespace: self.namespace.clone(),
@@ -224,17 +222,20 @@ impl Emitter {
         let (sid, ns) = (&self.to[0], &self.namespace);
         let mut callback = Some(Box::new(callback) as crate::engine::AckCallback);
         let queue = self.engine.queue.clone();
-        let r = self.engine.drive(|st| {
-            let Some(id) = crate::io::find(st, sid, ns) else {
-                return Err(EmitError::NoSuchClient);
-            };
-            let mut s = st.server.socket(id).expect("socket found by sid");
-            let ack = s
-                .emit_with_ack(payload.clone(), Some(deadline))
-                .map_err(|_| EmitError::QueueFull)?;
-            Engine::add_ack(st, id, ack, callback.take().expect("used once"));
-            Ok(())
-        });
+        let r = self
+            .engine
+            .drive_sid(sid, |st| {
+                let Some(id) = crate::io::find(st, sid, ns) else {
+                    return Err(EmitError::NoSuchClient);
+                };
+                let mut s = st.server.socket(id).expect("socket found by sid");
+                let ack = s
+                    .emit_with_ack(payload.clone(), Some(deadline))
+                    .map_err(|_| EmitError::QueueFull)?;
+                Engine::add_ack(st, id, ack, callback.take().expect("used once"));
+                Ok(())
+            })
+            .unwrap_or(Err(EmitError::NoSuchClient));
         match (r, callback) {
             // Not here: the client may be on another process.
             (Err(EmitError::NoSuchClient), Some(cb)) if !queue.is_local() => {
@@ -267,10 +268,10 @@ impl Emitter {
     }
 }
 
-/// Queues an event for the local clients selected by rooms and exclusions; true when it was
-/// addressed to one client (by sid) whose outbound queue is full.
+/// Queues an event for the local clients selected by rooms and exclusions, on every shard;
+/// true when it was addressed to one client (by sid) whose outbound queue is full.
 pub(crate) fn deliver_local(
-    st: &mut crate::engine::State,
+    engine: &Arc<Engine>,
     ns: &str,
     to: &[String],
     except: &[String],
@@ -278,15 +279,33 @@ pub(crate) fn deliver_local(
     volatile: bool,
     payload: &Payload,
 ) -> bool {
-    // One client addressed by sid: a direct emit, so a full queue is reported. A volatile one
-    // goes the broadcast way, which drops it when the client is busy (as socket.io does) and
-    // keeps it out of connection state recovery.
+    // One client addressed by sid: a direct emit on its shard, so a full queue is reported. A
+    // volatile one goes the broadcast way, which drops it when the client is busy (as
+    // socket.io does) and keeps it out of connection state recovery.
     if to.len() == 1 && except.is_empty() && skip.is_empty() && !volatile {
-        if let Some(id) = crate::io::find(st, &to[0], ns) {
+        let direct = engine.drive_sid(&to[0], |st| {
+            let id = crate::io::find(st, &to[0], ns)?;
             let mut s = st.server.socket(id).expect("socket found by sid");
-            return s.emit(payload.clone()).is_err();
+            Some(s.emit(payload.clone()).is_err())
+        });
+        if let Some(Some(full)) = direct {
+            return full;
         }
     }
+    engine.drive_all(|st| broadcast_local(st, ns, to, except, skip, volatile, payload));
+    false
+}
+
+/// One shard's part of a broadcast.
+pub(crate) fn broadcast_local(
+    st: &mut crate::engine::State,
+    ns: &str,
+    to: &[String],
+    except: &[String],
+    skip: &[String],
+    volatile: bool,
+    payload: &Payload,
+) {
     let skip_ids: Vec<_> = skip
         .iter()
         .filter_map(|sid| st.server.socket_by_sid(sid))
@@ -305,5 +324,4 @@ pub(crate) fn deliver_local(
         b = b.volatile();
     }
     b.emit(payload);
-    false
 }

@@ -277,6 +277,16 @@ impl SocketIoBuilder {
         self
     }
 
+    /// How many independent protocol servers (shards) share the connections (default: one
+    /// per CPU the process may use, at most 64). A connection lives on one shard for its life;
+    /// what one client does never waits for what a client of another shard does, so the
+    /// message path scales with cores. Broadcasts, rooms and counts cover every shard. `1`
+    /// runs everything on one.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.options.shards = Some(shards.clamp(1, 64));
+        self
+    }
+
     /// Most rooms one client may be in per namespace, its own sid's room included (default
     /// 1024); joins past it are refused and logged.
     pub fn max_rooms_per_socket(mut self, rooms: usize) -> Self {
@@ -488,11 +498,7 @@ impl SocketIoBuilder {
         );
         let path: Arc<str> = Arc::from(self.path);
         let engine = Engine::new(self.config, runtime, self.options, self.queue, path.clone());
-        engine
-            .registry
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .any_namespace = self.any_namespace;
+        engine.update_registry(|r| r.any_namespace = self.any_namespace);
         let engine = Arc::new(engine);
         engine.queue.start(QueueSink::new(&engine));
         Ok(SocketIo { engine, path })
@@ -537,16 +543,12 @@ impl SocketIo {
 
     /// How this server writes packets on the wire (see [`SocketIoBuilder::parser`]).
     pub fn parser(&self) -> crate::Parser {
-        self.engine.drive(|st| st.server.config().parser_value())
+        self.engine
+            .drive_shard(0, |st| st.server.config().parser_value())
     }
 
     fn with_registry<R>(&self, f: impl FnOnce(&mut crate::registry::Registry) -> R) -> R {
-        let mut reg = self
-            .engine
-            .registry
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        f(&mut reg)
+        self.engine.update_registry(f)
     }
 
     // ---- handlers --------------------------------------------------------------------------
@@ -641,15 +643,17 @@ impl SocketIo {
     /// [`SocketIoBuilder::engineio_only`]): a text frame as a message packet, a binary frame
     /// as a binary message.
     pub fn send_engine_message(&self, sid: &str, message: Frame) -> Result<(), EmitError> {
-        self.engine.drive(|st| {
-            let session = st
-                .server
-                .session_by_sid(sid)
-                .ok_or(EmitError::NoSuchClient)?;
-            st.server
-                .send_message(session, message)
-                .map_err(|_| EmitError::QueueFull)
-        })
+        self.engine
+            .drive_sid(sid, |st| {
+                let session = st
+                    .server
+                    .session_by_sid(sid)
+                    .ok_or(EmitError::NoSuchClient)?;
+                st.server
+                    .send_message(session, message)
+                    .map_err(|_| EmitError::QueueFull)
+            })
+            .unwrap_or(Err(EmitError::NoSuchClient))
     }
 
     // ---- emitting --------------------------------------------------------------------------
@@ -678,17 +682,20 @@ impl SocketIo {
 
     /// Puts client `sid` in a room.
     pub fn enter_room(&self, sid: &str, room: &str, namespace: &str) {
-        let local = self.engine.drive(|st| match find(st, sid, namespace) {
-            Some(id) => {
-                if let Some(mut s) = st.server.socket(id) {
-                    if let Err(e) = s.try_join(room) {
-                        tracing::warn!(sid, room, namespace, "join refused: {e}");
+        let local = self
+            .engine
+            .drive_sid(sid, |st| match find(st, sid, namespace) {
+                Some(id) => {
+                    if let Some(mut s) = st.server.socket(id) {
+                        if let Err(e) = s.try_join(room) {
+                            tracing::warn!(sid, room, namespace, "join refused: {e}");
+                        }
                     }
+                    true
                 }
-                true
-            }
-            None => false,
-        });
+                None => false,
+            })
+            .unwrap_or(false);
         if !local {
             self.publish(QueueMessage::EnterRoom {
                 sid: sid.into(),
@@ -700,15 +707,18 @@ impl SocketIo {
 
     /// Takes client `sid` out of a room.
     pub fn leave_room(&self, sid: &str, room: &str, namespace: &str) {
-        let local = self.engine.drive(|st| match find(st, sid, namespace) {
-            Some(id) => {
-                if let Some(mut s) = st.server.socket(id) {
-                    s.leave(room);
+        let local = self
+            .engine
+            .drive_sid(sid, |st| match find(st, sid, namespace) {
+                Some(id) => {
+                    if let Some(mut s) = st.server.socket(id) {
+                        s.leave(room);
+                    }
+                    true
                 }
-                true
-            }
-            None => false,
-        });
+                None => false,
+            })
+            .unwrap_or(false);
         if !local {
             self.publish(QueueMessage::LeaveRoom {
                 sid: sid.into(),
@@ -721,7 +731,7 @@ impl SocketIo {
     /// Removes every client from a room.
     pub fn close_room(&self, room: &str, namespace: &str) {
         self.engine
-            .drive(|st| st.server.close_room(namespace, room));
+            .drive_all(|st| st.server.close_room(namespace, room));
         self.publish(QueueMessage::CloseRoom {
             namespace: namespace.into(),
             room: room.into(),
@@ -730,36 +740,43 @@ impl SocketIo {
 
     /// The rooms of client `sid`, its own sid's room first.
     pub fn rooms(&self, sid: &str, namespace: &str) -> Vec<String> {
-        self.engine.drive(|st| {
-            find(st, sid, namespace)
-                .and_then(|id| st.server.socket_info(id))
-                .map(|i| i.rooms.iter().map(|r| r.to_string()).collect())
-                .unwrap_or_default()
-        })
+        self.engine
+            .drive_sid(sid, |st| {
+                find(st, sid, namespace)
+                    .and_then(|id| st.server.socket_info(id))
+                    .map(|i| i.rooms.iter().map(|r| r.to_string()).collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
     }
 
     /// The sids of the clients in a room of this process.
     pub fn room_members(&self, room: &str, namespace: &str) -> Vec<String> {
-        self.engine.drive(|st| {
-            st.server
-                .room_members(namespace, room)
-                .into_iter()
-                .filter_map(|id| st.server.socket_info(id).map(|i| i.sid.to_string()))
-                .collect()
-        })
+        self.engine
+            .drive_all(|st| {
+                st.server
+                    .room_members(namespace, room)
+                    .into_iter()
+                    .filter_map(|id| st.server.socket_info(id).map(|i| i.sid.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .concat()
     }
 
     /// Disconnects client `sid` from a namespace.
     pub fn disconnect(&self, sid: &str, namespace: &str) {
-        let local = self.engine.drive(|st| match find(st, sid, namespace) {
-            Some(id) => {
-                if let Some(s) = st.server.socket(id) {
-                    s.disconnect();
+        let local = self
+            .engine
+            .drive_sid(sid, |st| match find(st, sid, namespace) {
+                Some(id) => {
+                    if let Some(s) = st.server.socket(id) {
+                        s.disconnect();
+                    }
+                    true
                 }
-                true
-            }
-            None => false,
-        });
+                None => false,
+            })
+            .unwrap_or(false);
         if !local {
             self.publish(QueueMessage::Disconnect {
                 sid: sid.into(),
@@ -792,6 +809,11 @@ impl SocketIo {
     /// acknowledgements. Everything goes back to zero once every client has left.
     pub fn stats(&self) -> crate::Stats {
         self.engine.stats()
+    }
+
+    /// How many shards share the connections (see [`SocketIoBuilder::shards`]).
+    pub fn shard_count(&self) -> usize {
+        self.engine.shard_count()
     }
 
     /// Number of connected clients of this process, over all namespaces.

@@ -160,7 +160,7 @@ pub(crate) type EngineMessageHandler =
 /// The application's verdict on a handshake request.
 pub(crate) type AllowRequest = Arc<dyn Fn(&sockio_protocol::HttpRequest) -> bool + Send + Sync>;
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Registry {
     namespaces: HashMap<String, NsHandlers>,
     pub(crate) default_error: Option<ErasedError>,
@@ -186,9 +186,7 @@ impl Registry {
     }
 
     /// A catch-all handler registered for every namespace (namespace `*`, event `*`).
-    pub(crate) fn catch_all(&self) -> Option<Erased> {
-        self.namespaces
-            .get("*")
-            .and_then(|n| n.events.get("*").cloned())
+    pub(crate) fn catch_all(&self) -> Option<&Erased> {
+        self.namespaces.get("*").and_then(|n| n.events.get("*"))
     }
 }

@@ -19,7 +19,6 @@ use sockio_protocol::socketio::{Packet, PacketKind};
 use sockio_protocol::{Str, TransportHandle, WsOut};
 
 use crate::args::{encode, IntoArgs};
-use crate::engine::WsSink;
 use crate::{Args, SocketIo};
 
 /// Longest wait for the server's handlers after an action.
@@ -52,25 +51,17 @@ pub struct ConnectRefused {
 }
 
 /// The in-memory WebSocket's writer: everything lands in the client's inbox at once.
-struct Sink(Arc<(Mutex<Inbox>, Condvar)>);
-
-impl WsSink for Sink {
-    fn try_send(&self, m: WsOut) -> Result<(), WsOut> {
+fn listener(inbox: Arc<(Mutex<Inbox>, Condvar)>) -> crate::engine::Listener {
+    Box::new(move |m: WsOut| {
         let frame = match m {
             WsOut::Frame(f) => Some(f),
             WsOut::Close => None,
         };
-        let (inbox, cv) = &*self.0;
+        let (inbox, cv) = &*inbox;
         let mut inbox = inbox.lock().unwrap_or_else(|p| p.into_inner());
         inbox.frames.push_back(frame);
         cv.notify_all();
-        Ok(())
-    }
-
-    fn send(&self, m: WsOut) -> crate::BoxFuture<bool> {
-        let _ = self.try_send(m);
-        Box::pin(std::future::ready(true))
-    }
+    })
 }
 
 #[derive(Default)]
@@ -202,7 +193,7 @@ impl TestClientBuilder {
         let inbox: Arc<(Mutex<Inbox>, Condvar)> = Arc::default();
         let transport = io
             .engine
-            .ws_open(request.clone(), Arc::new(Sink(inbox.clone())));
+            .ws_open_direct(request.clone(), listener(inbox.clone()));
         let mut client = SocketIoTestClient {
             io: io.clone(),
             request,
@@ -372,7 +363,7 @@ impl SocketIoTestClient {
         self.transport = self
             .io
             .engine
-            .ws_open(self.request.clone(), Arc::new(Sink(inbox.clone())));
+            .ws_open_direct(self.request.clone(), listener(inbox.clone()));
         self.inbox = inbox;
         self.engine_closed = false;
         self.partial = None;
@@ -648,11 +639,12 @@ impl SocketIoTestClient {
                 if p.id.is_none() && self.pids.contains_key(&ns) {
                     if let Some(Value::String(last)) = items.last() {
                         let last = last.clone();
-                        if self
+                        // Each shard hands out its own offsets.
+                        let offset = self
                             .io
                             .engine
-                            .drive(|st| st.server.is_recovery_offset(&last))
-                        {
+                            .drive_all(|st| st.server.is_recovery_offset(&last));
+                        if offset.contains(&true) {
                             items.pop();
                             self.offsets.insert(ns.clone(), last);
                         }

@@ -5,7 +5,6 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_channel::{Receiver, TryRecvError};
 use async_io::Timer;
 use async_net::TcpStream;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -18,7 +17,7 @@ use futures_util::future::{select, Either};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 
 use crate::http::Shared;
-use crate::{Frame, HttpRequest, WsInbound, WsOut};
+use crate::{Frame, HttpRequest, WsInbound, WsOut, WsOutbox};
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -35,16 +34,17 @@ pub(crate) async fn run(
     let ws =
         WebSocketStream::from_partially_read(stream, read_buf.to_vec(), Role::Server, Some(config))
             .await;
-    let (outgoing, out_rx) = async_channel::bounded(shared.config.ws_buffer.max(1));
     let peer = request.peer;
-    let inbound = (shared.handlers.on_websocket)(request, outgoing);
+    let (inbound, outbox) = (shared.handlers.on_websocket)(request);
+    // Whatever happens below, nothing more is written once this returns.
+    let _closed = CloseOutbox(outbox.clone());
 
     let (mut sink, stream) = ws.split();
     let close = {
         let reader = pin!(read(stream, inbound, peer));
         let writer = pin!(write(
             &mut sink,
-            out_rx,
+            &*outbox,
             shared.stopped(),
             shared.config.write_timeout,
         ));
@@ -158,24 +158,25 @@ where
 /// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
 /// completes (then what is already queued is still written), then sends a close frame. A
 /// write that waits longer than `patience` for the peer to read ends the connection.
-async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F, patience: Duration) -> WriterEnd
+async fn write<S, F>(sink: &mut S, rx: &dyn WsOutbox, stop: F, patience: Duration) -> WriterEnd
 where
     S: Sink<Message, Error = WsError> + Unpin,
     F: std::future::Future<Output = ()>,
 {
     let mut stop = pin!(stop);
     loop {
-        let first = match select(pin!(rx.recv()), stop.as_mut()).await {
-            Either::Left((Ok(msg), _)) => msg,
-            Either::Left((Err(_), _)) => break,
+        let next = std::future::poll_fn(|cx| rx.poll_next(cx));
+        let first = match select(pin!(next), stop.as_mut()).await {
+            Either::Left((Some(msg), _)) => msg,
+            Either::Left((None, _)) => break,
             Either::Right(_) => {
-                if let Ok(msg) = rx.try_recv() {
-                    let _ = timeout(patience, write_batch(sink, &rx, msg)).await;
+                if let Some(msg) = rx.try_next() {
+                    let _ = timeout(patience, write_batch(sink, rx, msg)).await;
                 }
                 break;
             }
         };
-        match timeout(patience, write_batch(sink, &rx, first)).await {
+        match timeout(patience, write_batch(sink, rx, first)).await {
             Some(Ok(true)) => {}
             Some(Ok(false)) => break,
             Some(Err(e)) => {
@@ -212,9 +213,9 @@ async fn timeout<T>(d: Duration, f: impl std::future::Future<Output = T>) -> Opt
     async { Some(f.await) }.or(expired).await
 }
 
-/// Feeds `first` and everything else ready on `rx`, then flushes once. Returns whether to
-/// go on (false after [`WsOut::Close`] or when the channel is closed).
-async fn write_batch<S>(sink: &mut S, rx: &Receiver<WsOut>, first: WsOut) -> Result<bool, WsError>
+/// Feeds `first` and everything else ready in `rx`, then flushes once. Returns whether to
+/// go on (false after [`WsOut::Close`]).
+async fn write_batch<S>(sink: &mut S, rx: &dyn WsOutbox, first: WsOut) -> Result<bool, WsError>
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
@@ -228,12 +229,20 @@ where
                 Err(_) => tracing::warn!("text frame with invalid UTF-8 not sent"),
             },
         }
-        next = match rx.try_recv() {
-            Ok(msg) => msg,
-            Err(TryRecvError::Empty) => break true,
-            Err(TryRecvError::Closed) => break false,
+        next = match rx.try_next() {
+            Some(msg) => msg,
+            None => break true,
         };
     };
     sink.flush().await?;
     Ok(go_on)
+}
+
+/// Closes the outbox when the connection is over, however it ended.
+struct CloseOutbox(Arc<dyn WsOutbox>);
+
+impl Drop for CloseOutbox {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }

@@ -33,7 +33,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method, TransportConfig, WsOut};
+pub use sockio_protocol::http::{
+    Frame, HttpRequest, HttpResponse, Method, TransportConfig, WsOut, WsOutbox,
+};
 
 mod exec;
 mod http;
@@ -61,13 +63,12 @@ pub struct Handlers {
     /// Asked before a WebSocket upgrade on the engine path is accepted: `Some(response)`
     /// refuses it with that response instead of 101.
     pub check_websocket: UpgradeCheck,
-    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent),
-    /// with the connection's writing end: [`WsOut::Close`] writes a close frame after
-    /// everything queued before it and ends the connection; dropping every sender closes it
-    /// too. The adapter feeds each data message read to the returned [`WsInbound`], in
-    /// order, and drops it when the connection has ended.
-    pub on_websocket:
-        Arc<dyn Fn(HttpRequest, async_channel::Sender<WsOut>) -> WsInbound + Send + Sync>,
+    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent).
+    /// The adapter feeds each data message read to the returned [`WsInbound`], in order, and
+    /// drops it when the connection has ended; it writes what the returned [`WsOutbox`] hands
+    /// out, in order: [`WsOut::Close`] writes a close frame after everything before it and
+    /// ends the connection, and so does the outbox running dry for good.
+    pub on_websocket: WebSocketHandler,
 }
 
 impl fmt::Debug for Handlers {
@@ -75,6 +76,10 @@ impl fmt::Debug for Handlers {
         f.debug_struct("Handlers").finish_non_exhaustive()
     }
 }
+
+/// [`Handlers::on_websocket`]: a WebSocket opened; its reading and writing sides.
+pub type WebSocketHandler =
+    Arc<dyn Fn(HttpRequest) -> (WsInbound, Arc<dyn WsOutbox>) + Send + Sync>;
 
 /// Where a WebSocket's data messages go, one call per message in the order read, on the
 /// task (or thread) that reads the connection. A call that returns `Some(wait)` pauses the

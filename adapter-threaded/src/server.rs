@@ -14,7 +14,7 @@ use bytes::Bytes;
 use sockio_protocol::admission::{ConnId, HttpConnections};
 use sockio_protocol::http::Route;
 
-use crate::{Handlers, HttpHandler, ServerConfig, WsOut};
+use crate::{Handlers, HttpHandler, ServerConfig};
 
 /// How long a shutting-down server waits for its connections to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -108,8 +108,8 @@ const BUSY: u8 = 1;
 pub(crate) struct Live {
     stream: TcpStream,
     state: Arc<AtomicU8>,
-    /// Set for WebSockets: a way to queue the close.
-    ws: Option<async_channel::Sender<WsOut>>,
+    /// Set for WebSockets: closing it has the writer send the close frame.
+    ws: Option<async_channel::Sender<()>>,
     /// Its place in the table of connections in their HTTP phase (until upgraded).
     conn: Option<ConnId>,
 }
@@ -163,11 +163,11 @@ impl Shared {
         }
     }
 
-    /// Marks connection `id` as a WebSocket whose writer listens on `out`.
-    pub(crate) fn set_websocket(&self, id: u64, out: &async_channel::Sender<WsOut>) {
+    /// Marks connection `id` as a WebSocket whose writer stops when `stop` closes.
+    pub(crate) fn set_websocket(&self, id: u64, stop: &async_channel::Sender<()>) {
         let mut live = lock(&self.live);
         if let Some(l) = live.get_mut(&id) {
-            l.ws = Some(out.clone());
+            l.ws = Some(stop.clone());
             if let Some(conn) = l.conn.take() {
                 lock(&self.waiting).remove(conn);
             }
@@ -175,7 +175,7 @@ impl Shared {
         // Checked under the lock that `stop` takes after setting the flag: either it saw
         // this WebSocket, or this sees the flag.
         if self.stopping() {
-            let _ = out.try_send(WsOut::Close);
+            stop.close();
         }
     }
 }
@@ -280,7 +280,7 @@ fn stop(shared: &Shared) {
         let live = lock(&shared.live);
         for l in live.values() {
             match &l.ws {
-                Some(out) => drop(out.try_send(WsOut::Close)),
+                Some(stop) => drop(stop.close()),
                 // Waiting for a next request that will not be served: end the wait.
                 None if l.state.load(Ordering::SeqCst) == IDLE => {
                     let _ = l.stream.shutdown(Shutdown::Read);

@@ -6,6 +6,7 @@
 //! answers tungstenite produces while reading. Each write goes whole through one mutex, so
 //! frames never interleave, and once a close frame is out nothing else is written.
 
+use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,7 @@ use tungstenite::{Error as WsError, Message, WebSocket};
 use crate::exec::block_on;
 use crate::http::{self, Conn};
 use crate::server::Shared;
-use crate::{Frame, HttpRequest, WsInbound, WsOut};
+use crate::{Frame, HttpRequest, WsInbound, WsOut, WsOutbox};
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -76,13 +77,14 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
     };
     let ws = WebSocket::from_partially_read(duplex, buf, Role::Server, Some(config));
 
-    let (outgoing, out_rx) = async_channel::bounded(shared.config.transport.ws_buffer.max(1));
-    shared.set_websocket(id, &outgoing);
-    let inbound = (shared.handlers.on_websocket)(request, outgoing);
+    // Closed (by the server shutting down) to have the writer send a close frame.
+    let (stop_tx, stop) = async_channel::bounded::<()>(1);
+    shared.set_websocket(id, &stop_tx);
+    let (inbound, outbox) = (shared.handlers.on_websocket)(request);
     let reader_done = Arc::new((Mutex::new(false), Condvar::new()));
     let writer = {
-        let (rx, half, done) = (out_rx.clone(), half.clone(), reader_done.clone());
-        crate::spawn_thread("sockio-ws-write", move || write(&rx, &half, &done))
+        let (rx, half, done) = (outbox.clone(), half.clone(), reader_done.clone());
+        crate::spawn_thread("sockio-ws-write", move || write(&*rx, &stop, &half, &done))
     };
     let writer = match writer {
         Ok(writer) => Some(writer),
@@ -97,7 +99,8 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
     half.closed.store(true, Ordering::SeqCst);
     *reader_done.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
     reader_done.1.notify_all();
-    out_rx.close();
+    outbox.close();
+    stop_tx.close();
     if let Some(writer) = writer {
         let _ = writer.join();
     }
@@ -130,16 +133,35 @@ fn read(mut ws: WebSocket<Duplex>, mut inbound: WsInbound, peer: Option<SocketAd
     }
 }
 
-/// Writes what arrives on `rx`, batching what is already queued, until [`WsOut::Close`] or
-/// all senders are gone; then a close frame, and waits for the reader to see the answer.
+/// Writes what `rx` hands out, batching what is already queued, until [`WsOut::Close`], the
+/// outbox running dry for good, or `stop` closing (the server shuts down: what is queued is
+/// still written); then a close frame, and waits for the reader to see the answer.
 fn write(
-    rx: &async_channel::Receiver<WsOut>,
+    rx: &dyn WsOutbox,
+    stop: &async_channel::Receiver<()>,
     half: &WriteHalf,
     reader_done: &(Mutex<bool>, Condvar),
 ) {
     let mut buf = Vec::new();
+    let mut stopping = false;
     loop {
-        let mut next = block_on(rx.recv()).ok();
+        let mut next = if stopping {
+            rx.try_next()
+        } else {
+            let mut stopped = std::pin::pin!(stop.recv());
+            block_on(std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(m) = rx.poll_next(cx) {
+                    return std::task::Poll::Ready(m);
+                }
+                match stopped.as_mut().poll(cx) {
+                    std::task::Poll::Ready(_) => {
+                        stopping = true;
+                        std::task::Poll::Ready(rx.try_next())
+                    }
+                    std::task::Poll::Pending => std::task::Poll::Pending,
+                }
+            }))
+        };
         let mut closing = next.is_none();
         while let Some(msg) = next.take() {
             match msg {
@@ -150,7 +172,7 @@ fn write(
                 }
             }
             if buf.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
+                next = rx.try_next();
             }
         }
         if closing {

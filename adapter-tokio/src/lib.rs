@@ -4,8 +4,8 @@
 //! frames WebSockets with tokio-tungstenite, spawns tasks and sleeps. It knows nothing of
 //! Engine.IO or Socket.IO: every request under the engine path goes up as a plain
 //! [`HttpRequest`] to [`Handlers::on_request`], whose [`HttpResponse`] is written back verbatim,
-//! and every WebSocket opened on that path goes to [`Handlers::on_websocket`], which gets
-//! the writing end and returns a [`WsInbound`] that the adapter feeds every [`Frame`] read.
+//! and every WebSocket opened on that path goes to [`Handlers::on_websocket`], which returns a
+//! [`WsInbound`] the adapter feeds every [`Frame`] read and a [`WsOutbox`] it writes from.
 //!
 //! Two ways to run it:
 //!
@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method, WsOut};
+pub use sockio_protocol::http::{Frame, HttpRequest, HttpResponse, Method, WsOut, WsOutbox};
 
 mod engine;
 mod server;
@@ -52,13 +52,12 @@ pub struct Handlers {
     /// Asked before a WebSocket upgrade on the engine path is accepted: `Some(response)`
     /// refuses it with that response instead of 101.
     pub check_websocket: UpgradeCheck,
-    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent),
-    /// with the connection's writing end: [`WsOut::Close`] writes a close frame after
-    /// everything queued before it and ends the connection; dropping every sender closes it
-    /// too. The adapter feeds each data message read to the returned [`WsInbound`], in
-    /// order, and drops it when the connection has ended.
-    pub on_websocket:
-        Arc<dyn Fn(HttpRequest, async_channel::Sender<WsOut>) -> WsInbound + Send + Sync>,
+    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent).
+    /// The adapter feeds each data message read to the returned [`WsInbound`], in order, and
+    /// drops it when the connection has ended; it writes what the returned [`WsOutbox`] hands
+    /// out, in order: [`WsOut::Close`] writes a close frame after everything before it and
+    /// ends the connection, and so does the outbox running dry for good.
+    pub on_websocket: WebSocketHandler,
 }
 
 impl fmt::Debug for Handlers {
@@ -66,6 +65,10 @@ impl fmt::Debug for Handlers {
         f.debug_struct("Handlers").finish_non_exhaustive()
     }
 }
+
+/// [`Handlers::on_websocket`]: a WebSocket opened; its reading and writing sides.
+pub type WebSocketHandler =
+    Arc<dyn Fn(HttpRequest) -> (WsInbound, Arc<dyn WsOutbox>) + Send + Sync>;
 
 /// Where a WebSocket's data messages go, one call per message in the order read, on the
 /// task (or thread) that reads the connection. A call that returns `Some(wait)` pauses the
@@ -91,7 +94,9 @@ pub async fn sleep(d: Duration) {
     tokio::time::sleep(d).await
 }
 
-/// Waits until `deadline`.
+/// Waits until `deadline`. tokio's timer counts whole milliseconds: the sleep ends up to about
+/// 2 ms after the instant, never before it. (Protocol deadlines do not depend on it: the core
+/// fires every timer that came due before it handles an input.)
 pub async fn sleep_until(deadline: Instant) {
     tokio::time::sleep_until(deadline.into()).await
 }

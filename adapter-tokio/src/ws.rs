@@ -5,7 +5,6 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_channel::{Receiver, TryRecvError};
 use futures_util::future::{select, Either};
 use futures_util::{Sink, SinkExt, StreamExt};
 use hyper::upgrade::Upgraded;
@@ -15,7 +14,7 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::engine::Shared;
-use crate::{Frame, HttpRequest, WsInbound, WsOut};
+use crate::{Frame, HttpRequest, WsInbound, WsOut, WsOutbox};
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -25,9 +24,10 @@ pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upg
     let config = ws_config(&shared.config);
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    let (outgoing, out_rx) = async_channel::bounded(shared.config.ws_buffer.max(1));
     let peer = request.peer;
-    let inbound = (shared.handlers.on_websocket)(request, outgoing);
+    let (inbound, outbox) = (shared.handlers.on_websocket)(request);
+    // Whatever happens below, nothing more is written once this returns.
+    let _closed = CloseOutbox(outbox.clone());
 
     let (mut sink, stream) = ws.split();
     let reader = pin!(read(stream, inbound, peer));
@@ -39,7 +39,12 @@ pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upg
             None => std::future::pending().await,
         }
     };
-    let writer = pin!(write(&mut sink, out_rx, stop, shared.config.write_timeout));
+    let writer = pin!(write(
+        &mut sink,
+        &*outbox,
+        stop,
+        shared.config.write_timeout
+    ));
     if let Either::Right((WriterEnd::Closed, reader)) = select(reader, writer).await {
         // We sent a close frame: read on until the peer answers it.
         let _ = tokio::time::timeout(CLOSE_GRACE, reader).await;
@@ -101,24 +106,25 @@ where
 /// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
 /// completes (then what is already queued is still written), then sends a close frame. A
 /// write that waits longer than `patience` for the peer to read ends the connection.
-async fn write<S, F>(sink: &mut S, rx: Receiver<WsOut>, stop: F, patience: Duration) -> WriterEnd
+async fn write<S, F>(sink: &mut S, rx: &dyn WsOutbox, stop: F, patience: Duration) -> WriterEnd
 where
     S: Sink<Message, Error = WsError> + Unpin,
     F: std::future::Future<Output = ()>,
 {
     let mut stop = pin!(stop);
     loop {
-        let first = match select(pin!(rx.recv()), stop.as_mut()).await {
-            Either::Left((Ok(msg), _)) => msg,
-            Either::Left((Err(_), _)) => break,
+        let next = std::future::poll_fn(|cx| rx.poll_next(cx));
+        let first = match select(pin!(next), stop.as_mut()).await {
+            Either::Left((Some(msg), _)) => msg,
+            Either::Left((None, _)) => break,
             Either::Right(_) => {
-                if let Ok(msg) = rx.try_recv() {
-                    let _ = timeout(patience, write_batch(sink, &rx, msg)).await;
+                if let Some(msg) = rx.try_next() {
+                    let _ = timeout(patience, write_batch(sink, rx, msg)).await;
                 }
                 break;
             }
         };
-        match timeout(patience, write_batch(sink, &rx, first)).await {
+        match timeout(patience, write_batch(sink, rx, first)).await {
             Some(Ok(true)) => {}
             Some(Ok(false)) => break,
             Some(Err(e)) => {
@@ -150,9 +156,9 @@ async fn timeout<T>(d: Duration, f: impl std::future::Future<Output = T>) -> Opt
     tokio::time::timeout(d, f).await.ok()
 }
 
-/// Feeds `first` and everything else ready on `rx`, then flushes once. Returns whether to
-/// go on (false after [`WsOut::Close`] or when the channel is closed).
-async fn write_batch<S>(sink: &mut S, rx: &Receiver<WsOut>, first: WsOut) -> Result<bool, WsError>
+/// Feeds `first` and everything else ready in `rx`, then flushes once. Returns whether to
+/// go on (false after [`WsOut::Close`]).
+async fn write_batch<S>(sink: &mut S, rx: &dyn WsOutbox, first: WsOut) -> Result<bool, WsError>
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
@@ -166,12 +172,20 @@ where
                 Err(_) => tracing::warn!("text frame with invalid UTF-8 not sent"),
             },
         }
-        next = match rx.try_recv() {
-            Ok(msg) => msg,
-            Err(TryRecvError::Empty) => break true,
-            Err(TryRecvError::Closed) => break false,
+        next = match rx.try_next() {
+            Some(msg) => msg,
+            None => break true,
         };
     };
     sink.flush().await?;
     Ok(go_on)
+}
+
+/// Closes the outbox when the connection is over, however it ended.
+struct CloseOutbox(Arc<dyn WsOutbox>);
+
+impl Drop for CloseOutbox {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }

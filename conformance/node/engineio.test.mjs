@@ -1,10 +1,12 @@
-// The official engine.io-client (and raw HTTP) against the server's plain Engine.IO mode:
-// handshake values, error codes, CORS, echo of text and binary over each transport, and the
-// upgrade with nothing lost or duplicated.
+// The official engine.io-client (and raw HTTP and WebSockets) against the server's plain
+// Engine.IO mode: handshake values, error codes, CORS, echo of text and binary over each
+// transport, the upgrade with nothing lost or duplicated, and extra WebSockets for a session
+// that is upgrading or upgraded (accepted, then closed at once, as node's engine.io does).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Socket } from 'engine.io-client';
-import { startServer, next, within, sleep, bytes, PING_INTERVAL, PING_TIMEOUT, MAX_PAYLOAD } from './helpers.mjs';
+import WebSocket from 'ws';
+import { startServer, next, within, until, sleep, bytes, PING_INTERVAL, PING_TIMEOUT, MAX_PAYLOAD } from './helpers.mjs';
 
 let server;
 const open = [];
@@ -146,4 +148,64 @@ test('heartbeat: a client that answers pings stays open past several intervals',
   s.send('alive');
   assert.equal((await next(s, 'message'))[0], 'alive');
   s.close();
+});
+
+/**
+ * Opens a raw WebSocket on the engine path for `sid`. Resolves with what happened: the status
+ * of the handshake answer (101, or the refusal's), the messages received, and the close code
+ * once the server closed it (`null` while open after `ms`).
+ */
+function extraWebSocket(sid, ms = 2000) {
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}${path}?EIO=4&transport=websocket&sid=${sid}`);
+  const seen = { status: null, messages: [], closed: null };
+  ws.on('upgrade', (res) => { seen.status = res.statusCode; });
+  ws.on('unexpected-response', (_, res) => { seen.status = res.statusCode; res.resume(); ws.terminate(); });
+  ws.on('message', (m) => seen.messages.push(m.toString()));
+  ws.on('error', () => {});
+  return within(new Promise((resolve) => {
+    ws.on('close', (code) => { seen.closed = code; resolve(seen); });
+  }), ms, `the server to close the extra WebSocket for ${sid}`);
+}
+
+test('an extra WebSocket for an upgraded session: 101, closed at once, the first keeps working', async () => {
+  const s = eio({ transports: ['polling', 'websocket'] });
+  await next(s, 'open');
+  await next(s, 'upgrade', 5000);
+  assert.equal(s.transport.name, 'websocket');
+  let closed = null;
+  s.on('close', (reason) => { closed = reason; });
+  for (let i = 0; i < 3; i++) {
+    const extra = await extraWebSocket(s.id);
+    assert.equal(extra.status, 101, 'accepted');
+    assert.deepEqual(extra.messages, [], 'closed before any message');
+    const echoed = next(s, 'message');
+    s.send(`still-${i}`);
+    assert.equal((await echoed)[0], `still-${i}`);
+  }
+  assert.equal(closed, null);
+  s.close();
+});
+
+test('an extra WebSocket while upgrading (before and after the probe): 101, closed at once; the upgrade completes', async () => {
+  const r = await fetch(`${server.url}${path}?EIO=4&transport=polling`);
+  const sid = JSON.parse((await r.text()).slice(1)).sid;
+  const first = new WebSocket(`${server.url.replace('http', 'ws')}${path}?EIO=4&transport=websocket&sid=${sid}`);
+  const got = [];
+  first.on('message', (m) => got.push(m.toString()));
+  await next(first, 'open');
+  let extra = await extraWebSocket(sid);
+  assert.deepEqual([extra.status, extra.messages], [101, []], 'before the probe');
+  first.send('2probe');
+  await until(() => got.includes('3probe'), 2000, '3probe');
+  extra = await extraWebSocket(sid);
+  assert.deepEqual([extra.status, extra.messages], [101, []], 'after the probe');
+  first.send('5');
+  first.send('4upgraded');
+  await until(() => got.includes('4upgraded'), 2000, 'the echo over the first WebSocket');
+  first.close();
+});
+
+test('a WebSocket for an unknown sid is refused with 400 before the handshake', async () => {
+  const extra = await extraWebSocket('AAAAAAAAAAAAAAAAAAAA');
+  assert.equal(extra.status, 400);
 });

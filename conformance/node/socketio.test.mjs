@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { startServer, next, collect, within, sleep, bytes, plain } from './helpers.mjs';
+import { startServer, next, collect, within, until, sleep, bytes, plain } from './helpers.mjs';
 
 let server;
 const open = new Set();
@@ -95,6 +95,25 @@ for (const setup of Object.keys(TRANSPORTS)) {
     assert.equal(nested.list[1], 'x');
     assert.deepEqual([...bytes(nested.list[2].deep)], [6, 7, 8]);
     close(socket);
+  });
+
+  test(`${setup}: a string with a lone UTF-16 surrogate reaches another client unchanged, and the sender lives on`, async () => {
+    // JSON.stringify writes lone surrogates as escapes ("\ud800"): legal JSON, what text cut in
+    // the middle of an emoji becomes; node's socket.io delivers it as it is.
+    const { socket: sender } = await connect(setup);
+    const { socket: receiver } = await connect(setup);
+    const sent = ['a\ud800b', '\ud83d', 'x\udc00'];
+    const got = collect(receiver, 'broadcast-message');
+    for (const text of sent) sender.emit('broadcast-others', text);
+    await until(() => got.length >= sent.length, 5000, 'the relayed strings');
+    for (const [i, text] of sent.entries()) {
+      assert.equal(got[i].length, 1);
+      assert.ok(got[i][0] === text, `string ${i}: sent ${JSON.stringify(text)}, received ${JSON.stringify(got[i][0])}`);
+    }
+    assert.ok(sender.connected, 'the sender is still connected');
+    assert.equal(await within(sender.emitWithAck('message-with-ack', 'still here'), 5000, 'the ack'), 'still here');
+    close(sender);
+    close(receiver);
   });
 
   test(`${setup}: client-to-server acks carry every argument (callback and emitWithAck)`, async () => {

@@ -1,13 +1,15 @@
 //! The handlers of the contract, the same on every runtime. `conformance/README.md` lists
 //! them; keep the two in step.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 use sockio::{
-    AckError, Binary, ConnectError, Context, HandlerError, Json, NamespaceRef, SocketIo,
-    SocketIoBuilder,
+    AckError, Binary, ConnectError, Context, DisconnectReason, HandlerError, Json, NamespaceRef,
+    SocketIo, SocketIoBuilder,
 };
 
 /// Engine.IO settings of the contract: pingInterval 300 ms, pingTimeout 200 ms, maxPayload
@@ -56,6 +58,58 @@ pub fn socketio(io: SocketIo) -> SocketIo {
         }))
     });
     io
+}
+
+/// How many disconnects `disconnect-reasons` and `disconnects` remember (the latest ones).
+const REASONS_KEPT: usize = 256;
+
+/// `--hostile`: handlers the hostile-peer tests need, in `/`, next to the contract's.
+///
+/// | event | what the server does |
+/// |---|---|
+/// | `ignore` | nothing: its handler returns at once |
+/// | `hang` | its async handler never finishes |
+/// | `stats` | acknowledges with `io.stats()`: `{"sessions", "sockets", "transports", "pending_acks", "socket_tasks"}` |
+/// | `disconnect-reasons` | acknowledges with the reasons of the last 256 disconnects from `/`, oldest first |
+/// | `disconnects` | the same as `[sid, reason]` pairs |
+pub fn hostile(io: &SocketIo) {
+    let log = Arc::new(Mutex::new(VecDeque::<(String, String)>::new()));
+    let ns = io.of("/");
+    let seen = log.clone();
+    ns.on_disconnect(move |ctx: Context, reason: DisconnectReason| {
+        let mut r = seen.lock().unwrap_or_else(|p| p.into_inner());
+        if r.len() == REASONS_KEPT {
+            r.pop_front();
+        }
+        r.push_back((ctx.sid().to_string(), reason.to_string()));
+    });
+    let reasons = log.clone();
+    ns.on("disconnect-reasons", move |_: Context| {
+        let r = reasons.lock().unwrap_or_else(|p| p.into_inner());
+        Json(
+            r.iter()
+                .map(|(_, reason)| reason.clone())
+                .collect::<Vec<_>>(),
+        )
+    });
+    ns.on("disconnects", move |_: Context| {
+        let r = log.lock().unwrap_or_else(|p| p.into_inner());
+        Json(r.iter().cloned().collect::<Vec<_>>())
+    });
+    ns.on("ignore", |_: Context| {});
+    ns.on("hang", |_: Context| async {
+        std::future::pending::<()>().await;
+    });
+    ns.on("stats", |ctx: Context| {
+        let s = ctx.io().stats();
+        Json(json!({
+            "sessions": s.sessions,
+            "sockets": s.sockets,
+            "transports": s.transports,
+            "pending_acks": s.pending_acks,
+            "socket_tasks": s.socket_tasks,
+        }))
+    });
 }
 
 /// The handlers of every namespace; `greet` adds the connect handler that emits `auth`.

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! sockio-conformance-server --port 0 [--runtime tokio] [--engineio | --recovery | --msgpack]
+//!                           [--hostile] [limit flags: see `--help` and `tuning.rs`]
 //! sockio-conformance-server --list-runtimes
 //! ```
 //!
@@ -16,7 +17,10 @@ use std::process::ExitCode;
 
 use sockio::{SocketIo, SocketIoBuilder};
 
+pub use tuning::Tuning;
+
 mod app;
+mod tuning;
 
 #[cfg(feature = "async-std")]
 mod rt_async_std;
@@ -48,24 +52,39 @@ impl Mode {
             Mode::EngineIo => "engineio",
         }
     }
+}
 
-    /// The server for this mode, from a runtime's builder.
-    pub fn build(self, builder: SocketIoBuilder) -> SocketIo {
-        let builder = app::settings(builder);
-        match self {
+/// What the server serves ([`Mode`]) and how ([`Tuning`]: `--hostile` and the limit flags).
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The contract served.
+    pub mode: Mode,
+    /// Settings and handlers added to it for the hostile-peer tests; none by default.
+    pub tuning: Tuning,
+}
+
+impl Setup {
+    /// The server for this setup, from a runtime's builder.
+    pub fn build(&self, builder: SocketIoBuilder) -> SocketIo {
+        let builder = self.tuning.apply(app::settings(builder));
+        let io = match self.mode {
             Mode::SocketIo => app::socketio(builder.build()),
             Mode::SocketIoRecovery => {
                 app::socketio(builder.with_connection_state_recovery().build())
             }
-            Mode::EngineIo => app::engineio(builder.engineio_only().build()),
             Mode::SocketIoMsgPack => app::socketio(builder.parser(sockio::Parser::MsgPack).build()),
+            Mode::EngineIo => return app::engineio(builder.engineio_only().build()),
+        };
+        if self.tuning.hostile {
+            app::hostile(&io);
         }
+        io
     }
 }
 
-/// Serves `mode` on 127.0.0.1:`port` until SIGTERM or SIGINT, calling [`announce`] once
+/// Serves `setup` on 127.0.0.1:`port` until SIGTERM or SIGINT, calling [`announce`] once
 /// listening.
-pub type Serve = fn(mode: Mode, port: u16) -> io::Result<()>;
+pub type Serve = fn(setup: Setup, port: u16) -> io::Result<()>;
 
 /// Every runtime the contract knows, and how this binary serves on it (`None`: not built in).
 /// A runtime lands with a `rt_<name>.rs` module holding its [`Serve`] function, a Cargo
@@ -136,6 +155,7 @@ pub fn announce(addr: SocketAddr, runtime: &str, mode: Mode) -> io::Result<()> {
 
 const USAGE: &str = "\
 usage: sockio-conformance-server --port PORT [--runtime NAME] [--engineio | --recovery | --msgpack]
+                                 [--hostile] [LIMIT FLAGS]
        sockio-conformance-server --list-runtimes
 
   --port PORT       port on 127.0.0.1 (0: any free port; the bound address is printed)
@@ -143,16 +163,28 @@ usage: sockio-conformance-server --port PORT [--runtime NAME] [--engineio | --re
   --engineio        plain Engine.IO: echo every message back
   --recovery        Socket.IO with connection state recovery on (2 minute window)
   --msgpack         Socket.IO with the MessagePack parser (socket.io-msgpack-parser)
-  --list-runtimes   print the runtimes this binary serves on, one per line";
+  --list-runtimes   print the runtimes this binary serves on, one per line
+
+  --hostile         settings and handlers for the hostile-peer tests: pingInterval and
+                    pingTimeout 1000 ms; events ignore, hang, stats, disconnect-reasons,
+                    disconnects
+  --ping-interval-ms MS, --ping-timeout-ms MS
+  --ordered                        async_handlers(false): one event at a time per client
+  --event-backlog pause|disconnect
+  --max-pending-events N, --max-pending-event-bytes N
+  --write-timeout-ms MS, --http-header-timeout-ms MS, --http-body-timeout-ms MS
+  --http-min-body-rate BYTES_PER_S, --max-http-head BYTES, --max-http-connections N
+  --max-rooms-per-socket N";
 
 struct Options {
     port: u16,
     runtime: String,
     mode: Mode,
+    tuning: Tuning,
 }
 
 enum Command {
-    Serve(Options),
+    Serve(Box<Options>),
     ListRuntimes,
     Help,
 }
@@ -161,6 +193,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     let mut port = None;
     let mut runtime = "tokio".to_string();
     let mut mode = Mode::SocketIo;
+    let mut tuning = Tuning::default();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => {
@@ -176,15 +209,23 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
             "--msgpack" => mode = Mode::SocketIoMsgPack,
             "--list-runtimes" => return Ok(Command::ListRuntimes),
             "-h" | "--help" => return Ok(Command::Help),
-            other => return Err(format!("unknown argument: {other}")),
+            other => {
+                if !tuning.parse(other, &mut args)? {
+                    return Err(format!("unknown argument: {other}"));
+                }
+            }
         }
     }
     let port = port.ok_or("--port is required")?;
-    Ok(Command::Serve(Options {
+    if tuning.hostile && mode == Mode::EngineIo {
+        return Err("--hostile needs Socket.IO mode (not --engineio)".into());
+    }
+    Ok(Command::Serve(Box::new(Options {
         port,
         runtime,
         mode,
-    }))
+        tuning,
+    })))
 }
 
 fn main() -> ExitCode {
@@ -227,7 +268,11 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(3);
     };
-    match serve(opts.mode, opts.port) {
+    let setup = Setup {
+        mode: opts.mode,
+        tuning: opts.tuning,
+    };
+    match serve(setup, opts.port) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -4,12 +4,12 @@ use std::io;
 
 use sockio::{ShutdownHandle, SocketIo};
 
-use crate::{announce, Mode};
+use crate::{announce, Setup};
 
-/// Serves `mode` on 127.0.0.1:`port` with `serve_blocking` until SIGTERM or SIGINT, which a
+/// Serves `setup` on 127.0.0.1:`port` with `serve_blocking` until SIGTERM or SIGINT, which a
 /// thread of its own turns into a [`ShutdownHandle::shutdown`].
-pub fn serve(mode: Mode, port: u16) -> io::Result<()> {
-    let io = mode.build(SocketIo::builder().runtime(sockio::runtime::Threaded));
+pub fn serve(setup: Setup, port: u16) -> io::Result<()> {
+    let io = setup.build(SocketIo::builder().runtime(sockio::runtime::Threaded));
     let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
     let shutdown = ShutdownHandle::new();
     let stopped = sockio::shutdown_signal()?;
@@ -20,6 +20,6 @@ pub fn serve(mode: Mode, port: u16) -> io::Result<()> {
             futures_lite::future::block_on(stopped);
             handle.shutdown();
         })?;
-    announce(listener.local_addr()?, "threaded", mode)?;
+    announce(listener.local_addr()?, "threaded", setup.mode)?;
     io.serve_blocking(listener, None, shutdown)
 }

@@ -322,6 +322,7 @@ pub fn run_scenario(scenario: &Scenario) -> Stats {
         gone_sockets: HashSet::new(),
         gone_sessions: HashSet::new(),
         socket_names: HashMap::new(),
+        decoded_ahead: false,
         stats: Stats::default(),
     };
     for op in &scenario.ops {
@@ -354,6 +355,8 @@ struct Fuzz {
     gone_sessions: HashSet<SessionHandle>,
     /// Namespace and sid of every live socket, to keep data with it when it goes away.
     socket_names: HashMap<SocketId, (String, String)>,
+    /// Whether the last message went in decoded ahead (they alternate).
+    decoded_ahead: bool,
     stats: Stats,
 }
 
@@ -423,20 +426,44 @@ impl Fuzz {
             body,
             ..Default::default()
         };
-        self.input(Input::HttpRequest {
-            now: self.now,
-            transport: t,
-            request,
-        });
+        self.decoded_ahead = !self.decoded_ahead;
+        if self.decoded_ahead && method == Method::Post {
+            let limits = self.server.config().decode_limits();
+            let body = crate::DecodedBody::new(&limits, request.body.clone());
+            self.input(Input::HttpRequestDecoded {
+                now: self.now,
+                transport: t,
+                request,
+                body,
+            });
+        } else {
+            self.input(Input::HttpRequest {
+                now: self.now,
+                transport: t,
+                request,
+            });
+        }
     }
 
     fn ws_message(&mut self, n: u8, frame: Frame) {
         if let Some(t) = pick(&self.websockets, n) {
-            self.input(Input::WebSocketMessage {
-                now: self.now,
-                transport: t,
-                frame,
-            });
+            // Every other message is decoded ahead, as a sharing driver does: the server must
+            // not tell the difference.
+            self.decoded_ahead = !self.decoded_ahead;
+            if self.decoded_ahead {
+                let limits = self.server.config().decode_limits();
+                self.input(Input::WebSocketDecoded {
+                    now: self.now,
+                    transport: t,
+                    message: crate::Decoded::new(&limits, frame),
+                });
+            } else {
+                self.input(Input::WebSocketMessage {
+                    now: self.now,
+                    transport: t,
+                    frame,
+                });
+            }
             if let Some(i) = self.upgrades.iter().position(|(w, _)| *w == t) {
                 let (_, h) = self.upgrades[i];
                 if self.server.session_is_websocket(h) == Some(true) {

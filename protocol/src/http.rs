@@ -118,6 +118,20 @@ pub enum WsOut {
     Close,
 }
 
+/// The writing side of a WebSocket connection as a runtime adapter sees it: the messages to
+/// write, in order. The layer above fills it; the adapter's writer drains it.
+pub trait WsOutbox: Send + Sync + 'static {
+    /// The next message to write; `Ready(None)` once there will be none (the layer above let
+    /// go of the connection without a [`WsOut::Close`]: end it).
+    fn poll_next(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<WsOut>>;
+
+    /// The next message if one is waiting (to batch what is ready before a flush).
+    fn try_next(&self) -> Option<WsOut>;
+
+    /// The connection ended: nothing more will be written.
+    fn close(&self);
+}
+
 /// The settings every runtime adapter shares: where the engine lives and how large a request
 /// body or a WebSocket message may be.
 #[derive(Debug, Clone, PartialEq, Eq)]

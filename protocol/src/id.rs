@@ -32,6 +32,26 @@ impl Sid {
         Sid(out)
     }
 
+    /// Draws a new id whose first character is tag `tag` (0 to 63; see [`tag`](Self::tag)),
+    /// the other 19 random (114 bits): a driver that runs several servers side by side names
+    /// the one that made an id, and routes by it.
+    pub fn random_tagged(entropy: &mut dyn Entropy, tag: u8) -> Sid {
+        let mut sid = Sid::random(entropy);
+        sid.0[0] = URL_SAFE[(tag & 63) as usize];
+        sid
+    }
+
+    /// The tag of an id: the value (0 to 63) of its first character in the URL-safe base64
+    /// alphabet. Meaningful for ids drawn with [`random_tagged`](Self::random_tagged).
+    pub fn tag(&self) -> u8 {
+        tag_of(self.0[0])
+    }
+
+    /// The tag (see [`tag`](Self::tag)) of an id received as text, if it has the shape of one.
+    pub fn tag_of_str(s: &str) -> Option<u8> {
+        Sid::parse(s).map(|sid| sid.tag())
+    }
+
     /// Parses an id received from a peer; `None` unless it has the shape of one of ours.
     pub fn parse(s: &str) -> Option<Sid> {
         let b = s.as_bytes();
@@ -51,6 +71,16 @@ impl Sid {
     pub fn as_str(&self) -> &str {
         // Every constructor writes only ASCII from URL_SAFE or checked ASCII.
         std::str::from_utf8(&self.0).expect("sid is ASCII")
+    }
+}
+
+fn tag_of(c: u8) -> u8 {
+    match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'-' => 62,
+        _ => 63,
     }
 }
 
@@ -194,6 +224,17 @@ mod tests {
         assert_eq!(Sid::parse(a.as_str()), Some(a));
         assert_eq!(Sid::parse("short"), None);
         assert_eq!(Sid::parse("aaaaaaaaaaaaaaaaaaa!"), None);
+    }
+
+    #[test]
+    fn tagged_sids_carry_their_tag() {
+        let mut e = Counter(0);
+        for tag in 0..64 {
+            let sid = Sid::random_tagged(&mut e, tag);
+            assert_eq!(sid.tag(), tag);
+            assert_eq!(Sid::tag_of_str(sid.as_str()), Some(tag));
+            assert_eq!(Sid::parse(sid.as_str()), Some(sid));
+        }
     }
 
     #[test]

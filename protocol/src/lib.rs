@@ -85,13 +85,18 @@ pub mod admission;
 pub mod config;
 pub use config::{Config, Cookie, Cors, Parser, RecoveryConfig, SlowConsumer};
 
+pub mod decode;
+pub use decode::{DecodeLimits, Decoded, DecodedBody};
+
 pub mod engineio;
 
 pub mod error;
 pub use error::DecodeError;
 
+pub mod hash;
+
 pub mod http;
-pub use http::{Frame, HttpRequest, HttpResponse, Method, Route, TransportConfig, WsOut};
+pub use http::{Frame, HttpRequest, HttpResponse, Method, Route, TransportConfig, WsOut, WsOutbox};
 
 pub mod id;
 pub use id::{AckId, Entropy, Namespace, Room, SessionHandle, Sid, SocketId, TransportHandle};
@@ -102,7 +107,9 @@ pub use server::{DisconnectReason, Event, Input, Output, Payload, Server, Socket
 mod slab;
 
 pub mod socketio;
-pub use socketio::{Broadcast, BroadcastReport, EmitError, RecoveryData, RecoveryStats, SocketMut};
+pub use socketio::{
+    Broadcast, BroadcastReport, EmitError, RecoveryData, RecoveryStats, RecoveryTransfer, SocketMut,
+};
 
 mod str;
 pub use crate::str::Str;

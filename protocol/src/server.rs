@@ -1,6 +1,6 @@
 //! The [`Server`]: inputs in, outputs out, nothing else.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -8,9 +8,9 @@ use serde_json::Value;
 use smallvec::SmallVec;
 
 use crate::config::{Config, Cors};
-use crate::engineio::payload::decode_payload;
 use crate::engineio::session::{OutPacket, Parked, Phase, Session, Transport};
 use crate::engineio::{Packet as EioPacket, PacketType};
+use crate::hash::{HandleMap, HandleSet};
 use crate::http::{Frame, HttpRequest, HttpResponse, Method};
 use crate::id::{AckId, Entropy, Namespace, Room, SessionHandle, Sid, SocketId, TransportHandle};
 use crate::slab::Slab;
@@ -59,6 +59,34 @@ pub enum Input {
         transport: TransportHandle,
         /// The message.
         frame: Frame,
+    },
+    /// A data message arrived on a WebSocket, decoded ahead with [`Decoded::new`] (on the task
+    /// that read it, without the server): the same as [`Input::WebSocketMessage`] with the
+    /// decoding done.
+    ///
+    /// [`Decoded::new`]: crate::Decoded::new
+    WebSocketDecoded {
+        /// When it arrived.
+        now: Instant,
+        /// Which WebSocket.
+        transport: TransportHandle,
+        /// The decoded message.
+        message: crate::Decoded,
+    },
+    /// An HTTP request whose body (a long-polling POST's payload) was decoded ahead with
+    /// [`DecodedBody::new`]: the same as [`Input::HttpRequest`] with the decoding done (the
+    /// request's own `body` is not read).
+    ///
+    /// [`DecodedBody::new`]: crate::DecodedBody::new
+    HttpRequestDecoded {
+        /// When it arrived.
+        now: Instant,
+        /// The driver's number for this request.
+        transport: TransportHandle,
+        /// The request (its head).
+        request: HttpRequest,
+        /// Its body, decoded.
+        body: crate::DecodedBody,
     },
     /// The driver cannot take more frames for this WebSocket now (its write buffer is full).
     /// Data for the session then waits in the session's queue, under its caps (a full queue
@@ -346,7 +374,7 @@ pub(crate) struct SocketState {
 /// Per-namespace state: connected sockets and rooms.
 #[derive(Debug, Default)]
 pub(crate) struct NamespaceState {
-    pub(crate) sockets: HashSet<SocketId>,
+    pub(crate) sockets: HandleSet<SocketId>,
     pub(crate) rooms: RoomsIndex,
 }
 
@@ -374,7 +402,7 @@ pub struct Server {
     pub(crate) entropy: Box<dyn Entropy>,
     pub(crate) sessions: Slab<Session>,
     by_sid: HashMap<Sid, SessionHandle>,
-    transports: HashMap<TransportHandle, SessionHandle>,
+    transports: HandleMap<TransportHandle, SessionHandle>,
     pub(crate) sockets: Slab<SocketState>,
     socket_by_sid: HashMap<Sid, SocketId>,
     pub(crate) namespaces: HashMap<Namespace, NamespaceState>,
@@ -384,6 +412,8 @@ pub struct Server {
     /// time as `out` runs empty, so a broadcast to N sessions never stages N transmits at once.
     dirty: VecDeque<SessionHandle>,
     pub(crate) scratch: BytesMut,
+    /// The recipients of the broadcast being sent, kept to reuse its allocation.
+    pub(crate) recipients: Vec<SocketId>,
     /// Connection state recovery, when it is on.
     pub(crate) recovery: Option<Box<Recovery>>,
     last_now: Instant,
@@ -416,7 +446,7 @@ impl Server {
             entropy,
             sessions: Slab::new(),
             by_sid: HashMap::new(),
-            transports: HashMap::new(),
+            transports: HandleMap::default(),
             sockets: Slab::new(),
             socket_by_sid: HashMap::new(),
             namespaces: HashMap::new(),
@@ -424,6 +454,7 @@ impl Server {
             out: VecDeque::new(),
             dirty: VecDeque::new(),
             scratch: BytesMut::with_capacity(4096),
+            recipients: Vec::new(),
             recovery,
             last_now: now,
             last_timeout_reason: None,
@@ -452,7 +483,16 @@ impl Server {
                 request,
             } => {
                 self.advance(now);
-                self.on_http(transport, request);
+                self.on_http(transport, request, None);
+            }
+            Input::HttpRequestDecoded {
+                now,
+                transport,
+                request,
+                body,
+            } => {
+                self.advance(now);
+                self.on_http(transport, request, Some(body));
             }
             Input::WebSocketOpen {
                 now,
@@ -468,7 +508,16 @@ impl Server {
                 frame,
             } => {
                 self.advance(now);
-                self.on_ws_message(transport, frame);
+                let message = crate::Decoded::new(&self.config.decode_limits(), frame);
+                self.on_ws_message(transport, message);
+            }
+            Input::WebSocketDecoded {
+                now,
+                transport,
+                message,
+            } => {
+                self.advance(now);
+                self.on_ws_message(transport, message);
             }
             Input::WebSocketBlocked { now, transport } => {
                 self.advance(now);
@@ -482,10 +531,7 @@ impl Server {
                 self.advance(now);
                 self.on_transport_closed(transport);
             }
-            Input::Timeout(now) => {
-                self.advance(now);
-                self.on_timeout();
-            }
+            Input::Timeout(now) => self.advance(now),
         }
     }
 
@@ -518,9 +564,15 @@ impl Server {
     }
 
     /// The error response a driver should give a WebSocket upgrade request instead of
-    /// accepting it (before answering 101), or `None` when the core would take the WebSocket:
-    /// the same checks [`Input::WebSocketOpen`] applies, so that a refused upgrade gets a
-    /// proper HTTP error rather than an opened-then-closed WebSocket.
+    /// accepting it (before answering 101), or `None` when the WebSocket is to be opened and
+    /// handed over with [`Input::WebSocketOpen`]: the request checks that input applies, so
+    /// that a refused upgrade gets a proper HTTP error rather than an opened-then-closed
+    /// WebSocket.
+    ///
+    /// As node's engine.io, a WebSocket naming a live session that cannot take it (already
+    /// upgrading, upgraded, or on WebSocket from the start) is not refused here: it opens,
+    /// and the core closes it at once ([`Transmit::CloseWebSocket`]), leaving the session's
+    /// own transport alone. Only an unknown sid is refused before the handshake.
     pub fn websocket_refusal(&self, req: &HttpRequest) -> Option<HttpResponse> {
         let Ok(cors) = self.cors_headers(req) else {
             return Some(error_response(403, 4, "Forbidden", Vec::new()));
@@ -536,24 +588,13 @@ impl Server {
                 Some(error_response(503, 3, "Server shutting down", cors))
             }
             None => None,
-            Some(sid) => {
-                let s = Sid::parse(&sid)
-                    .and_then(|s| self.by_sid.get(&s))
-                    .and_then(|h| self.session(*h));
-                match s {
-                    None => Some(error_response(400, 1, "Session ID unknown", cors)),
-                    Some(_) if !self.config.allow_upgrades => {
-                        Some(error_response(400, 3, "Bad request", cors))
-                    }
-                    Some(s)
-                        if s.phase == Phase::Open
-                            && matches!(s.transport, Transport::Polling { .. }) =>
-                    {
-                        None
-                    }
-                    Some(_) => Some(error_response(400, 3, "Bad request", cors)),
-                }
+            Some(sid) if self.session_by_sid(&sid).is_none() => {
+                Some(error_response(400, 1, "Session ID unknown", cors))
             }
+            Some(_) if !self.config.allow_upgrades => {
+                Some(error_response(400, 3, "Bad request", cors))
+            }
+            Some(_) => None,
         }
     }
 
@@ -657,9 +698,17 @@ impl Server {
         }
     }
 
+    /// Moves time to `now`, and first fires every timer that came due on the way: whatever the
+    /// input is, a deadline that passed before it arrived has passed (a pong that comes after
+    /// its ping timeout finds the session closed), however late the driver's own timer is.
     fn advance(&mut self, now: Instant) {
         if now > self.last_now {
             self.last_now = now;
+        }
+        let due = self.heap.peek().is_some_and(|(at, _)| at <= now)
+            || self.recovery_deadline().is_some_and(|at| at <= now);
+        if due {
+            self.on_timeout();
         }
     }
 
@@ -740,6 +789,7 @@ impl Server {
             return;
         }
         let closing = s.phase == Phase::Closing;
+        let held = s.timers.get(TimerKind::UpgradeGrace).is_some();
         match &mut s.transport {
             Transport::WebSocket { ws, blocked } => {
                 let (ws, blocked) = (*ws, *blocked);
@@ -769,9 +819,11 @@ impl Server {
             Transport::Upgrading { get, probed, .. } => {
                 if get.is_some() && *probed {
                     // The client may poll once more before it sees the probe answered: every
-                    // GET gets a noop, data waits for the switch.
-                    let parked = get.take().expect("checked above");
-                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                    // GET gets a noop (once its grace is over), data waits for the switch.
+                    if !held {
+                        let parked = get.take().expect("checked above");
+                        self.answer_parked(parked, Bytes::from_static(b"6"));
+                    }
                 } else if get.is_some() && !s.queue.is_empty() {
                     let parked = get.take().expect("checked above");
                     let body = s.queue.drain_payload(&[]);
@@ -801,7 +853,7 @@ impl Server {
 
     // ---- HTTP ------------------------------------------------------------------------------
 
-    fn on_http(&mut self, t: TransportHandle, req: HttpRequest) {
+    fn on_http(&mut self, t: TransportHandle, req: HttpRequest, body: Option<crate::DecodedBody>) {
         let Ok(cors) = self.cors_headers(&req) else {
             return self.http_error(t, 403, 4, "Forbidden", Vec::new());
         };
@@ -837,7 +889,12 @@ impl Server {
         };
         match req.method {
             Method::Get => self.poll_get(h, t, cors),
-            Method::Post => self.poll_post(h, t, req.body, cors),
+            Method::Post => {
+                let body = body.unwrap_or_else(|| {
+                    crate::DecodedBody::new(&self.config.decode_limits(), req.body)
+                });
+                self.poll_post(h, t, body, cors)
+            }
             _ => self.http_error(t, 400, 3, "Bad request", cors),
         }
     }
@@ -906,13 +963,21 @@ impl Server {
 
     fn new_sid(&mut self) -> Sid {
         loop {
-            let sid = Sid::random(&mut *self.entropy);
+            let sid = self.random_sid();
             if !self.by_sid.contains_key(&sid)
                 && !self.socket_by_sid.contains_key(&sid)
                 && !self.is_kept_sid(&sid)
             {
                 return sid;
             }
+        }
+    }
+
+    /// A random id, with this server's tag when it has one.
+    pub(crate) fn random_sid(&mut self) -> Sid {
+        match self.config.sid_tag {
+            Some(tag) => Sid::random_tagged(&mut *self.entropy, tag),
+            None => Sid::random(&mut *self.entropy),
         }
     }
 
@@ -1009,13 +1074,23 @@ impl Server {
             self.http_error(t, 400, 3, "Bad request", headers);
             return self.close(h, DisconnectReason::TransportError);
         }
+        let hold = self.now() + self.config.upgrade_grace;
+        let hold = (!self.config.upgrade_grace.is_zero()).then_some(hold);
         let s = self.session_mut(h).expect("looked up by sid");
+        let parked = Parked {
+            transport: t,
+            headers,
+        };
         match &mut s.transport {
-            Transport::Polling { get } | Transport::Upgrading { get, .. } => {
-                *get = Some(Parked {
-                    transport: t,
-                    headers,
-                });
+            Transport::Polling { get } => *get = Some(parked),
+            Transport::Upgrading { get, probed, .. } => {
+                *get = Some(parked);
+                if *probed {
+                    // The client's `5` may already be on its way on the WebSocket, read by
+                    // another task than this GET: hold the GET a little, so that the answer
+                    // is the 400 any GET after the upgrade gets when the `5` comes first.
+                    s.timers.set(TimerKind::UpgradeGrace, hold);
+                }
             }
             Transport::WebSocket { .. } => unreachable!("checked above"),
         }
@@ -1027,7 +1102,7 @@ impl Server {
         &mut self,
         h: SessionHandle,
         t: TransportHandle,
-        body: Bytes,
+        body: crate::DecodedBody,
         mut headers: Vec<(&'static str, String)>,
     ) {
         let s = self.session(h).expect("looked up by sid");
@@ -1039,12 +1114,11 @@ impl Server {
             self.http_error(t, 400, 3, "Bad request", headers);
             return self.close(h, DisconnectReason::TransportError);
         }
-        if body.len() > self.config.max_payload {
+        if body.too_large {
             self.http_error(t, 413, 3, "Payload too large", headers);
             return self.close(h, DisconnectReason::TransportError);
         }
-        // Each packet is at least one byte plus a separator.
-        let packets = match decode_payload(body, self.config.max_payload / 2 + 1) {
+        let packets = match body.packets {
             Ok(p) => p,
             Err(_) => {
                 self.http_error(t, 400, 3, "Bad request", headers);
@@ -1052,13 +1126,11 @@ impl Server {
             }
         };
         for p in packets {
-            match p {
-                Ok(p) => self.on_eio_packet(h, p),
-                Err(_) => {
-                    self.http_error(t, 400, 3, "Bad request", headers);
-                    return self.close(h, DisconnectReason::ParseError);
-                }
+            if p.eio.is_err() {
+                self.http_error(t, 400, 3, "Bad request", headers);
+                return self.close(h, DisconnectReason::ParseError);
             }
+            self.on_eio_packet(h, p);
             if self.session(h).is_none_or(|s| s.phase != Phase::Open) {
                 break;
             }
@@ -1137,41 +1209,37 @@ impl Server {
         self.mark_dirty(h);
     }
 
-    fn on_ws_message(&mut self, t: TransportHandle, frame: Frame) {
+    fn on_ws_message(&mut self, t: TransportHandle, message: crate::Decoded) {
         let Some(&h) = self.transports.get(&t) else {
             return;
         };
         let Some(s) = self.session(h) else { return };
-        let too_large = frame.len() > self.config.max_payload;
         match s.transport {
             Transport::Upgrading { ws, .. } if ws == t => {
-                if too_large {
+                if message.too_large {
                     self.abort_upgrade(h)
                 } else {
-                    self.on_probe_message(h, t, frame)
+                    self.on_probe_message(h, t, message)
                 }
             }
             Transport::WebSocket { ws, .. } if ws == t && s.phase == Phase::Open => {
-                if too_large {
+                if message.too_large {
                     return self.close(h, DisconnectReason::TransportError);
                 }
-                let packet = match frame {
-                    Frame::Text(b) => match EioPacket::decode_text_bytes(b) {
-                        Ok(p) => p,
-                        Err(_) => return self.close(h, DisconnectReason::ParseError),
-                    },
-                    Frame::Binary(b) => EioPacket::Binary(b),
-                };
-                self.on_eio_packet(h, packet);
+                if message.eio.is_err() {
+                    return self.close(h, DisconnectReason::ParseError);
+                }
+                self.on_eio_packet(h, message);
             }
             _ => {}
         }
     }
 
-    fn on_probe_message(&mut self, h: SessionHandle, t: TransportHandle, frame: Frame) {
-        let text: &[u8] = match &frame {
-            Frame::Text(b) => b,
-            Frame::Binary(_) => b"",
+    fn on_probe_message(&mut self, h: SessionHandle, t: TransportHandle, message: crate::Decoded) {
+        let text: &[u8] = match &message.eio {
+            Ok(EioPacket::Text(PacketType::Ping, data)) if data.as_str() == "probe" => b"2probe",
+            Ok(EioPacket::Text(PacketType::Upgrade, data)) if data.is_empty() => b"5",
+            _ => b"",
         };
         let s = self.session_mut(h).expect("caller checked");
         let Transport::Upgrading { get, probed, .. } = &mut s.transport else {
@@ -1193,8 +1261,18 @@ impl Server {
                     blocked: false,
                 };
                 s.timers.set(TimerKind::Upgrade, None);
+                s.timers.set(TimerKind::UpgradeGrace, None);
                 if let Some(parked) = parked {
-                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                    // Only a GET that came after the probe can still be parked here (the one
+                    // parked before got its noop with the probe's answer), held for its grace:
+                    // from the `5` on the session is on WebSocket, and it gets the answer of
+                    // any GET sent after the `5`.
+                    self.transports.remove(&parked.transport);
+                    let response = error_response(400, 3, "Bad request", parked.headers);
+                    self.transmit(Transmit::Http {
+                        transport: parked.transport,
+                        response,
+                    });
                 }
                 self.mark_dirty(h);
             }
@@ -1210,6 +1288,7 @@ impl Server {
         let ws = *ws;
         s.transport = Transport::Polling { get: get.take() };
         s.timers.set(TimerKind::Upgrade, None);
+        s.timers.set(TimerKind::UpgradeGrace, None);
         self.transports.remove(&ws);
         self.transmit(Transmit::CloseWebSocket { transport: ws });
         self.mark_dirty(h);
@@ -1242,10 +1321,15 @@ impl Server {
                 if get.as_ref().is_some_and(|p| p.transport == t) =>
             {
                 *get = None;
+                if s.timers.get(TimerKind::UpgradeGrace).is_some() {
+                    s.timers.set(TimerKind::UpgradeGrace, None);
+                    self.mark_dirty(h);
+                }
             }
             Transport::Upgrading { get, ws, .. } if *ws == t => {
                 s.transport = Transport::Polling { get: get.take() };
                 s.timers.set(TimerKind::Upgrade, None);
+                s.timers.set(TimerKind::UpgradeGrace, None);
                 self.mark_dirty(h);
             }
             Transport::WebSocket { ws, .. } if *ws == t => {
@@ -1284,17 +1368,21 @@ impl Server {
             if s.phase == Phase::Closed {
                 return;
             }
+            let due = s.timers.get(kind).unwrap_or(now);
             s.timers.set(kind, None);
             self.last_timeout_reason = Some(kind);
             match kind {
                 TimerKind::Ping => {
+                    let timeout = self.config.ping_timeout;
                     s.timers
-                        .set(TimerKind::Pong, Some(now + self.config.ping_timeout));
+                        .set(TimerKind::Pong, Some(pong_deadline(due, now, timeout)));
                     s.queue
                         .push_control(OutPacket::Text(Bytes::from_static(b"2")));
                 }
                 TimerKind::Pong => self.close(h, DisconnectReason::PingTimeout),
                 TimerKind::Upgrade => self.abort_upgrade(h),
+                // The held GET gets its noop when the session is flushed.
+                TimerKind::UpgradeGrace => {}
                 TimerKind::Connect => {
                     let connected = s.sockets.iter().any(|id| {
                         self.sockets
@@ -1345,7 +1433,14 @@ impl Server {
 
     // ---- Engine.IO and Socket.IO packets ---------------------------------------------------
 
-    fn on_eio_packet(&mut self, h: SessionHandle, p: EioPacket) {
+    /// An Engine.IO packet that decoded (`message.eio` is `Ok`).
+    fn on_eio_packet(&mut self, h: SessionHandle, message: crate::Decoded) {
+        let crate::Decoded {
+            eio, sio, inline, ..
+        } = message;
+        let Ok(p) = eio else {
+            return self.close(h, DisconnectReason::ParseError);
+        };
         match p {
             EioPacket::Text(PacketType::Message, text) if self.config.engineio_only => {
                 let frame = Frame::Text(text.into_bytes());
@@ -1358,8 +1453,8 @@ impl Server {
             EioPacket::Text(PacketType::Message, _) if self.inline_binary() => {
                 self.close(h, DisconnectReason::ParseError)
             }
-            EioPacket::Binary(b) if self.inline_binary() => self.on_msgpack(h, b),
-            EioPacket::Text(PacketType::Message, text) => self.on_sio_text(h, text),
+            EioPacket::Binary(b) if self.inline_binary() => self.on_msgpack(h, b, inline),
+            EioPacket::Text(PacketType::Message, text) => self.on_sio_text(h, text, sio),
             EioPacket::Binary(b) => self.on_sio_binary(h, b),
             EioPacket::Text(PacketType::Pong, _) => {
                 let interval = self.config.ping_interval;
@@ -1387,6 +1482,12 @@ impl Server {
                 self.mark_dirty(h);
             }
             EioPacket::Text(PacketType::Close, _) => {
+                // As node's engine.io: a client that closes over long-polling gets its parked
+                // GET back with a noop, not with the close packet of a server-side close (it
+                // is the one closing; the GET only has to end).
+                if let Some(parked) = self.session_mut(h).and_then(Session::take_parked) {
+                    self.answer_parked(parked, Bytes::from_static(b"6"));
+                }
                 self.close(h, DisconnectReason::TransportClose)
             }
             EioPacket::Text(PacketType::Noop, _) => {}
@@ -1396,7 +1497,13 @@ impl Server {
         }
     }
 
-    fn on_sio_text(&mut self, h: SessionHandle, text: Str) {
+    /// A Socket.IO packet in a text message; `decoded` is its decoding when done ahead.
+    fn on_sio_text(
+        &mut self,
+        h: SessionHandle,
+        text: Str,
+        decoded: Option<Result<SioPacket, crate::DecodeError>>,
+    ) {
         let limits = Limits {
             max_attachments: self.config.max_attachments,
         };
@@ -1405,7 +1512,8 @@ impl Server {
         if s.reassembly.is_some() {
             return self.close(h, DisconnectReason::ParseError);
         }
-        let packet = match SioPacket::decode(&text, limits) {
+        let decoded = decoded.unwrap_or_else(|| SioPacket::decode(&text, limits));
+        let packet = match decoded {
             Ok(p) => p,
             Err(_) => return self.close(h, DisconnectReason::ParseError),
         };
@@ -1434,13 +1542,17 @@ impl Server {
         }
     }
 
-    /// A packet of the MessagePack parser: one binary message, binary data inline.
-    fn on_msgpack(&mut self, h: SessionHandle, b: Bytes) {
-        let limits = crate::socketio::msgpack::MsgpackLimits {
-            max_attachments: self.config.max_attachments,
-            max_attachment_bytes: self.config.max_attachment_bytes,
-        };
-        match crate::socketio::msgpack::decode(&b, limits) {
+    /// A packet of the MessagePack parser: one binary message, binary data inline (decoded
+    /// ahead by the driver, or here).
+    fn on_msgpack(
+        &mut self,
+        h: SessionHandle,
+        b: Bytes,
+        decoded: Option<Result<(SioPacket, Attachments), crate::DecodeError>>,
+    ) {
+        let limits = self.config.msgpack_limits();
+        let decoded = decoded.unwrap_or_else(|| crate::socketio::msgpack::decode(&b, limits));
+        match decoded {
             Ok((packet, attachments)) => self.dispatch(h, packet, attachments),
             Err(_) => self.close(h, DisconnectReason::ParseError),
         }
@@ -1920,6 +2032,17 @@ fn error_response(
     let mut r = HttpResponse::engine_error(status, code, message);
     r.headers.splice(0..0, headers);
     r
+}
+
+/// When the pong for a ping due at `due` and sent at `now` must have come: `ping_timeout`
+/// after the ping's due time, not after the moment a timer got round to it, so that a driver
+/// whose timer wakes a little late (tokio rounds to the millisecond) does not give the client
+/// that much longer than the reference server. Lateness beyond a tenth of the timeout is a
+/// stalled server, not a rounding: the client is not charged for it (it keeps at least 90% of
+/// the timeout to answer a ping it has just been sent).
+fn pong_deadline(due: Instant, now: Instant, ping_timeout: Duration) -> Instant {
+    let late = now.saturating_duration_since(due);
+    due + late.saturating_sub(ping_timeout / 10) + ping_timeout
 }
 
 fn to_frame(p: OutPacket) -> Frame {

@@ -15,6 +15,9 @@ pub enum TimerKind {
     Pong,
     /// The upgrade to WebSocket must have completed.
     Upgrade,
+    /// A GET that arrived during the upgrade, after the probe, is answered with a noop unless
+    /// the upgrade completed first.
+    UpgradeGrace,
     /// The client must have connected to a namespace.
     Connect,
     /// A closing polling session waits this long for a last GET to deliver its close packet.
@@ -23,13 +26,14 @@ pub enum TimerKind {
     Ack,
 }
 
-const KINDS: usize = 6;
+const KINDS: usize = 7;
 
 impl TimerKind {
     const ALL: [TimerKind; KINDS] = [
         TimerKind::Ping,
         TimerKind::Pong,
         TimerKind::Upgrade,
+        TimerKind::UpgradeGrace,
         TimerKind::Connect,
         TimerKind::Linger,
         TimerKind::Ack,

@@ -2,8 +2,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use common::{Client, Harness, Mode};
+use sockio_protocol::config::DEFAULT_UPGRADE_GRACE;
 use sockio_protocol::http::{Frame, HttpRequest, Method};
 use sockio_protocol::{Config, Input, Payload};
 
@@ -171,7 +174,7 @@ fn websocket_for_unknown_or_websocket_session_is_closed() {
 }
 
 #[test]
-fn a_get_sent_after_the_probe_gets_a_noop_at_once() {
+fn a_get_sent_after_the_probe_gets_a_noop_after_the_grace() {
     let mut h = Harness::new(Config::default());
     let mut c = Client::polling(&mut h);
     let id = c.connect(&mut h, "/", None);
@@ -193,12 +196,17 @@ fn a_get_sent_after_the_probe_gets_a_noop_at_once() {
         frame: Frame::Text(Bytes::from_static(b"2probe")),
     });
     assert_eq!(&h.http[&first].body[..], b"6", "the parked GET is released");
-    // The client saw the noop before the probe's answer and polled once more.
+    // The client saw the noop before the probe's answer and polled once more: that GET is
+    // held for the upgrade grace (a `5` may be on its way), then gets its noop.
     let second = h.request(Method::Get, &q, Bytes::new());
+    assert!(!h.http.contains_key(&second), "held for the grace");
+    h.advance(DEFAULT_UPGRADE_GRACE - Duration::from_millis(1));
+    assert!(!h.http.contains_key(&second), "held for the grace");
+    h.advance(Duration::from_millis(1));
     assert_eq!(
         &h.http[&second].body[..],
         b"6",
-        "a GET after the probe is not parked"
+        "a GET after the probe gets a noop once the grace is over"
     );
     h.server
         .socket(id)

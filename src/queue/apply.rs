@@ -21,9 +21,9 @@ pub(super) fn apply(engine: &Arc<Engine>, message: QueueMessage) {
             volatile,
             callback: None,
         } => {
-            engine.drive(|st| {
-                deliver_local(st, &namespace, &rooms, &except, &skip, volatile, &payload)
-            });
+            deliver_local(
+                engine, &namespace, &rooms, &except, &skip, volatile, &payload,
+            );
         }
         QueueMessage::Emit {
             namespace,
@@ -40,72 +40,86 @@ pub(super) fn apply(engine: &Arc<Engine>, message: QueueMessage) {
             sid,
             namespace,
             room,
-        } => engine.drive(|st| {
-            if let Some(mut s) = find(st, &sid, &namespace).and_then(|id| st.server.socket(id)) {
-                s.join(room);
-            }
-        }),
+        } => {
+            engine.drive_sid(&sid, |st| {
+                if let Some(mut s) = find(st, &sid, &namespace).and_then(|id| st.server.socket(id))
+                {
+                    s.join(room);
+                }
+            });
+        }
         QueueMessage::LeaveRoom {
             sid,
             namespace,
             room,
-        } => engine.drive(|st| {
-            if let Some(mut s) = find(st, &sid, &namespace).and_then(|id| st.server.socket(id)) {
-                s.leave(&room);
-            }
-        }),
-        QueueMessage::CloseRoom { namespace, room } => {
-            engine.drive(|st| st.server.close_room(&namespace, &room))
+        } => {
+            engine.drive_sid(&sid, |st| {
+                if let Some(mut s) = find(st, &sid, &namespace).and_then(|id| st.server.socket(id))
+                {
+                    s.leave(&room);
+                }
+            });
         }
-        QueueMessage::Disconnect { sid, namespace } => engine.drive(|st| {
-            if let Some(s) = find(st, &sid, &namespace).and_then(|id| st.server.socket(id)) {
-                s.disconnect();
-            }
-        }),
+        QueueMessage::CloseRoom { namespace, room } => {
+            engine.drive_all(|st| st.server.close_room(&namespace, &room));
+        }
+        QueueMessage::Disconnect { sid, namespace } => {
+            engine.drive_sid(&sid, |st| {
+                if let Some(s) = find(st, &sid, &namespace).and_then(|id| st.server.socket(id)) {
+                    s.disconnect();
+                }
+            });
+        }
         QueueMessage::JoinRooms {
             namespace,
             rooms,
             except,
             join,
-        } => engine.drive(|st| {
-            for id in selected(st, &namespace, &rooms, &except, &[]) {
-                if let Some(mut s) = st.server.socket(id) {
-                    for r in &join {
-                        s.join(r.as_str());
+        } => {
+            engine.drive_all(|st| {
+                for id in selected(st, &namespace, &rooms, &except, &[]) {
+                    if let Some(mut s) = st.server.socket(id) {
+                        for r in &join {
+                            s.join(r.as_str());
+                        }
                     }
                 }
-            }
-        }),
+            });
+        }
         QueueMessage::LeaveRooms {
             namespace,
             rooms,
             except,
             leave,
-        } => engine.drive(|st| {
-            for id in selected(st, &namespace, &rooms, &except, &[]) {
-                if let Some(mut s) = st.server.socket(id) {
-                    for r in &leave {
-                        s.leave(r);
+        } => {
+            engine.drive_all(|st| {
+                for id in selected(st, &namespace, &rooms, &except, &[]) {
+                    if let Some(mut s) = st.server.socket(id) {
+                        for r in &leave {
+                            s.leave(r);
+                        }
                     }
                 }
-            }
-        }),
+            });
+        }
         QueueMessage::DisconnectSockets {
             namespace,
             rooms,
             except,
             close,
-        } => engine.drive(|st| {
-            for id in selected(st, &namespace, &rooms, &except, &[]) {
-                if close {
-                    if let Some(session) = st.server.socket_info(id).map(|i| i.session) {
-                        st.server.close_session(session);
+        } => {
+            engine.drive_all(|st| {
+                for id in selected(st, &namespace, &rooms, &except, &[]) {
+                    if close {
+                        if let Some(session) = st.server.socket_info(id).map(|i| i.session) {
+                            st.server.close_session(session);
+                        }
+                    } else if let Some(s) = st.server.socket(id) {
+                        s.disconnect();
                     }
-                } else if let Some(s) = st.server.socket(id) {
-                    s.disconnect();
                 }
-            }
-        }),
+            });
+        }
         QueueMessage::Callback { .. } => {
             tracing::debug!("a callback message reached the server; the queue handles those");
         }
@@ -125,7 +139,7 @@ fn emit_with_remote_ack(
 ) {
     let deadline = Instant::now() + engine.ack_timeout;
     let queue = engine.queue.clone();
-    engine.drive(|st| {
+    engine.drive_all(|st| {
         for id in selected(st, namespace, rooms, except, skip) {
             let Some(mut s) = st.server.socket(id) else {
                 continue;

@@ -48,7 +48,7 @@ impl crate::SocketIo {
 }
 
 /// Connects an adapter's transport callbacks to the engine. The adapters share this shape
-/// (`Handlers` with `on_request`/`on_websocket`, `WsInbound`, `WsOut`), so one definition
+/// (`Handlers` with `on_request`/`on_websocket`, `WsInbound`, `WsOutbox`), so one definition
 /// serves all of them.
 macro_rules! adapter_glue {
     ($adapter:ident) => {
@@ -64,15 +64,14 @@ macro_rules! adapter_glue {
                         engine.check_websocket(req)
                     })
                 },
-                on_websocket: std::sync::Arc::new(
-                    move |req, outgoing: async_channel::Sender<$adapter::WsOut>| {
-                        let t = ws_engine.ws_open(req, std::sync::Arc::new(outgoing));
-                        let mut inbound = crate::engine::WsInbound::new(ws_engine.clone(), t);
-                        let inbound: $adapter::WsInbound =
-                            Box::new(move |frame| inbound.message(frame));
-                        inbound
-                    },
-                ),
+                on_websocket: std::sync::Arc::new(move |req| {
+                    let (t, outbox) = ws_engine.ws_open(req);
+                    let mut inbound = crate::engine::WsInbound::new(ws_engine.clone(), t);
+                    let inbound: $adapter::WsInbound =
+                        Box::new(move |frame| inbound.message(frame));
+                    let outbox: std::sync::Arc<dyn sockio_protocol::WsOutbox> = outbox;
+                    (inbound, outbox)
+                }),
             }
         }
     };

@@ -739,9 +739,10 @@ impl Client {
 
     /// Upgrades to WebSocket: probe, let the parked GET come back, then `5`.
     ///
-    /// Polling is paused before the probe rather than after its answer, as socket.io-client
-    /// does: the server releases the parked GET with one noop when the probe arrives, and a
-    /// GET issued after that noop would stay parked until the next ping.
+    /// Polling is paused before the probe rather than after its answer (socket.io-client
+    /// pauses on the answer): the server releases the parked GET with one noop when the probe
+    /// arrives, and a GET issued after the probe is held for the upgrade grace (50 ms) before
+    /// its noop, which would only make the upgrade slower.
     fn upgrade(&mut self) {
         let sid = self.eio_sid.clone();
         let (mut ws, control) = self.ws_connect(Some(&sid));

@@ -4,7 +4,9 @@
 //!
 //! The cases are written once, in `cases/`, as functions taking an [`Rt`]. [`runtime_suite!`]
 //! generates one test per case and transport for a runtime, as `RUNTIME::CASE::TRANSPORT`
-//! (for instance `threaded::rooms_join_leave_close::upgrade`). A runtime joins the suite with
+//! (for instance `threaded::rooms_join_leave_close::upgrade`), and one per runtime for the
+//! cases that speak raw HTTP and WebSocket themselves, as `RUNTIME::CASE::raw` (for instance
+//! `smol::client_close_over_polling::raw`). A runtime joins the suite with
 //! one line below, naming its Cargo feature, its runtime value, and a function in
 //! `common/serve.rs` that serves a `SocketIo` on it in the background.
 
@@ -34,6 +36,7 @@ macro_rules! runtime_suite {
             }
 
             cases::for_each_case!(tests_per_transport);
+            cases::for_each_raw_case!(tests_once);
         }
     };
 }
@@ -56,6 +59,20 @@ macro_rules! tests_per_transport {
                 #[test]
                 fn upgrade() {
                     crate::cases::$module::$case(&super::rt(crate::Transport::Upgrade));
+                }
+            }
+        )*
+    };
+}
+
+/// One test for each case function that picks no client transport.
+macro_rules! tests_once {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[test]
+                fn raw() {
+                    crate::cases::$module::$case(&super::rt(crate::Transport::WebSocket));
                 }
             }
         )*

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sockio_threaded::{
     serve, Frame, Handlers, HttpHandler, HttpRequest, HttpResponse, ServerConfig, ShutdownHandle,
-    WsInbound, WsOut,
+    WsInbound, WsOut, WsOutbox,
 };
 use tungstenite::WebSocket;
 
@@ -65,7 +65,8 @@ pub fn echo_handlers(
                 body: "refused".into(),
             })
         }),
-        on_websocket: Arc::new(move |req, outgoing: async_channel::Sender<WsOut>| {
+        on_websocket: Arc::new(move |req| {
+            let (outgoing, outbox) = ChanOutbox::new();
             // Frames go through a channel to the echoing task; dropping the sender (the
             // adapter drops the inbound when the connection ends) closes it.
             let (in_tx, incoming) = async_channel::unbounded::<Frame>();
@@ -97,7 +98,8 @@ pub fn echo_handlers(
                 let _ = in_tx.try_send(frame);
                 None
             });
-            inbound
+            let outbox: Arc<dyn WsOutbox> = Arc::new(outbox);
+            (inbound, outbox)
         }),
     }
 }
@@ -227,4 +229,49 @@ pub fn websocket(addr: SocketAddr) -> WebSocket<TcpStream> {
     let (ws, resp) = tungstenite::client(url, stream).unwrap();
     assert_eq!(resp.status(), 101);
     ws
+}
+
+/// A pending read of the next message.
+type NextMessage = std::pin::Pin<Box<dyn std::future::Future<Output = Option<WsOut>> + Send>>;
+
+/// The writing side handed to the adapter, filled through a channel (as a test handler sends
+/// frames at its own pace): the adapter writes what the channel hands out.
+pub struct ChanOutbox {
+    rx: async_channel::Receiver<WsOut>,
+    waiting: std::sync::Mutex<Option<NextMessage>>,
+}
+
+impl ChanOutbox {
+    /// A bounded channel (16 messages, as the engine's outbox) and the outbox reading it.
+    pub fn new() -> (async_channel::Sender<WsOut>, ChanOutbox) {
+        let (tx, rx) = async_channel::bounded(16);
+        let outbox = ChanOutbox {
+            rx,
+            waiting: std::sync::Mutex::new(None),
+        };
+        (tx, outbox)
+    }
+}
+
+impl WsOutbox for ChanOutbox {
+    fn poll_next(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<WsOut>> {
+        let mut waiting = self.waiting.lock().unwrap();
+        let fut = waiting.get_or_insert_with(|| {
+            let rx = self.rx.clone();
+            Box::pin(async move { rx.recv().await.ok() })
+        });
+        let r = fut.as_mut().poll(cx);
+        if r.is_ready() {
+            *waiting = None;
+        }
+        r
+    }
+
+    fn try_next(&self) -> Option<WsOut> {
+        self.rx.try_recv().ok()
+    }
+
+    fn close(&self) {
+        self.rx.close();
+    }
 }

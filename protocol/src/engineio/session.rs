@@ -37,9 +37,11 @@ pub(crate) struct Parked {
 pub(crate) enum Transport {
     /// Long-polling, with at most one parked GET.
     Polling { get: Option<Parked> },
-    /// Polling while a WebSocket is probing. Once probed, every GET is answered with a noop at
-    /// once (the client may have sent one more before it saw the probe's answer) and data
-    /// waits for the switch.
+    /// Polling while a WebSocket is probing. Once probed, data waits for the switch: the GET
+    /// parked then gets a noop at once, and a GET arriving later (the client may send one more
+    /// before it sees the probe's answer) is held for the upgrade grace (its
+    /// [`TimerKind::UpgradeGrace`](crate::time::TimerKind::UpgradeGrace) runs), then gets a
+    /// noop, or the 400 of a GET after the upgrade when the `5` came first.
     Upgrading {
         get: Option<Parked>,
         ws: TransportHandle,

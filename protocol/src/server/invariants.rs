@@ -49,9 +49,15 @@ impl Server {
                     );
                     if let Some(p) = get {
                         assert_eq!(self.transports.get(&p.transport), Some(&h), "parked GET");
-                        assert!(!*probed, "a GET is parked after the probe (owed a noop)");
-                        assert!(s.queue.is_empty(), "a GET is parked while data waits");
+                        if !*probed {
+                            assert!(s.queue.is_empty(), "a GET is parked while data waits");
+                        }
                     }
+                    assert_eq!(
+                        s.timers.get(TimerKind::UpgradeGrace).is_some(),
+                        *probed && get.is_some(),
+                        "a GET after the probe is parked exactly while its grace runs"
+                    );
                 }
                 Transport::WebSocket { ws, blocked } => {
                     assert_eq!(self.transports.get(ws), Some(&h), "WebSocket");
@@ -64,6 +70,12 @@ impl Server {
                         );
                     }
                 }
+            }
+            if !matches!(s.transport, Transport::Upgrading { .. }) {
+                assert!(
+                    s.timers.get(TimerKind::UpgradeGrace).is_none(),
+                    "upgrade grace without an upgrade"
+                );
             }
             match s.phase {
                 Phase::Open => {

@@ -1,11 +1,10 @@
 //! [`Broadcast`]: resolve recipients once, encode once, share the bytes.
 
-use std::collections::HashSet;
-
 use smallvec::SmallVec;
 
 use crate::config::SlowConsumer;
 use crate::engineio::session::OutPacket;
+use crate::hash::HandleSet;
 use crate::id::{Room, SessionHandle, SocketId};
 use crate::server::{Payload, Server};
 use crate::socketio::PacketKind;
@@ -72,41 +71,67 @@ impl<'a> Broadcast<'a> {
 
     /// The recipients, sorted and without duplicates.
     pub fn sockets(&self) -> Vec<SocketId> {
+        let mut out = Vec::new();
+        self.recipients(&mut out);
+        out.sort_unstable();
+        out
+    }
+
+    /// Collects the recipients into `out`, each once, in no particular order.
+    fn recipients(&self, out: &mut Vec<SocketId>) {
+        out.clear();
         let Some(ns) = self.server.namespaces.get(self.namespace.as_str()) else {
-            return Vec::new();
+            return;
         };
-        let mut out: Vec<SocketId> = if self.rooms.is_empty() {
-            ns.sockets.iter().copied().collect()
-        } else {
-            let mut v = Vec::new();
-            for r in &self.rooms {
-                if let Some(m) = ns.rooms.members(r) {
-                    v.extend(m.iter().copied());
+        let excluded = |id: &SocketId| {
+            self.skip.contains(id)
+                || self
+                    .except
+                    .iter()
+                    .any(|r| ns.rooms.members(r).is_some_and(|m| m.contains(id)))
+        };
+        let no_exclusions = self.skip.is_empty() && self.except.is_empty();
+        match self.rooms.as_slice() {
+            [] if no_exclusions => out.extend(ns.sockets.iter().copied()),
+            [] => out.extend(ns.sockets.iter().copied().filter(|id| !excluded(id))),
+            [room] => {
+                if let Some(m) = ns.rooms.members(room) {
+                    out.extend(
+                        m.iter()
+                            .copied()
+                            .filter(|id| no_exclusions || !excluded(id)),
+                    );
                 }
             }
-            v
-        };
-        out.sort_unstable();
-        out.dedup();
-        let excluded: HashSet<SocketId> = self
-            .except
-            .iter()
-            .filter_map(|r| ns.rooms.members(r))
-            .flat_map(|m| m.iter().copied())
-            .chain(self.skip.iter().copied())
-            .collect();
-        if !excluded.is_empty() {
-            out.retain(|id| !excluded.contains(id));
+            rooms => {
+                // A socket in several of the rooms gets the packet once.
+                let mut seen = HandleSet::default();
+                for r in rooms {
+                    if let Some(m) = ns.rooms.members(r) {
+                        for id in m {
+                            if seen.insert(*id) && (no_exclusions || !excluded(id)) {
+                                out.push(*id);
+                            }
+                        }
+                    }
+                }
+            }
         }
-        out
     }
 
     /// Encodes the event once and queues it for every recipient. With connection state
     /// recovery on, a broadcast that is not volatile carries an offset and is kept for
     /// replay, even with no recipient connected right now.
-    pub fn emit(self, payload: &Payload) -> BroadcastReport {
-        let recipients = self.sockets();
-        let server = self.server;
+    pub fn emit(mut self, payload: &Payload) -> BroadcastReport {
+        let mut recipients = std::mem::take(&mut self.server.recipients);
+        self.recipients(&mut recipients);
+        let report = self.emit_to(payload, &recipients);
+        self.server.recipients = recipients;
+        report
+    }
+
+    fn emit_to(&mut self, payload: &Payload, recipients: &[SocketId]) -> BroadcastReport {
+        let server = &mut *self.server;
         let mut report = BroadcastReport::default();
         let logged = if self.volatile {
             None
@@ -141,7 +166,7 @@ impl<'a> Broadcast<'a> {
         let parts = 1 + attachments.len();
         let bytes = text.len() + attachments.iter().map(|a| a.len()).sum::<usize>();
         let mut slow: SmallVec<[SessionHandle; 4]> = SmallVec::new();
-        for id in recipients {
+        for &id in recipients {
             let Some(h) = server.socket_state(id).map(|st| st.session) else {
                 continue;
             };

@@ -13,5 +13,5 @@ pub use binary::{is_placeholder, placeholder, Reassembly};
 pub use broadcast::{Broadcast, BroadcastReport};
 pub use json::RawJson;
 pub use packet::{Packet, PacketKind};
-pub use recovery::{RecoveryData, RecoveryStats};
+pub use recovery::{RecoveryData, RecoveryStats, RecoveryTransfer};
 pub use socket::{EmitError, RoomsFull, SocketMut};

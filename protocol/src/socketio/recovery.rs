@@ -95,6 +95,9 @@ pub(crate) struct Recovery {
     /// one event of one namespace.
     next_seq: u64,
     stores: HashMap<Namespace, Store>,
+    /// Sockets taken in from another server ([`Server::import_recovery`]), waiting for their
+    /// client's CONNECT, with when they came.
+    imported: Vec<(Instant, Namespace, Restored)>,
 }
 
 impl fmt::Debug for Recovery {
@@ -187,6 +190,34 @@ impl fmt::Debug for Restoring {
     }
 }
 
+/// A disconnected socket moving from the server that kept it to the one its client came
+/// back to ([`Server::export_recovery`], [`Server::import_recovery`]): for drivers that run
+/// several servers side by side (shards).
+pub struct RecoveryTransfer {
+    namespace: Namespace,
+    restored: Restored,
+}
+
+impl fmt::Debug for RecoveryTransfer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecoveryTransfer")
+            .field("namespace", &self.namespace)
+            .field("sid", &self.restored.sid)
+            .field("missed", &self.restored.restoring.missed.len())
+            .finish()
+    }
+}
+
+impl RecoveryTransfer {
+    /// The socket's sid, which it keeps.
+    pub fn sid(&self) -> Sid {
+        self.restored.sid
+    }
+}
+
+/// How long an imported socket waits for its client's CONNECT.
+const IMPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The state a recovered socket gets back.
 pub(crate) struct Restored {
     pub(crate) sid: Sid,
@@ -205,6 +236,7 @@ impl Recovery {
             epoch,
             next_seq: 1,
             stores: HashMap::new(),
+            imported: Vec::new(),
         }
     }
 
@@ -428,6 +460,18 @@ impl Store {
     }
 }
 
+/// The pid and offset of a CONNECT's auth, when it asks for recovery.
+fn recovery_auth(auth: Option<&Value>) -> Option<(&str, Option<&str>)> {
+    let auth = auth?.as_object()?;
+    let pid = auth.get("pid")?.as_str()?;
+    let offset = match auth.get("offset") {
+        None => None,
+        Some(Value::String(o)) => Some(o.as_str()),
+        Some(_) => return None,
+    };
+    Some((pid, offset))
+}
+
 /// Writes `json` (an array) with `offset` appended as its last element; false when `json` is
 /// not an array, in which case nothing useful was written.
 fn write_with_offset(out: &mut BytesMut, json: &[u8], offset: &str) -> bool {
@@ -470,7 +514,7 @@ impl Server {
     /// A fresh private id for a new socket, when recovery is on.
     pub(crate) fn new_pid(&mut self) -> Option<Sid> {
         self.recovery.as_ref()?;
-        Some(Sid::random(&mut *self.entropy))
+        Some(self.random_sid())
     }
 
     /// The JSON of a CONNECT reply.
@@ -588,25 +632,68 @@ impl Server {
         Some(text)
     }
 
-    /// Restores a socket when a CONNECT's auth names a kept one (`{"pid": …, "offset": …}`).
+    /// Restores a socket when a CONNECT's auth names a kept one (`{"pid": …, "offset": …}`),
+    /// here or imported from another server.
     pub(crate) fn try_restore(
         &mut self,
         namespace: &str,
         auth: Option<&Value>,
     ) -> Option<Restored> {
-        let auth = auth?.as_object()?;
-        let pid = auth.get("pid")?.as_str()?;
-        let offset = match auth.get("offset") {
-            None => None,
-            Some(Value::String(o)) => Some(o.as_str()),
-            Some(_) => return None,
-        };
+        let (pid, offset) = recovery_auth(auth)?;
         let now = self.now();
-        let restored = self.recovery_mut()?.restore(namespace, pid, offset, now)?;
+        let recovery = self.recovery_mut()?;
+        recovery
+            .imported
+            .retain(|(at, _, _)| now.saturating_duration_since(*at) < IMPORT_WAIT);
+        let imported = recovery
+            .imported
+            .iter()
+            .position(|(_, ns, r)| ns.as_str() == namespace && r.pid.as_str() == pid);
+        let restored = match imported {
+            Some(i) => recovery.imported.swap_remove(i).2,
+            None => recovery.restore(namespace, pid, offset, now)?,
+        };
         if self.socket_by_sid(restored.sid.as_str()).is_some() {
             return None; // cannot happen: the sid left with its socket
         }
         Some(restored)
+    }
+
+    /// Takes out the socket a CONNECT's `auth` (`{"pid": …, "offset": …}`) names, kept here,
+    /// with what it missed, for another server side by side with this one (a shard) that the
+    /// client reconnected to: give it to that server's
+    /// [`import_recovery`](Self::import_recovery) before its CONNECT. `None` when nothing
+    /// here matches (then nothing changes, and the client connects as a new socket there).
+    pub fn export_recovery(&mut self, namespace: &str, auth: &Value) -> Option<RecoveryTransfer> {
+        let (pid, offset) = recovery_auth(Some(auth))?;
+        let now = self.now();
+        let restored = self.recovery_mut()?.restore(namespace, pid, offset, now)?;
+        Some(RecoveryTransfer {
+            namespace: Namespace::from(namespace),
+            restored,
+        })
+    }
+
+    /// Takes in a socket [exported](Self::export_recovery) by another server: the client's
+    /// CONNECT (with the same pid) then restores it here, with its sid, rooms, application
+    /// data and what it missed. Without recovery on here, the transfer is dropped.
+    pub fn import_recovery(&mut self, transfer: RecoveryTransfer) {
+        let now = self.now();
+        let Some(recovery) = self.recovery_mut() else {
+            return;
+        };
+        let RecoveryTransfer {
+            namespace,
+            mut restored,
+        } = transfer;
+        // From here on, this server logs what the socket misses: its replay starts now.
+        restored.restoring.scanned_to = recovery.next_seq - 1;
+        restored.since = recovery.next_seq;
+        recovery.stores.entry(namespace.clone()).or_default();
+        recovery
+            .imported
+            .retain(|(at, _, _)| now.saturating_duration_since(*at) < IMPORT_WAIT);
+        recovery.imported.push((now, namespace, restored));
     }
 
     /// Keeps what is needed to recover a socket that is going away, if `reason` allows it.

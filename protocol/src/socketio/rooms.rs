@@ -1,10 +1,11 @@
 //! The rooms index of one namespace: room → members, with each socket's own room list kept in
 //! its socket state so leaving everything is O(rooms of that socket).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use smallvec::SmallVec;
 
+use crate::hash::HandleSet;
 use crate::id::{Room, SocketId};
 
 /// Past this many rooms a socket's list gets a hash index, so that joining and leaving stay
@@ -148,7 +149,7 @@ impl SocketRooms {
 
 #[derive(Debug, Default)]
 pub(crate) struct RoomsIndex {
-    rooms: HashMap<Room, HashSet<SocketId>>,
+    rooms: HashMap<Room, HandleSet<SocketId>>,
 }
 
 impl RoomsIndex {
@@ -157,7 +158,8 @@ impl RoomsIndex {
         match self.rooms.get_mut(room.as_str()) {
             Some(m) => m.insert(socket),
             None => {
-                self.rooms.insert(room.clone(), HashSet::from([socket]));
+                self.rooms
+                    .insert(room.clone(), HandleSet::from_iter([socket]));
                 true
             }
         }
@@ -175,12 +177,12 @@ impl RoomsIndex {
         removed
     }
 
-    pub(crate) fn members(&self, room: &str) -> Option<&HashSet<SocketId>> {
+    pub(crate) fn members(&self, room: &str) -> Option<&HandleSet<SocketId>> {
         self.rooms.get(room)
     }
 
     /// Removes a whole room and returns its members.
-    pub(crate) fn close(&mut self, room: &str) -> HashSet<SocketId> {
+    pub(crate) fn close(&mut self, room: &str) -> HandleSet<SocketId> {
         self.rooms.remove(room).unwrap_or_default()
     }
 
@@ -189,7 +191,7 @@ impl RoomsIndex {
     }
 
     /// Every room with its members.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Room, &HashSet<SocketId>)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&Room, &HandleSet<SocketId>)> {
         self.rooms.iter()
     }
 
@@ -240,7 +242,7 @@ mod tests {
         assert_eq!(r.members("r").map(|m| m.len()), Some(2));
         assert!(r.leave("r", a));
         assert!(!r.leave("r", a));
-        assert_eq!(r.close("r"), HashSet::from([b]));
+        assert_eq!(r.close("r"), HandleSet::from_iter([b]));
         assert_eq!(r.names().count(), 0);
         assert!(r.members("r").is_none());
     }

@@ -388,6 +388,13 @@ impl Client {
         assert_eq!(probe, Some(Frame::Text(Bytes::from_static(b"3probe"))));
         // the parked GET is released (with a noop, possibly after pending data)
         self.poll(h);
+        if self.get.is_some() {
+            // This GET reached the server after the probe: it is held for the upgrade grace,
+            // the next deadline, then gets its noop.
+            let grace = h.deadline.saturating_duration_since(h.now);
+            h.advance(grace);
+            self.poll(h);
+        }
         assert!(self.get.is_none(), "parked GET released after the probe");
         h.input(Input::WebSocketMessage {
             now: h.now,

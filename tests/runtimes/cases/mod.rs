@@ -7,6 +7,7 @@ pub mod binary;
 pub mod class_namespace;
 pub mod connect;
 pub mod disconnect;
+pub mod engineio_edges;
 pub mod errors;
 pub mod heartbeat;
 pub mod limits;
@@ -57,3 +58,17 @@ macro_rules! for_each_case {
     };
 }
 pub(crate) use for_each_case;
+
+/// Calls `$callback!` with every case that drives the wire itself (raw HTTP and WebSocket, no
+/// [`Client`](crate::Client)), so that the client transport does not apply: each runs once
+/// per runtime.
+macro_rules! for_each_raw_case {
+    ($callback:ident) => {
+        $callback! {
+            engineio_edges::client_close_over_polling,
+            engineio_edges::extra_websockets_are_closed_after_the_handshake,
+            engineio_edges::a_get_right_after_the_upgrade_packet_is_refused,
+        }
+    };
+}
+pub(crate) use for_each_raw_case;

@@ -1,0 +1,329 @@
+//! Running handlers: a socket's connect and disconnect handlers in its own task, in order;
+//! its events on the task that received them (one that waits goes on in a task of its own,
+//! or, with `async_handlers(false)`, in the socket's task, one after the other).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use futures_lite::FutureExt as _;
+use serde_json::Value;
+use sockio_protocol::socketio::binary::Attachments;
+use sockio_protocol::socketio::RawJson;
+use sockio_protocol::{DisconnectReason, Payload};
+
+use super::{Engine, SocketData, SocketEvent};
+use crate::handler::{BoxFuture, ConnectError, HandlerError, HandlerErrorKind};
+use crate::{Args, Context};
+
+impl Engine {
+    pub(super) async fn socket_task(self: Arc<Self>, data: Arc<SocketData>) {
+        let mut accepted = false;
+        while let Some(ev) = data.queue.recv().await {
+            let keep_going = match ev {
+                SocketEvent::Connect(auth) => {
+                    accepted = self.handle_connect(&data, auth).await;
+                    accepted
+                }
+                SocketEvent::Message {
+                    data: msg,
+                    attachments,
+                    ack,
+                    pending,
+                } => {
+                    self.handle_message(&data, msg, attachments, ack).await;
+                    drop(pending);
+                    true
+                }
+                SocketEvent::Disconnect(reason) => {
+                    if accepted {
+                        self.connected_sockets.fetch_sub(1, Ordering::Relaxed);
+                        self.handle_disconnect(&data, reason).await;
+                    }
+                    false
+                }
+                SocketEvent::Resume(rest) => {
+                    if AssertUnwindSafe(rest).catch_unwind().await.is_err() {
+                        tracing::error!(sid = %data.sid, "handling an event panicked");
+                    }
+                    true
+                }
+            };
+            self.done_one(data.shard);
+            if !keep_going {
+                break;
+            }
+            data.queue.finished();
+        }
+        // Whatever is left was queued for a socket that is gone; nothing more gets in, and
+        // the turn stays taken, so nobody handles anything for it any more.
+        data.queue.close();
+        while data.queue.try_recv().is_some() {
+            self.done_one(data.shard);
+        }
+    }
+
+    async fn handle_connect(self: &Arc<Self>, data: &Arc<SocketData>, auth: Option<Value>) -> bool {
+        let ctx = Context::new(self.clone(), data.clone(), None, Args::default(), None);
+        let (handler, class) = {
+            let reg = self.registry_for(data.shard);
+            let ns = reg.namespace(&data.namespace);
+            (
+                ns.and_then(|n| n.connect.clone()),
+                ns.and_then(|n| n.class.clone()),
+            )
+        };
+        let id = data.id;
+        let always = self.options.always_connect;
+        if always {
+            self.drive_shard(data.shard, |st| st.server.socket(id).map(|s| s.accept()));
+        }
+        let decision = if let Some(h) = handler {
+            let started =
+                std::panic::catch_unwind(AssertUnwindSafe(|| h(ctx.clone(), auth.clone())));
+            match started {
+                Ok(f) => match AssertUnwindSafe(f).catch_unwind().await {
+                    Ok(d) => d,
+                    Err(_) => Err(ConnectError::new("connect handler failed")),
+                },
+                Err(_) => Err(ConnectError::new("connect handler failed")),
+            }
+        } else if let Some(c) = class {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| c.on_connect(&ctx, auth.as_ref()))) {
+                Ok(d) => d,
+                Err(_) => Err(ConnectError::new("connect handler failed")),
+            }
+        } else {
+            Ok(())
+        };
+        let ok = decision.is_ok();
+        if let Err(e) = &decision {
+            let peer = data.client.request.peer_addr();
+            crate::diag::connect_refused(&data.sid, &data.namespace, peer, &e.message);
+        }
+        self.drive_shard(data.shard, |st| {
+            let Some(s) = st.server.socket(id) else {
+                return;
+            };
+            match &decision {
+                Ok(()) if always => {}
+                Ok(()) => s.accept(),
+                // Accepted already: the refusal is a disconnect from the server's side.
+                Err(_) if always => {
+                    s.disconnect();
+                    st.sockets.remove(&id);
+                }
+                Err(e) => {
+                    s.reject(&e.message, e.data.as_ref());
+                    st.sockets.remove(&id);
+                }
+            }
+        });
+        if ok {
+            self.connected_sockets.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    async fn handle_message(
+        self: &Arc<Self>,
+        data: &Arc<SocketData>,
+        msg: RawJson,
+        attachments: Attachments,
+        ack: Option<u64>,
+    ) {
+        let args = Args::from_raw(msg, 1, attachments);
+        // The core checked that an event is an array led by a string.
+        let Ok(event) = Args::get::<String>(&args.with_skip(0), 0) else {
+            return;
+        };
+        let ctx = Context::new(self.clone(), data.clone(), Some(event.clone()), args, ack);
+        let result = self.run_event(&ctx, &event).await;
+        let result = match result {
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => self.run_error(&ctx, e).await,
+            None => None,
+        };
+        if let Some(ack) = ack {
+            let payload = result.unwrap_or_else(|| Payload::json(&b"[]"[..]));
+            let id = data.id;
+            self.drive_shard(data.shard, |st| {
+                let Some(mut s) = st.server.socket(id) else {
+                    return;
+                };
+                if let Err(e) = s.ack(ack, payload) {
+                    // The client asked and does not read: it is not keeping up.
+                    tracing::warn!(
+                        sid = %data.sid,
+                        peer = ?data.client.request.peer_addr(),
+                        "acknowledgement not queued ({e}): client disconnected as a slow consumer"
+                    );
+                    st.server
+                        .close_session_for(data.engine_session, DisconnectReason::SlowConsumer);
+                }
+            });
+        }
+    }
+
+    /// Runs the handler for an event: a function handler first, then the class namespace, then
+    /// a catch-all. `None` when nothing handles it.
+    async fn run_event(
+        self: &Arc<Self>,
+        ctx: &Context,
+        event: &str,
+    ) -> Option<Result<Payload, HandlerError>> {
+        // Called through the shard's copy of the registry: no handler is cloned per event.
+        let reg = self.registry_for(ctx.data.shard);
+        let ns = reg.namespace(ctx.namespace());
+        let handler = ns.and_then(|n| n.events.get(event).or_else(|| n.methods.get(event)));
+        let class = ns.and_then(|n| n.class.as_ref());
+        if let Some(h) = handler {
+            return Some(run_guarded(|| h(ctx.clone())).await);
+        }
+        if let Some(c) = class {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| c.on_event(ctx))) {
+                Ok(Ok(crate::Reply::Unhandled)) => {}
+                Ok(Ok(crate::Reply::Ack(p))) => return Some(Ok(p)),
+                Ok(Err(e)) => return Some(Err(e)),
+                Err(_) => {
+                    return Some(Err(HandlerError::with_kind(
+                        HandlerErrorKind::Panic,
+                        "handler panicked",
+                    )))
+                }
+            }
+        }
+        let catch_all = ns
+            .and_then(|n| n.events.get("*"))
+            .or_else(|| reg.catch_all());
+        if let Some(h) = catch_all {
+            return Some(run_guarded(|| h(ctx.clone())).await);
+        }
+        tracing::debug!(event, namespace = ctx.namespace(), "no handler for event");
+        None
+    }
+
+    async fn run_error(self: &Arc<Self>, ctx: &Context, e: HandlerError) -> Option<Payload> {
+        let handler = {
+            let reg = self.registry_for(ctx.data.shard);
+            reg.namespace(ctx.namespace())
+                .and_then(|n| n.error.clone())
+                .or_else(|| reg.default_error.clone())
+        };
+        match handler {
+            Some(h) => match run_guarded(|| h(ctx.clone(), e)).await {
+                Ok(p) => Some(p),
+                Err(e2) => {
+                    tracing::error!(event = ctx.event(), "error handler failed: {e2}");
+                    None
+                }
+            },
+            None => {
+                tracing::error!(
+                    event = ctx.event(),
+                    namespace = ctx.namespace(),
+                    "handler error: {e}"
+                );
+                None
+            }
+        }
+    }
+
+    async fn handle_disconnect(self: &Arc<Self>, data: &Arc<SocketData>, reason: DisconnectReason) {
+        let ctx = Context::new(self.clone(), data.clone(), None, Args::default(), None);
+        let (handler, class) = {
+            let reg = self.registry_for(data.shard);
+            let ns = reg.namespace(&data.namespace);
+            (
+                ns.and_then(|n| n.disconnect.clone()),
+                ns.and_then(|n| n.class.clone()),
+            )
+        };
+        if let Some(h) = handler {
+            let ok = match std::panic::catch_unwind(AssertUnwindSafe(|| h(ctx, reason))) {
+                Ok(f) => AssertUnwindSafe(f).catch_unwind().await.is_ok(),
+                Err(_) => false,
+            };
+            if !ok {
+                tracing::error!("disconnect handler panicked");
+            }
+        } else if let Some(c) = class {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| c.on_disconnect(&ctx, reason))).is_err()
+            {
+                tracing::error!("disconnect handler panicked");
+            }
+        }
+    }
+
+    /// Handles an event whose socket's turn was claimed, on this task: a handler that does not
+    /// wait (a plain function, or an async one that finishes at once) completes here; the
+    /// rest of one that waits goes to the socket's task, first in its line.
+    pub(super) fn handle_inline(self: &Arc<Self>, data: Arc<SocketData>, ev: SocketEvent) {
+        let concurrent = self.options.async_handlers;
+        let SocketEvent::Message {
+            data: msg,
+            attachments,
+            ack,
+            pending,
+        } = ev
+        else {
+            // Only messages are claimed; anything else takes the usual way.
+            if !concurrent {
+                data.queue.release();
+            }
+            self.done_one(data.shard);
+            return;
+        };
+        let engine = self.clone();
+        let socket = data.clone();
+        let mut work: BoxFuture<()> = Box::pin(async move {
+            engine.handle_message(&socket, msg, attachments, ack).await;
+            drop(pending);
+        });
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(&mut cx)));
+        match polled {
+            Ok(std::task::Poll::Pending) if concurrent => {
+                // It waits: the rest runs in a task of its own, beside the client's others.
+                let engine = self.clone();
+                let (sid, shard) = (data.sid.clone(), data.shard);
+                self.runtime.spawn(Box::pin(async move {
+                    if AssertUnwindSafe(work).catch_unwind().await.is_err() {
+                        tracing::error!(sid, "handling an event panicked");
+                    }
+                    engine.done_one(shard);
+                }));
+                return;
+            }
+            Ok(std::task::Poll::Pending) => {
+                data.queue.hand_over(SocketEvent::Resume(work));
+                return;
+            }
+            Ok(std::task::Poll::Ready(())) => {}
+            Err(_) => tracing::error!(sid = %data.sid, "handling an event panicked"),
+        }
+        if !concurrent {
+            data.queue.release();
+        }
+        self.done_one(data.shard);
+    }
+}
+
+/// Runs a handler, turning a panic (while starting it or while awaiting it) into an error.
+async fn run_guarded(
+    start: impl FnOnce() -> BoxFuture<Result<Payload, HandlerError>>,
+) -> Result<Payload, HandlerError> {
+    let panicked = || {
+        Err(HandlerError::with_kind(
+            HandlerErrorKind::Panic,
+            "handler panicked",
+        ))
+    };
+    let Ok(f) = std::panic::catch_unwind(AssertUnwindSafe(start)) else {
+        return panicked();
+    };
+    match AssertUnwindSafe(f).catch_unwind().await {
+        Ok(r) => r,
+        Err(_) => panicked(),
+    }
+}
