@@ -34,8 +34,9 @@ pub struct Args {
     json: Option<RawJson>,
     skip: usize,
     attachments: Attachments,
-    /// The elements' texts, split on first use.
-    elements: OnceLock<SmallVec<[RawJson; 4]>>,
+    /// Where the elements are in `json`, found on first use (free for what the protocol core
+    /// already indexed).
+    elements: OnceLock<SmallVec<[(u32, u32); 4]>>,
     /// The arguments as trees, built on first use.
     values: OnceLock<Vec<Value>>,
 }
@@ -79,32 +80,40 @@ impl Args {
         }
     }
 
-    /// Every element of the array, the skipped ones included.
-    fn elements(&self) -> &[RawJson] {
+    /// Where every element of the array is, the skipped ones included.
+    fn elements(&self) -> &[(u32, u32)] {
         self.elements.get_or_init(|| {
             self.json
                 .as_ref()
-                .and_then(RawJson::elements)
+                .and_then(RawJson::element_ranges)
                 .unwrap_or_default()
         })
     }
 
     /// The arguments' texts.
-    fn raw(&self) -> &[RawJson] {
+    fn raw(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         let all = self.elements();
-        &all[self.skip.min(all.len())..]
+        let text = self.json.as_ref().map_or("", RawJson::as_str);
+        all[self.skip.min(all.len())..]
+            .iter()
+            .map(move |&(s, e)| &text[s as usize..e as usize])
     }
 
     /// The arguments as JSON values (binary arguments are placeholders; see
     /// [`get`](Self::get)); escapes of lone surrogates read as U+FFFD.
     pub fn values(&self) -> &[Value] {
-        self.values
-            .get_or_init(|| self.raw().iter().map(RawJson::to_value).collect())
+        self.values.get_or_init(|| {
+            self.raw()
+                .map(|text| {
+                    sockio_protocol::socketio::json::from_str_lossy(text).unwrap_or(Value::Null)
+                })
+                .collect()
+        })
     }
 
     /// The JSON text of argument `i` as the client sent it.
     pub fn raw_json(&self, i: usize) -> Option<&str> {
-        self.raw().get(i).map(RawJson::as_str)
+        self.raw().nth(i)
     }
 
     /// The binary attachments.
@@ -131,7 +140,7 @@ impl Args {
         if let Some(values) = self.values.get() {
             return from_arg(values, i, &self.attachments);
         }
-        let text = self.raw().get(i).map_or("null", RawJson::as_str);
+        let text = self.raw().nth(i).unwrap_or("null");
         with_attachments(&self.attachments, || {
             sockio_protocol::socketio::json::from_str_lossy::<T>(text)
         })
@@ -188,10 +197,8 @@ impl IntoArgs for Args {
         // packet has attachments yet, and none of the attachments is left behind.
         let whole = self.skip == 0 || self.attachments.is_empty();
         if self.json.is_some() && whole && w.take_attachments_as_they_are(&self.attachments) {
-            return self.raw().iter().try_for_each(|raw| {
-                w.raw_arg(raw.as_str());
-                Ok(())
-            });
+            self.raw().for_each(|raw| w.raw_arg(raw));
+            return Ok(());
         }
         let attachments = &self.attachments;
         self.values()

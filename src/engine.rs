@@ -686,6 +686,23 @@ impl Engine {
                             st.server
                                 .keep_recovery_data(&d.namespace, &d.sid, Box::new(session));
                     }
+                    // Ordered handlers: what the socket's task has not started yet cannot
+                    // be answered any more, and would stay as long as a handler that never
+                    // finishes holds the task; it is dropped (with its share of the budget).
+                    let dropped = d
+                        .queue
+                        .discard(|ev| matches!(ev, SocketEvent::Message { .. }));
+                    if dropped > 0 {
+                        tracing::debug!(
+                            sid = %d.sid,
+                            dropped,
+                            %reason,
+                            "client left: events its handlers had not started dropped"
+                        );
+                        for _ in 0..dropped {
+                            self.done_one(shard);
+                        }
+                    }
                     self.enqueue(&d, SocketEvent::Disconnect(reason));
                     d.queue.close();
                 }

@@ -123,6 +123,26 @@ impl<T> Mailbox<T> {
         free
     }
 
+    /// Takes out every queued item `drop_it` says to drop; returns how many.
+    pub(crate) fn discard(&self, drop_it: impl Fn(&T) -> bool) -> usize {
+        let dropped: Vec<T> = {
+            let mut inner = self.lock();
+            let mut dropped = Vec::new();
+            let mut kept = VecDeque::new();
+            for item in inner.items.drain(..) {
+                if drop_it(&item) {
+                    dropped.push(item);
+                } else {
+                    kept.push_back(item);
+                }
+            }
+            inner.items = kept;
+            dropped
+        };
+        // Dropped outside the lock: an item may own anything.
+        dropped.len()
+    }
+
     /// Gives a claimed turn back.
     pub(crate) fn release(&self) {
         let waker = {

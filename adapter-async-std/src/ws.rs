@@ -31,9 +31,11 @@ pub(crate) async fn run(
     read_buf: Bytes,
 ) {
     let config = ws_config(&shared.config);
-    let ws =
-        WebSocketStream::from_partially_read(stream, read_buf.to_vec(), Role::Server, Some(config))
-            .await;
+    // A copy of what is left, and hyper's buffer let go of now: an empty `Bytes` cut from it
+    // would keep the whole of it (as large as the request head) for the connection's life.
+    let rest = read_buf.to_vec();
+    drop(read_buf);
+    let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     let peer = request.peer;
     let (inbound, outbox) = (shared.handlers.on_websocket)(request);
     // Whatever happens below, nothing more is written once this returns.
@@ -98,12 +100,6 @@ enum WriterEnd {
     Failed,
 }
 
-/// How much one connection reads before it lets the executor run others: async-io has no
-/// cooperative budget of its own, so a peer that keeps bytes coming would otherwise keep its
-/// executor thread (and every task queued behind it) to itself.
-const READ_BUDGET_MESSAGES: usize = 32;
-const READ_BUDGET_BYTES: usize = 256 * 1024;
-
 /// Hands data messages to `inbound` until the peer closes or errs, then drops it. Pings are
 /// answered and close frames acknowledged by tungstenite while reading. Returns the close
 /// frame to send when the peer broke the size limit or the protocol.
@@ -115,14 +111,12 @@ async fn read<S>(
 where
     S: Stream<Item = Result<Message, WsError>> + Unpin,
 {
-    let (mut messages, mut bytes) = (0usize, 0usize);
+    // async-io has no cooperative budget of its own: without this, a peer that keeps bytes
+    // coming keeps its executor thread to itself.
+    let mut budget = sockio_protocol::ReadBudget::default();
     while let Some(msg) = stream.next().await {
-        messages += 1;
-        if let Ok(m) = &msg {
-            bytes += m.len();
-        }
-        if messages >= READ_BUDGET_MESSAGES || bytes >= READ_BUDGET_BYTES {
-            (messages, bytes) = (0, 0);
+        let len = msg.as_ref().map_or(0, Message::len);
+        if budget.spend(len) {
             futures_lite::future::yield_now().await;
         }
         let frame = match msg {

@@ -75,7 +75,10 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
         half: half.clone(),
         closing: false,
     };
-    let ws = WebSocket::from_partially_read(duplex, buf, Role::Server, Some(config));
+    // Only what is left of it, not the room the request head took.
+    let rest = buf.as_slice().to_vec();
+    drop(buf);
+    let ws = WebSocket::from_partially_read(duplex, rest, Role::Server, Some(config));
 
     // Closed (by the server shutting down) to have the writer send a close frame.
     let (stop_tx, stop) = async_channel::bounded::<()>(1);

@@ -82,7 +82,14 @@ async fn read<S>(mut stream: S, mut inbound: WsInbound, peer: Option<std::net::S
 where
     S: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
 {
+    // tokio's own budget counts socket reads, not the messages a burst left in tungstenite's
+    // buffer: without this, a burst of small messages keeps the worker until it is handled.
+    let mut budget = sockio_protocol::ReadBudget::default();
     while let Some(msg) = stream.next().await {
+        let len = msg.as_ref().map_or(0, Message::len);
+        if budget.spend(len) {
+            tokio::task::yield_now().await;
+        }
         let frame = match msg {
             Ok(Message::Text(text)) => Frame::Text(text.into()),
             Ok(Message::Binary(data)) => Frame::Binary(data),

@@ -118,6 +118,34 @@ pub enum WsOut {
     Close,
 }
 
+/// How much one connection's reader handles before it lets its executor run other tasks: a
+/// peer that keeps complete messages coming (or a burst of them already buffered) would
+/// otherwise keep the thread, and every task queued behind it, to itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadBudget {
+    messages: usize,
+    bytes: usize,
+}
+
+impl ReadBudget {
+    /// Messages read before yielding.
+    pub const MESSAGES: usize = 32;
+    /// Bytes read before yielding.
+    pub const BYTES: usize = 256 * 1024;
+
+    /// Counts one message of `bytes`; true when the reader should yield now (the budget then
+    /// starts over).
+    pub fn spend(&mut self, bytes: usize) -> bool {
+        self.messages += 1;
+        self.bytes += bytes;
+        let spent = self.messages >= Self::MESSAGES || self.bytes >= Self::BYTES;
+        if spent {
+            *self = ReadBudget::default();
+        }
+        spent
+    }
+}
+
 /// The writing side of a WebSocket connection as a runtime adapter sees it: the messages to
 /// write, in order. The layer above fills it; the adapter's writer drains it.
 pub trait WsOutbox: Send + Sync + 'static {

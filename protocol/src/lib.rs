@@ -96,7 +96,9 @@ pub use error::DecodeError;
 pub mod hash;
 
 pub mod http;
-pub use http::{Frame, HttpRequest, HttpResponse, Method, Route, TransportConfig, WsOut, WsOutbox};
+pub use http::{
+    Frame, HttpRequest, HttpResponse, Method, ReadBudget, Route, TransportConfig, WsOut, WsOutbox,
+};
 
 pub mod id;
 pub use id::{AckId, Entropy, Namespace, Room, SessionHandle, Sid, SocketId, TransportHandle};

@@ -21,25 +21,60 @@ use smallvec::SmallVec;
 use crate::error::DecodeError;
 use crate::str::Str;
 
-/// Valid JSON text, as received.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RawJson(Str);
+/// Valid JSON text, as received. An array checked with [`parse_array`](Self::parse_array)
+/// remembers where its elements are, so that they are found without scanning it again.
+#[derive(Clone)]
+pub struct RawJson(Str, Option<Box<[(u32, u32)]>>);
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for RawJson {}
+
+impl std::hash::Hash for RawJson {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 impl RawJson {
     /// Checks that `text` is one valid JSON value (surrounding whitespace allowed).
     pub fn parse(text: Str) -> Result<Self, DecodeError> {
         serde_json::from_str::<&RawValue>(&text).map_err(|_| DecodeError::InvalidJson)?;
-        Ok(RawJson(text))
+        Ok(RawJson(text, None))
+    }
+
+    /// Checks that `text` is one valid JSON value and, when it is an array, notes where its
+    /// elements are (one scan for both).
+    pub fn parse_array(text: Str) -> Result<Self, DecodeError> {
+        let first = text.bytes().find(|b| !b.is_ascii_whitespace());
+        if first != Some(b'[') || text.len() > u32::MAX as usize {
+            return RawJson::parse(text);
+        }
+        let items: Vec<&RawValue> =
+            serde_json::from_str(&text).map_err(|_| DecodeError::InvalidJson)?;
+        let base = text.as_ptr() as usize;
+        let index = items
+            .iter()
+            .map(|item| {
+                let start = item.get().as_ptr() as usize - base;
+                (start as u32, (start + item.get().len()) as u32)
+            })
+            .collect();
+        Ok(RawJson(text, Some(index)))
     }
 
     /// Wraps text the caller knows to be valid JSON (for instance, serialized by serde_json).
     pub fn from_trusted(text: Str) -> Self {
-        RawJson(text)
+        RawJson(text, None)
     }
 
     /// Serializes `v`.
     pub fn from_value(v: &Value) -> Self {
-        RawJson(Str::from(v.to_string()))
+        RawJson(Str::from(v.to_string()), None)
     }
 
     /// The text.
@@ -89,6 +124,13 @@ impl RawJson {
 
     /// The elements of an array, as text slices of this one; `None` when it is not an array.
     pub fn elements(&self) -> Option<SmallVec<[RawJson; 4]>> {
+        let slice = |start: usize, end: usize| {
+            RawJson(self.0.slice_from(start).slice_to(end - start), None)
+        };
+        if let Some(index) = &self.1 {
+            let items = index.iter().map(|&(s, e)| slice(s as usize, e as usize));
+            return Some(items.collect());
+        }
         let items = array_elements(&self.0)?;
         let base = self.0.as_ptr() as usize;
         Some(
@@ -96,11 +138,36 @@ impl RawJson {
                 .into_iter()
                 .map(|item| {
                     let start = item.as_ptr() as usize - base;
-                    let end = start + item.len();
-                    RawJson(self.0.slice_from(start).slice_to(end - start))
+                    slice(start, start + item.len())
                 })
                 .collect(),
         )
+    }
+
+    /// Where the elements of an array are (byte ranges of [`as_str`](Self::as_str)); `None`
+    /// when it is not an array. Free after [`parse_array`](Self::parse_array).
+    pub fn element_ranges(&self) -> Option<SmallVec<[(u32, u32); 4]>> {
+        if let Some(index) = &self.1 {
+            return Some(index.iter().copied().collect());
+        }
+        let base = self.0.as_ptr() as usize;
+        let items = array_elements(&self.0)?;
+        Some(
+            items
+                .into_iter()
+                .map(|item| {
+                    let start = item.as_ptr() as usize - base;
+                    (start as u32, (start + item.len()) as u32)
+                })
+                .collect(),
+        )
+    }
+
+    /// The text of the first element of an array, when it was checked with
+    /// [`parse_array`](Self::parse_array) and has one.
+    pub fn first_element(&self) -> Option<&str> {
+        let &(start, end) = self.1.as_ref()?.first()?;
+        self.0.get(start as usize..end as usize)
     }
 }
 
@@ -222,12 +289,20 @@ mod tests {
 
     #[test]
     fn raw_text_is_kept_and_split_without_a_tree() {
-        let raw = RawJson::parse(Str::from(r#" ["ev", {"a":[1,2]}, "x\ud800", 3 ] "#)).unwrap();
-        assert_eq!(raw.first_byte(), Some(b'['));
-        let items = raw.elements().unwrap();
-        let texts: Vec<&str> = items.iter().map(RawJson::as_str).collect();
-        assert_eq!(texts, [r#""ev""#, r#"{"a":[1,2]}"#, r#""x\ud800""#, "3"]);
-        assert_eq!(items[2].to_value(), json!("x\u{fffd}"));
+        let text = r#" ["ev", {"a":[1,2]}, "x\ud800", 3 ] "#;
+        for raw in [
+            RawJson::parse(Str::from(text)).unwrap(),
+            RawJson::parse_array(Str::from(text)).unwrap(),
+        ] {
+            assert_eq!(raw.first_byte(), Some(b'['));
+            let items = raw.elements().unwrap();
+            let texts: Vec<&str> = items.iter().map(RawJson::as_str).collect();
+            assert_eq!(texts, [r#""ev""#, r#"{"a":[1,2]}"#, r#""x\ud800""#, "3"]);
+            assert_eq!(items[2].to_value(), json!("x\u{fffd}"));
+        }
+        let indexed = RawJson::parse_array(Str::from(text)).unwrap();
+        assert_eq!(indexed.first_element(), Some(r#""ev""#));
+        assert!(RawJson::parse_array(Str::from("[1,")).is_err());
         assert!(RawJson::parse(Str::from("[1,")).is_err());
         assert!(RawJson::parse(Str::from("{} {}")).is_err());
         assert!(RawJson::parse(Str::from(r#"{"a":1}"#))

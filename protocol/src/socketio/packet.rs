@@ -154,7 +154,15 @@ impl Packet {
         };
 
         let data = if i < b.len() {
-            Some(RawJson::parse(text.slice_from(i))?)
+            // Events and acknowledgements are arrays: checked and indexed in one scan.
+            let data = text.slice_from(i);
+            Some(match kind {
+                PacketKind::Event
+                | PacketKind::BinaryEvent
+                | PacketKind::Ack
+                | PacketKind::BinaryAck => RawJson::parse_array(data)?,
+                _ => RawJson::parse(data)?,
+            })
         } else {
             None
         };
@@ -178,8 +186,8 @@ impl Packet {
             (PacketKind::Event | PacketKind::BinaryEvent, Some(b'[')) => self
                 .data
                 .as_ref()
-                .and_then(|d| super::json::array_elements(d.as_str()))
-                .is_some_and(|items| items.first().is_some_and(|e| e.starts_with('"'))),
+                .and_then(RawJson::first_element)
+                .is_some_and(|e| e.starts_with('"')),
             (PacketKind::Ack | PacketKind::BinaryAck, Some(b'[')) => self.id.is_some(),
             (PacketKind::ConnectError, Some(b'{' | b'"')) => true,
             _ => false,
