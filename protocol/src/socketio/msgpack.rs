@@ -122,14 +122,29 @@ pub fn decode(bytes: &Bytes, limits: MsgpackLimits) -> Result<(Packet, Attachmen
             _ => return Err(DecodeError::UnexpectedAttachment),
         };
     }
+    let data = match data.filter(|d| d != "null").map(Str::from) {
+        // Events and acknowledgements are arrays, indexed for their arguments as the text
+        // parser does.
+        Some(d)
+            if matches!(
+                kind,
+                PacketKind::Event
+                    | PacketKind::BinaryEvent
+                    | PacketKind::Ack
+                    | PacketKind::BinaryAck
+            ) =>
+        {
+            Some(RawJson::parse_array(d)?)
+        }
+        Some(d) => Some(RawJson::from_trusted(d)),
+        None => None,
+    };
     let packet = Packet {
         kind,
         namespace: namespace.unwrap_or_else(|| Str::from_static("/")),
         id,
         attachments: attachments.len(),
-        data: data
-            .filter(|d| d != "null")
-            .map(|d| RawJson::from_trusted(Str::from(d))),
+        data,
     };
     packet.check_shape()?;
     Ok((packet, attachments))
