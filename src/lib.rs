@@ -54,10 +54,15 @@ pub use args::{ArgsError, ArgsWriter, Binary, IntoArgs, Json, RawArgs};
 mod context;
 pub use context::{Args, Context, Request};
 
+mod embed;
+pub use embed::WebSocketConnection;
+
 mod emit;
 pub use emit::{EmitError, Emitter};
 
 mod engine;
+#[doc(hidden)]
+pub use engine::lock_stats;
 pub use engine::{AckError, EventBacklog, Runtime, Stats};
 
 mod handler;
