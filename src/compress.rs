@@ -30,6 +30,17 @@ pub(crate) struct Compress {
 }
 
 impl Compress {
+    /// For a request, with the server's `http_compression` and `compression_threshold`.
+    pub(crate) fn for_options(
+        options: &crate::engine::EngineOptions,
+        request: &HttpRequest,
+    ) -> Option<Compress> {
+        if !options.http_compression {
+            return None;
+        }
+        Compress::for_request(request, options.compression_threshold)
+    }
+
     /// For a polling GET whose client accepts gzip or deflate (the first it lists, not
     /// refused with `q=0`); `None` otherwise.
     pub(crate) fn for_request(request: &HttpRequest, threshold: usize) -> Option<Compress> {

@@ -48,6 +48,7 @@ use crate::{Args, Request};
 
 mod client;
 mod dispatch;
+pub mod lock_stats;
 mod outbox;
 mod transport;
 
@@ -281,7 +282,7 @@ pub(crate) struct Engine {
     epoch: Instant,
     timer_started: AtomicBool,
     timer_wake: (async_channel::Sender<()>, async_channel::Receiver<()>),
-    /// Where the next new connection goes.
+    /// The home shard of the next thread that opens a connection.
     next_shard: AtomicUsize,
     /// The handlers (written at registration); each shard reads its own copy.
     registry: RwLock<Registry>,
@@ -390,11 +391,24 @@ impl Engine {
         self.shards.len()
     }
 
-    /// The shard for a new connection: each in turn.
+    /// The shard for a new connection: the home shard of the thread that opens it. Threads get
+    /// homes in turn, so the connections a worker thread opens (and most likely goes on
+    /// serving) share a shard no other worker uses, and threads that each open one connection
+    /// (the threaded runtime) spread them evenly.
     fn pick_shard(&self) -> usize {
+        thread_local! {
+            static HOME: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+        }
         match self.shards.len() {
             1 => 0,
-            n => self.next_shard.fetch_add(1, Ordering::Relaxed) % n,
+            n => HOME.with(|home| {
+                let h = home.get().unwrap_or_else(|| {
+                    let h = self.next_shard.fetch_add(1, Ordering::Relaxed);
+                    home.set(Some(h));
+                    h
+                });
+                h % n
+            }),
         }
     }
 
@@ -422,6 +436,7 @@ impl Engine {
         let parsed = Sid::parse(sid)?;
         if self.any_moved.load(Ordering::Acquire) {
             let moved = self.moved.lock().unwrap_or_else(|p| p.into_inner());
+            let moved = lock_stats::Held::new(moved, lock_stats::Kind::Global);
             if let Some((shard, _)) = moved.get(&parsed) {
                 return Some(*shard);
             }
@@ -430,13 +445,14 @@ impl Engine {
         (shard < self.shards.len()).then_some(shard)
     }
 
-    fn lock_shard(&self, shard: usize) -> MutexGuard<'_, State> {
+    fn lock_shard(&self, shard: usize) -> lock_stats::Held<MutexGuard<'_, State>> {
         // A panic while holding the lock is a bug in the driver; the protocol state is still
         // consistent between inputs, so keep serving.
-        self.shards[shard]
+        let guard = self.shards[shard]
             .state
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(|p| p.into_inner());
+        lock_stats::Held::new(guard, lock_stats::Kind::Shard)
     }
 
     /// Runs `f` on one shard's protocol server, drains every output, then does the follow-up
@@ -727,7 +743,8 @@ impl Engine {
             in_flight.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         if before == Ok(1) && self.idle_waiters.load(Ordering::SeqCst) > 0 {
             // Taking the lock orders this notification after a waiter's last check.
-            drop(self.idle.0.lock().unwrap_or_else(|p| p.into_inner()));
+            let idle = self.idle.0.lock().unwrap_or_else(|p| p.into_inner());
+            drop(lock_stats::Held::new(idle, lock_stats::Kind::Global));
             self.idle.1.notify_all();
         }
     }
@@ -811,13 +828,15 @@ impl Engine {
     // ---- handlers --------------------------------------------------------------------------
 
     /// The handlers, as registered (for registration and rare reads).
-    pub(crate) fn registry(&self) -> std::sync::RwLockReadGuard<'_, Registry> {
-        self.registry.read().unwrap_or_else(|p| p.into_inner())
+    pub(crate) fn registry(&self) -> lock_stats::Held<std::sync::RwLockReadGuard<'_, Registry>> {
+        let guard = self.registry.read().unwrap_or_else(|p| p.into_inner());
+        lock_stats::Held::new(guard, lock_stats::Kind::Global)
     }
 
     /// Changes the handlers; every shard takes a fresh copy the next time it reads them.
     pub(crate) fn update_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
-        let mut reg = self.registry.write().unwrap_or_else(|p| p.into_inner());
+        let guard = self.registry.write().unwrap_or_else(|p| p.into_inner());
+        let mut reg = lock_stats::Held::new(guard, lock_stats::Kind::Global);
         let r = f(&mut reg);
         self.registry_version.fetch_add(1, Ordering::Release);
         r
@@ -922,7 +941,8 @@ impl Engine {
     fn note_moved(&self, ids: &[Sid], shard: usize) {
         let now = Instant::now();
         let keep = self.options.ack_timeout.max(Duration::from_secs(600));
-        let mut moved = self.moved.lock().unwrap_or_else(|p| p.into_inner());
+        let moved = self.moved.lock().unwrap_or_else(|p| p.into_inner());
+        let mut moved = lock_stats::Held::new(moved, lock_stats::Kind::Global);
         moved.retain(|_, (_, at)| now.saturating_duration_since(*at) < keep);
         for id in ids {
             moved.insert(*id, (shard, now));

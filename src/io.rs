@@ -874,26 +874,6 @@ impl SocketIo {
     fn shutdown_grace(&self) -> Duration {
         self.engine.ping_timeout.min(Duration::from_secs(10)) + Duration::from_millis(200)
     }
-
-    // ---- transports ------------------------------------------------------------------------
-
-    /// Handles one HTTP request on the engine path (used by the runtime adapters).
-    pub(crate) fn handle_http(
-        &self,
-        request: sockio_protocol::HttpRequest,
-    ) -> crate::handler::BoxFuture<sockio_protocol::HttpResponse> {
-        let options = &self.engine.options;
-        let compress = options
-            .http_compression
-            .then(|| {
-                crate::compress::Compress::for_request(&request, options.compression_threshold)
-            })
-            .flatten();
-        match compress {
-            Some(c) => c.wrap(self.engine.http(request)),
-            None => self.engine.http(request),
-        }
-    }
 }
 
 pub(crate) fn find(

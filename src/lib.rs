@@ -12,10 +12,15 @@ pub use context::{Args, Context, Request};
 
 mod compress;
 mod diag;
+mod embed;
+pub use embed::WebSocketConnection;
+
 mod emit;
 pub use emit::{EmitError, Emitter};
 
 mod engine;
+#[doc(hidden)]
+pub use engine::lock_stats;
 pub use engine::{AckError, EventBacklog, Runtime, Stats};
 
 mod handler;

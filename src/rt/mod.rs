@@ -55,21 +55,19 @@ macro_rules! adapter_glue {
         /// The transport callbacks of this adapter, feeding `io`.
         pub(crate) fn handlers(io: &crate::SocketIo) -> $adapter::Handlers {
             let http_io = io.clone();
-            let ws_engine = io.engine.clone();
+            let ws_io = io.clone();
             $adapter::Handlers {
-                on_request: std::sync::Arc::new(move |req| http_io.handle_http(req)),
+                on_request: std::sync::Arc::new(move |req| http_io.handle_request(req)),
                 check_websocket: {
-                    let engine = io.engine.clone();
+                    let io = io.clone();
                     std::sync::Arc::new(move |req: &$adapter::HttpRequest| {
-                        engine.check_websocket(req)
+                        io.websocket_refusal(req)
                     })
                 },
                 on_websocket: std::sync::Arc::new(move |req| {
-                    let (t, outbox) = ws_engine.ws_open(req);
-                    let mut inbound = crate::engine::WsInbound::new(ws_engine.clone(), t);
-                    let inbound: $adapter::WsInbound =
-                        Box::new(move |frame| inbound.message(frame));
-                    let outbox: std::sync::Arc<dyn sockio_protocol::WsOutbox> = outbox;
+                    let mut conn = ws_io.open_websocket(req);
+                    let outbox = conn.outbox().clone();
+                    let inbound: $adapter::WsInbound = Box::new(move |frame| conn.receive(frame));
                     (inbound, outbox)
                 }),
             }
