@@ -1,5 +1,5 @@
 //! How long the engine's locks are held, for the scaling benchmark (Cargo feature
-//! `lock-stats`; without it, [`Held`] is a plain wrapper and nothing is measured).
+//! `lock-stats`; without it, `Held` is a plain wrapper and nothing is measured).
 //!
 //! Two kinds: a shard's lock (taken by the connections of that shard and by whatever visits
 //! every shard: broadcasts, room commands, counts) and the process-wide ones (the handler
@@ -8,7 +8,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-/// Which lock a [`Held`] guard holds.
+/// Which lock a `Held` guard holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// One shard's state.
