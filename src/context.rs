@@ -16,7 +16,7 @@ use sockio_protocol::socketio::RawJson;
 
 use crate::args::{from_arg, resolve_placeholders, with_attachments, ArgsError, IntoArgs};
 use crate::emit::Emitter;
-use crate::engine::{AckError, Engine, SocketData};
+use crate::engine::{AckError, SocketData};
 use crate::handler::{HandlerError, HandlerErrorKind};
 use crate::{EmitError, SocketIo};
 
@@ -310,7 +310,8 @@ impl Request {
 /// ```
 #[derive(Clone)]
 pub struct Context {
-    pub(crate) engine: Arc<Engine>,
+    /// The socket (and, through it, the engine: a context clones no engine handle, whose
+    /// count every thread would share).
     pub(crate) data: Arc<SocketData>,
     event: Option<Arc<str>>,
     args: Arc<Args>,
@@ -330,14 +331,12 @@ impl std::fmt::Debug for Context {
 
 impl Context {
     pub(crate) fn new(
-        engine: Arc<Engine>,
         data: Arc<SocketData>,
         event: Option<String>,
         args: Args,
         ack: Option<u64>,
     ) -> Self {
         Context {
-            engine,
             data,
             event: event.map(Arc::from),
             args: Arc::new(args),
@@ -402,7 +401,7 @@ impl Context {
 
     /// The server this socket belongs to.
     pub fn io(&self) -> SocketIo {
-        SocketIo::from_engine(self.engine.clone())
+        SocketIo::from_engine(self.data.engine.clone())
     }
 
     // ---- session ---------------------------------------------------------------------------
@@ -437,7 +436,7 @@ impl Context {
     // ---- emitting --------------------------------------------------------------------------
 
     fn to_me(&self) -> Emitter {
-        Emitter::new(self.engine.clone(), &self.data.namespace)
+        Emitter::new(self.data.engine.clone(), &self.data.namespace)
             .to(self.data.sid.clone())
             .with_sender(self.data.sid.clone())
     }
@@ -457,12 +456,13 @@ impl Context {
     /// here, otherwise by sid (a recovered connection has a new socket with the same sid).
     fn emit_payload(&self, payload: sockio_protocol::Payload) -> Result<(), EmitError> {
         let id = self.data.id;
-        let sent = self
-            .engine
-            .drive_shard(self.data.shard, move |st| match st.server.socket(id) {
-                Some(mut s) => Ok(s.emit(payload).is_ok()),
-                None => Err(payload),
-            });
+        let sent =
+            self.data
+                .engine
+                .drive_shard(self.data.shard, move |st| match st.server.socket(id) {
+                    Some(mut s) => Ok(s.emit(payload).is_ok()),
+                    None => Err(payload),
+                });
         match sent {
             Ok(true) => Ok(()),
             Ok(false) => Err(EmitError::QueueFull),
@@ -498,7 +498,7 @@ impl Context {
     /// Emits to a room of this namespace (the sender included if it is in the room); chain
     /// `.to(..)` for more rooms.
     pub fn to(&self, room: impl Into<String>) -> Emitter {
-        Emitter::new(self.engine.clone(), &self.data.namespace)
+        Emitter::new(self.data.engine.clone(), &self.data.namespace)
             .to(room)
             .with_sender(self.data.sid.clone())
     }
@@ -545,7 +545,8 @@ impl Context {
     /// Broadcasts to the whole namespace (Flask's `broadcast=True`); the sender is included
     /// unless `.include_self(false)`.
     pub fn broadcast(&self) -> Emitter {
-        Emitter::new(self.engine.clone(), &self.data.namespace).with_sender(self.data.sid.clone())
+        Emitter::new(self.data.engine.clone(), &self.data.namespace)
+            .with_sender(self.data.sid.clone())
     }
 
     // ---- rooms -----------------------------------------------------------------------------

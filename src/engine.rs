@@ -210,6 +210,8 @@ type SocketSession = Arc<Mutex<serde_json::Map<String, Value>>>;
 
 /// What the driver keeps about a socket for its handlers.
 pub(crate) struct SocketData {
+    /// The engine, for the socket's handlers (held while the socket lives).
+    pub(crate) engine: Arc<Engine>,
     pub(crate) id: SocketId,
     pub(crate) sid: String,
     pub(crate) namespace: String,
@@ -483,10 +485,13 @@ impl Engine {
         Some(self.drive_shard(shard, f))
     }
 
-    /// Runs `f` on every shard in turn.
+    /// Runs `f` on every shard in turn, starting with this thread's home shard: threads that
+    /// visit every shard at once (broadcasts) each start where they are, not all at the first.
     pub(crate) fn drive_all<R>(self: &Arc<Self>, mut f: impl FnMut(&mut State) -> R) -> Vec<R> {
-        (0..self.shards.len())
-            .map(|shard| self.drive_shard(shard, &mut f))
+        let n = self.shards.len();
+        let first = self.pick_shard();
+        (0..n)
+            .map(|i| self.drive_shard((first + i) % n, &mut f))
             .collect()
     }
 
@@ -605,6 +610,7 @@ impl Engine {
                     .flatten()
                     .and_then(|d| d.downcast::<SocketSession>().ok());
                 let data = Arc::new(SocketData {
+                    engine: self.clone(),
                     id: socket,
                     sid,
                     namespace: namespace.to_string(),

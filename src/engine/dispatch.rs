@@ -64,7 +64,7 @@ impl Engine {
     }
 
     async fn handle_connect(self: &Arc<Self>, data: &Arc<SocketData>, auth: Option<Value>) -> bool {
-        let ctx = Context::new(self.clone(), data.clone(), None, Args::default(), None);
+        let ctx = Context::new(data.clone(), None, Args::default(), None);
         let (handler, class) = {
             let reg = self.registry_for(data.shard);
             let ns = reg.namespace(&data.namespace);
@@ -137,7 +137,7 @@ impl Engine {
         let Ok(event) = Args::get::<String>(&args.with_skip(0), 0) else {
             return;
         };
-        let ctx = Context::new(self.clone(), data.clone(), Some(event.clone()), args, ack);
+        let ctx = Context::new(data.clone(), Some(event.clone()), args, ack);
         let result = self.run_event(&ctx, &event).await;
         let result = match result {
             Some(Ok(p)) => Some(p),
@@ -230,7 +230,7 @@ impl Engine {
     }
 
     async fn handle_disconnect(self: &Arc<Self>, data: &Arc<SocketData>, reason: DisconnectReason) {
-        let ctx = Context::new(self.clone(), data.clone(), None, Args::default(), None);
+        let ctx = Context::new(data.clone(), None, Args::default(), None);
         let (handler, class) = {
             let reg = self.registry_for(data.shard);
             let ns = reg.namespace(&data.namespace);
@@ -274,9 +274,9 @@ impl Engine {
             self.done_one(data.shard);
             return;
         };
-        let engine = self.clone();
         let socket = data.clone();
         let mut work: BoxFuture<()> = Box::pin(async move {
+            let engine = &socket.engine;
             engine.handle_message(&socket, msg, attachments, ack).await;
             drop(pending);
         });

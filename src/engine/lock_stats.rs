@@ -33,13 +33,30 @@ pub struct LockStats {
 #[cfg(feature = "lock-stats")]
 mod imp {
     use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use super::{Kind, LockStats};
 
-    static SHARD_NS: AtomicU64 = AtomicU64::new(0);
-    static SHARD_N: AtomicU64 = AtomicU64::new(0);
-    static GLOBAL_NS: AtomicU64 = AtomicU64::new(0);
-    static GLOBAL_N: AtomicU64 = AtomicU64::new(0);
+    /// One thread's totals: written by that thread only, so that measuring adds no cache line
+    /// every thread writes.
+    #[derive(Default)]
+    struct Counters {
+        shard_ns: AtomicU64,
+        shard_n: AtomicU64,
+        global_ns: AtomicU64,
+        global_n: AtomicU64,
+    }
+
+    /// Every thread's counters, for the totals.
+    static ALL: Mutex<Vec<Arc<Counters>>> = Mutex::new(Vec::new());
+
+    thread_local! {
+        static MINE: Arc<Counters> = {
+            let c = Arc::new(Counters::default());
+            ALL.lock().unwrap_or_else(|p| p.into_inner()).push(c.clone());
+            c
+        };
+    }
 
     pub(super) type Start = std::time::Instant;
 
@@ -49,26 +66,33 @@ mod imp {
 
     pub(super) fn record(kind: Kind, start: Start) {
         let ns = start.elapsed().as_nanos() as u64;
-        let (total, count) = match kind {
-            Kind::Shard => (&SHARD_NS, &SHARD_N),
-            Kind::Global => (&GLOBAL_NS, &GLOBAL_N),
-        };
-        total.fetch_add(ns, Ordering::Relaxed);
-        count.fetch_add(1, Ordering::Relaxed);
+        MINE.with(|c| {
+            let (total, count) = match kind {
+                Kind::Shard => (&c.shard_ns, &c.shard_n),
+                Kind::Global => (&c.global_ns, &c.global_n),
+            };
+            total.fetch_add(ns, Ordering::Relaxed);
+            count.fetch_add(1, Ordering::Relaxed);
+        });
     }
 
     pub(super) fn snapshot() -> LockStats {
-        LockStats {
-            shard_held_ns: SHARD_NS.load(Ordering::Relaxed),
-            shard_acquisitions: SHARD_N.load(Ordering::Relaxed),
-            global_held_ns: GLOBAL_NS.load(Ordering::Relaxed),
-            global_acquisitions: GLOBAL_N.load(Ordering::Relaxed),
+        let all = ALL.lock().unwrap_or_else(|p| p.into_inner());
+        let mut s = LockStats::default();
+        for c in all.iter() {
+            s.shard_held_ns += c.shard_ns.load(Ordering::Relaxed);
+            s.shard_acquisitions += c.shard_n.load(Ordering::Relaxed);
+            s.global_held_ns += c.global_ns.load(Ordering::Relaxed);
+            s.global_acquisitions += c.global_n.load(Ordering::Relaxed);
         }
+        s
     }
 
     pub(super) fn reset() {
-        for a in [&SHARD_NS, &SHARD_N, &GLOBAL_NS, &GLOBAL_N] {
-            a.store(0, Ordering::Relaxed);
+        for c in ALL.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            for a in [&c.shard_ns, &c.shard_n, &c.global_ns, &c.global_n] {
+                a.store(0, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -132,6 +156,8 @@ impl<G: DerefMut> DerefMut for Held<G> {
 }
 
 impl<G> Drop for Held<G> {
+    // Without the feature, `start` is `()`.
+    #[allow(clippy::unit_arg)]
     fn drop(&mut self) {
         imp::record(self.kind, self.start);
     }

@@ -7,6 +7,7 @@
 //! the outbox tells the engine it is writable again.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -18,7 +19,13 @@ use super::Engine;
 pub(crate) type Listener = Box<dyn Fn(WsOut) + Send + Sync>;
 
 pub(crate) struct Outbox {
+    /// What the engine queued and the writer has not taken yet.
     inner: Mutex<Inner>,
+    /// What the writer took out of `inner` in one go and hands out one by one: the writer
+    /// locks `inner` once per batch, not once per message.
+    taken: Mutex<VecDeque<WsOut>>,
+    /// Whether the core was told the WebSocket is blocked (read without `inner`).
+    blocked: AtomicBool,
     /// Messages it holds before the core is told the WebSocket is blocked.
     cap: usize,
     engine: Weak<Engine>,
@@ -34,8 +41,6 @@ struct Inner {
     finished: bool,
     /// The writer is gone: nothing more is kept.
     closed: bool,
-    /// The core was told the WebSocket is blocked.
-    blocked: bool,
 }
 
 /// What [`Outbox::push`] did.
@@ -50,6 +55,8 @@ impl Outbox {
     pub(crate) fn new(cap: usize, engine: Weak<Engine>, transport: TransportHandle) -> Self {
         Outbox {
             inner: Mutex::default(),
+            taken: Mutex::default(),
+            blocked: AtomicBool::new(false),
             cap: cap.max(1),
             engine,
             transport,
@@ -91,8 +98,7 @@ impl Outbox {
             };
         }
         inner.queue.push_back(m);
-        let blocked = !inner.blocked && inner.queue.len() > self.cap;
-        inner.blocked |= blocked;
+        let blocked = inner.queue.len() > self.cap && !self.blocked.swap(true, Ordering::AcqRel);
         Pushed {
             wake: inner.waker.take(),
             blocked,
@@ -109,34 +115,35 @@ impl Outbox {
     /// Takes the next message; tells the engine when the writer caught up with a blocked
     /// WebSocket.
     fn take(&self, cx: Option<&mut Context<'_>>) -> Poll<Option<WsOut>> {
-        let (next, writable) = {
+        let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        if taken.is_empty() {
             let mut inner = self.lock();
-            match inner.queue.pop_front() {
-                Some(m) => {
-                    let writable = inner.blocked && inner.queue.len() <= self.cap / 2;
-                    if writable {
-                        inner.blocked = false;
-                    }
-                    (Poll::Ready(Some(m)), writable)
+            if inner.queue.is_empty() {
+                if inner.finished || inner.closed {
+                    return Poll::Ready(None);
                 }
-                None if inner.finished || inner.closed => (Poll::Ready(None), false),
-                None => {
-                    if let Some(cx) = cx {
-                        match &inner.waker {
-                            Some(w) if w.will_wake(cx.waker()) => {}
-                            _ => inner.waker = Some(cx.waker().clone()),
-                        }
+                if let Some(cx) = cx {
+                    match &inner.waker {
+                        Some(w) if w.will_wake(cx.waker()) => {}
+                        _ => inner.waker = Some(cx.waker().clone()),
                     }
-                    (Poll::Pending, false)
                 }
+                return Poll::Pending;
             }
-        };
+            // Everything queued, at once; the engine keeps filling the (empty) other queue.
+            std::mem::swap(&mut inner.queue, &mut *taken);
+        }
+        let next = taken.pop_front();
+        let writable = self.blocked.load(Ordering::Acquire)
+            && taken.len() <= self.cap / 2
+            && self.blocked.swap(false, Ordering::AcqRel);
+        drop(taken);
         if writable {
             if let Some(engine) = self.engine.upgrade() {
                 engine.ws_writable(self.transport);
             }
         }
-        next
+        Poll::Ready(next)
     }
 }
 
@@ -157,5 +164,7 @@ impl WsOutbox for Outbox {
         inner.closed = true;
         inner.queue = VecDeque::new();
         inner.waker = None;
+        drop(inner);
+        *self.taken.lock().unwrap_or_else(|p| p.into_inner()) = VecDeque::new();
     }
 }

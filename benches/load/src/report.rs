@@ -1,6 +1,7 @@
 //! The results table: medians over rounds of the generator's lines, ratios of each sockio
-//! runtime to node socket.io and to the raw ceiling, allocation counts, and every round's
-//! figures, as Markdown for the marked section of `benches/load/README.md`.
+//! runtime to node socket.io, to socketioxide and to the raw ceiling (each when the run has it),
+//! allocation counts, and every round's figures, as Markdown for the marked section of
+//! `benches/README.md`.
 //!
 //! Input lines (JSON, one per line) are the generator's scenario lines, plus:
 //! `{"meta": {...}}` (how the run was made), `{"allocs": {...}, "server": ...}` (the bench
@@ -129,10 +130,14 @@ const ROWS: &[Row] = &[
 ];
 
 const NODE: &str = "node";
+const SOCKETIOXIDE: &str = "socketioxide";
 const CEILING: &str = "ceiling";
 
-/// The servers present, sockio runtimes first (in sockio's order), then node, the ceiling,
-/// and anything else.
+/// The servers every sockio runtime is compared with, in the order of the ratio columns.
+const REFERENCES: [&str; 3] = [NODE, SOCKETIOXIDE, CEILING];
+
+/// The servers present, sockio runtimes first (in sockio's order), then node, socketioxide,
+/// the ceiling, and anything else.
 fn servers(lines: &[Value]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for l in lines {
@@ -148,6 +153,7 @@ fn servers(lines: &[Value]) -> Vec<String> {
             "sockio-async-std",
             "sockio-threaded",
             NODE,
+            SOCKETIOXIDE,
             CEILING,
         ];
         match order.iter().position(|o| *o == s) {
@@ -217,6 +223,11 @@ pub fn render(lines: &[Value]) -> String {
         .iter()
         .filter(|s| s.starts_with("sockio-"))
         .collect();
+    // A ratio column per sockio runtime and reference server the run has.
+    let references: Vec<&str> = REFERENCES
+        .into_iter()
+        .filter(|r| servers.iter().any(|s| s == r))
+        .collect();
     let mut out = String::new();
 
     if let Some(meta) = lines.iter().find_map(|l| l.get("meta")) {
@@ -241,8 +252,10 @@ pub fn render(lines: &[Value]) -> String {
         rule.push_str("---:|");
     }
     for s in &sockios {
-        let _ = write!(header, " {s}/node | {s}/ceiling |");
-        rule.push_str("---:|---:|");
+        for r in &references {
+            let _ = write!(header, " {s}/{r} |");
+            rule.push_str("---:|");
+        }
     }
     header.push_str(" target (sockio-tokio) |");
     rule.push_str("---|");
@@ -263,12 +276,10 @@ pub fn render(lines: &[Value]) -> String {
         let ceiling = med(lines, row.scenario, CEILING, row.key);
         for s in &sockios {
             let v = med(lines, row.scenario, s, row.key);
-            let _ = write!(
-                out,
-                " {} | {} |",
-                fmt_ratio(ratio(v, node)),
-                fmt_ratio(ratio(v, ceiling))
-            );
+            for r in &references {
+                let reference = med(lines, row.scenario, r, row.key);
+                let _ = write!(out, " {} |", fmt_ratio(ratio(v, reference)));
+            }
         }
         let tokio = med(lines, row.scenario, "sockio-tokio", row.key);
         let verdict = match row.target {
@@ -516,6 +527,63 @@ mod tests {
         );
         assert!(
             out.contains("Run of 2026-01-01 (full mode, 3 round(s)"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn socketioxide_ratios_sit_between_node_and_the_ceiling() {
+        let mut lines = sample();
+        for r in [20_000.0, 25_000.0, 15_000.0] {
+            lines.push(
+                json!({"scenario": "echo", "server": "socketioxide", "rate": r,
+                "errors": 0, "unit": "round trips/s"}),
+            );
+        }
+        lines.push(
+            json!({"scenario": "idle", "server": "socketioxide", "kib_per_conn": 5.0,
+            "errors": 0}),
+        );
+        let out = render(&lines);
+        assert!(
+            out.contains(
+                "| scenario | figure | sockio-tokio | node | socketioxide | ceiling | \
+                 sockio-tokio/node | sockio-tokio/socketioxide | sockio-tokio/ceiling | \
+                 target (sockio-tokio) |"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "| echo | round trips/s | 30,000 | 11,000 | 20,000 | 40,000 | 2.73x | 1.50x | \
+                 0.75x |"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "| idle | server memory per connection (KiB) | 10 | 30 | 5 | 8 | 0.33x | 2.00x | \
+                 1.25x |"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("| echo | socketioxide | 20,000 / 25,000 / 15,000 round trips/s |"));
+    }
+
+    #[test]
+    fn ratio_columns_only_for_the_servers_the_run_has() {
+        let lines = vec![
+            json!({"scenario": "echo", "server": "socketioxide", "rate": 20_000.0}),
+            json!({"scenario": "echo", "server": "sockio-tokio", "rate": 30_000.0}),
+        ];
+        let out = render(&lines);
+        assert!(
+            out.contains(
+                "| scenario | figure | sockio-tokio | socketioxide | sockio-tokio/socketioxide | \
+                 target (sockio-tokio) |\n|---|---|---:|---:|---:|---|\n\
+                 | echo | round trips/s | 30,000 | 20,000 | 1.50x | \
+                 ≥ 2x node: n/a; ≥ 0.8x ceiling: n/a |"
+            ),
             "{out}"
         );
     }

@@ -20,7 +20,8 @@
 //! ```
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier, Mutex};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -36,18 +37,33 @@ const FANOUT_IN_FLIGHT: usize = 4;
 
 fn main() {
     let mut seconds = 3.0f64;
+    let mut only: Option<(String, usize)> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(3.0),
+            // One run, for profiling: `--only fanout 2`.
+            "--only" => {
+                let name = args.next().expect("--only SCENARIO THREADS");
+                let threads = args.next().and_then(|v| v.parse().ok()).unwrap_or(1);
+                only = Some((name, threads));
+            }
             "-h" | "--help" => {
-                println!("sockio-engine-scaling [--seconds S]  (default 3 s per run)");
+                println!(
+                    "sockio-engine-scaling [--seconds S] [--only echo|fanout THREADS]  \
+                     (default 3 s per run)"
+                );
                 return;
             }
             other => panic!("unknown argument {other}"),
         }
     }
     let run = Duration::from_secs_f64(seconds.clamp(0.5, 60.0));
+    if let Some((name, threads)) = only {
+        let scenario: Scenario = if name == "echo" { echo } else { fanout };
+        measure(&name, threads, run, scenario);
+        return;
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if cpus < 2 {
         eprintln!("only {cpus} CPU: the 2-thread runs cannot scale");
@@ -151,21 +167,46 @@ fn thread_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// An in-memory client: its connection and what it received so far.
+/// Receivers of one thread whose outbox has something: what a runtime's writer tasks get
+/// woken for. The driving thread drains only those, as an executor runs only woken tasks.
+#[derive(Default)]
+struct Ready {
+    list: Mutex<Vec<usize>>,
+}
+
+/// The waker of one client's outbox: puts the client on its thread's ready list.
+struct ClientWaker {
+    ready: Arc<Ready>,
+    index: usize,
+}
+
+impl Wake for ClientWaker {
+    fn wake(self: Arc<Self>) {
+        self.ready.list.lock().unwrap().push(self.index);
+    }
+}
+
+/// An in-memory client: its connection, and the waker its writer side waits with.
 struct Client {
     conn: WebSocketConnection,
+    waker: Waker,
 }
 
 impl Client {
     /// Opens a WebSocket session and connects to `/`.
-    fn connect(io: &SocketIo) -> Client {
+    fn connect(io: &SocketIo, ready: &Arc<Ready>, index: usize) -> Client {
         let request = HttpRequest {
             path: "/socket.io/".into(),
             query: "EIO=4&transport=websocket".into(),
             ..Default::default()
         };
+        let waker = Waker::from(Arc::new(ClientWaker {
+            ready: ready.clone(),
+            index,
+        }));
         let mut c = Client {
             conn: io.open_websocket(request),
+            waker,
         };
         c.send("40");
         // The open packet, then the CONNECT reply (the connect handler runs on the runtime).
@@ -179,6 +220,7 @@ impl Client {
                 None => std::thread::yield_now(),
             }
         }
+        c.drain();
         c
     }
 
@@ -188,35 +230,52 @@ impl Client {
         let _ = self.conn.receive(frame);
     }
 
-    /// Takes what arrived; counts the messages that are events, answering pings.
+    /// Writes what is there, as a writer task does when woken, and waits again (registers its
+    /// waker): the events among it, answering pings.
     fn drain(&mut self) -> u64 {
         let mut events = 0;
-        while let Some(m) = self.conn.outbox().try_next() {
+        let mut pings = 0;
+        let waker = self.waker.clone();
+        let mut cx = TaskContext::from_waker(&waker);
+        while let Poll::Ready(Some(m)) = self.conn.outbox().poll_next(&mut cx) {
             match m {
                 WsOut::Frame(Frame::Text(t)) if t.starts_with(b"42") => events += 1,
-                WsOut::Frame(Frame::Text(t)) if &t[..] == b"2" => self.send("3"),
+                WsOut::Frame(Frame::Text(t)) if &t[..] == b"2" => pings += 1,
                 _ => {}
             }
+        }
+        for _ in 0..pings {
+            self.send("3");
         }
         events
     }
 }
 
+/// Drains the clients on `ready`; their events.
+fn drain_ready(ready: &Ready, clients: &mut [Client], batch: &mut Vec<usize>) -> u64 {
+    std::mem::swap(&mut *ready.list.lock().unwrap(), batch);
+    let mut events = 0;
+    for i in batch.drain(..) {
+        events += clients[i].drain();
+    }
+    events
+}
+
 /// Echo: each thread drives `ECHO_CONNECTIONS / threads` clients, each with one echo in flight.
 fn echo(io: &SocketIo, _k: usize, threads: usize, start: &Barrier, stop: &AtomicBool) -> Part {
+    let ready = Arc::new(Ready::default());
     let mut clients: Vec<Client> = (0..ECHO_CONNECTIONS / threads)
-        .map(|_| Client::connect(io))
+        .map(|i| Client::connect(io, &ready, i))
         .collect();
     start.wait();
     let cpu0 = thread_cpu();
     let mut ops = 0;
+    let mut batch = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         for c in &mut clients {
             c.send(r#"42["echo",{"seq":1,"text":"hello from a load client"}]"#);
         }
-        for c in &mut clients {
-            ops += c.drain();
-        }
+        ops += drain_ready(&ready, &mut clients, &mut batch);
     }
     Part {
         ops,
@@ -225,30 +284,33 @@ fn echo(io: &SocketIo, _k: usize, threads: usize, start: &Barrier, stop: &Atomic
 }
 
 /// Fanout: each thread drives `FANOUT_RECEIVERS / threads` receivers and one emitter; every
-/// emitter's broadcast reaches every receiver of every thread (and every emitter).
+/// emitter's broadcast reaches every receiver of every thread (and every emitter). An emitter
+/// keeps `FANOUT_IN_FLIGHT` of its broadcasts in flight: the next goes once its own came back.
 fn fanout(io: &SocketIo, _k: usize, threads: usize, start: &Barrier, stop: &AtomicBool) -> Part {
-    let mut receivers: Vec<Client> = (0..FANOUT_RECEIVERS / threads)
-        .map(|_| Client::connect(io))
-        .collect();
-    let mut emitter = Client::connect(io);
+    let ready = Arc::new(Ready::default());
+    let n = FANOUT_RECEIVERS / threads;
+    let mut clients: Vec<Client> = (0..n).map(|i| Client::connect(io, &ready, i)).collect();
+    // The emitter is drained every turn: it has a ready list of its own, which is not read.
+    clients.push(Client::connect(io, &Arc::new(Ready::default()), n));
     start.wait();
     let cpu0 = thread_cpu();
     let mut ops = 0;
-    let mut in_flight = 0usize;
+    let mut sent = 0u64;
+    let mut batch = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        while in_flight < FANOUT_IN_FLIGHT {
-            emitter.send(r#"42["bcast",{"t":1}]"#);
-            in_flight += 1;
+        let back = {
+            let emitter = &mut clients[n];
+            emitter.drain()
+        };
+        ops += back;
+        sent = sent.saturating_sub(back.min(sent));
+        while sent < FANOUT_IN_FLIGHT as u64 {
+            clients[n].send(r#"42["bcast",{"t":1}]"#);
+            sent += 1;
         }
-        let own = emitter.drain();
-        ops += own;
-        // A broadcast of this emitter is done once it came back to the emitter itself; the
-        // other threads' broadcasts arrive too.
-        in_flight = in_flight.saturating_sub(own as usize);
-        for r in &mut receivers {
-            ops += r.drain();
-        }
-        if own == 0 {
+        let got = drain_ready(&ready, &mut clients, &mut batch);
+        ops += got;
+        if got == 0 {
             std::thread::yield_now();
         }
     }
