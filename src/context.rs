@@ -511,7 +511,7 @@ impl Context {
     pub fn sid_in(&self, namespace: &str) -> Option<String> {
         let session = self.data.engine_session;
         // A client's sockets all live on its session's shard.
-        self.engine.drive_shard(self.data.shard, |st| {
+        self.data.engine.drive_shard(self.data.shard, |st| {
             let id = st.server.session_socket(session, namespace)?;
             let info = st.server.socket_info(id)?;
             info.connected.then(|| info.sid.to_string())
@@ -537,7 +537,7 @@ impl Context {
     /// ```
     pub fn in_namespace(&self, namespace: &str) -> Result<Emitter, EmitError> {
         let sid = self.sid_in(namespace).ok_or(EmitError::NoSuchClient)?;
-        Ok(Emitter::new(self.engine.clone(), namespace)
+        Ok(Emitter::new(self.data.engine.clone(), namespace)
             .to(sid.clone())
             .with_sender(sid))
     }
