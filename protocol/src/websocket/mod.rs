@@ -8,7 +8,10 @@
 //! from a frame's header, before anything is buffered. Text is checked to be UTF-8 as it
 //! arrives, across fragments. Pings are answered by [`WsDecoder::take_control`]: at most one
 //! pong waits at a time (a newer ping replaces it), so a peer that pings without reading its
-//! pongs cannot make the server hold more.
+//! pongs cannot make the server hold more. Buffers grow with what arrives (doubling, for
+//! amortised copies, but never past the frame or the message limit), so what a decoder holds,
+//! [`WsDecoder::buffered`], stays within an incomplete frame's header and `max_frame` plus
+//! `max_message`. After an error the decoder frees what it held and gives that error again.
 //!
 //! What the driver does with it: after the HTTP upgrade (answer 101 with
 //! [`accept_key`]), read bytes and [`receive`](WsDecoder::receive) them; write each
@@ -19,7 +22,7 @@
 //! once it is out. To close first, write [`encode_close`] and read on until the peer's close
 //! arrives (or a grace period passes).
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::http::Frame;
 
@@ -159,7 +162,7 @@ impl WsError {
 #[derive(Debug)]
 struct Assembling {
     text: bool,
-    data: BytesMut,
+    data: Vec<u8>,
     /// How much of `data` is known to be valid UTF-8 (text only): a sequence cut by a
     /// fragment boundary is checked once its end arrives.
     utf8_checked: usize,
@@ -177,6 +180,8 @@ pub struct WsDecoder {
     /// The answer to the peer's close, once it came; then nothing more is read.
     close_answer: Option<Option<CloseFrame>>,
     close_received: bool,
+    /// The error that failed the connection: every later `receive` returns it.
+    failed: Option<WsError>,
 }
 
 /// A frame header, parsed.
@@ -198,6 +203,7 @@ impl WsDecoder {
             pong: None,
             close_answer: None,
             close_received: false,
+            failed: None,
         }
     }
 
@@ -221,9 +227,24 @@ impl WsDecoder {
     }
 
     /// Feeds bytes read from the connection; `on_event` gets every event they complete, in
-    /// order. After an error the connection must be failed (see [`WsError`]); after
-    /// [`WsEvent::Close`] further bytes are ignored.
-    pub fn receive(
+    /// order. After an error the connection must be failed (see [`WsError`]): the decoder drops
+    /// what it held (the pong waiting included) and returns the same error for anything more it
+    /// is fed. After [`WsEvent::Close`] further bytes are ignored.
+    pub fn receive(&mut self, input: &[u8], on_event: impl FnMut(WsEvent)) -> Result<(), WsError> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let result = self.receive_frames(input, on_event);
+        if let Err(e) = result {
+            self.failed = Some(e);
+            self.partial = Vec::new();
+            self.message = None;
+            self.pong = None;
+        }
+        result
+    }
+
+    fn receive_frames(
         &mut self,
         input: &[u8],
         mut on_event: impl FnMut(WsEvent),
@@ -245,11 +266,18 @@ impl WsDecoder {
             if input.is_empty() {
                 return Ok(());
             }
-            let need = match parse_header(&self.partial, &self.limits)? {
-                None => MAX_HEADER.saturating_sub(self.partial.len()).max(1),
-                Some(h) => h.header_len + h.len - self.partial.len(),
+            let (need, frame_len) = match self.parse_header(&self.partial)? {
+                None => {
+                    let need = MAX_HEADER.saturating_sub(self.partial.len()).max(1);
+                    (need, self.partial.len() + need)
+                }
+                Some(h) => {
+                    let frame_len = h.header_len + h.len;
+                    (frame_len - self.partial.len(), frame_len)
+                }
             };
             let take = need.min(input.len());
+            reserve_capped(&mut self.partial, take, frame_len);
             self.partial.extend_from_slice(&input[..take]);
             input = &input[take..];
             let partial = std::mem::take(&mut self.partial);
@@ -275,9 +303,18 @@ impl WsDecoder {
     /// against the limits. The buffer grows with what arrives, not with what the header
     /// announces: a peer that announces a large frame and sends it slowly holds what it sent.
     fn keep_partial(&mut self, rest: &[u8]) -> Result<(), WsError> {
-        parse_header(rest, &self.limits)?;
+        self.parse_header(rest)?;
+        self.partial.reserve_exact(rest.len());
         self.partial.extend_from_slice(rest);
         Ok(())
+    }
+
+    /// Parses a frame header from the start of `b` (`None` while it is incomplete) and checks
+    /// it against the limits and the message in progress, so that a frame that cannot be
+    /// accepted fails before its payload is buffered.
+    fn parse_header(&self, b: &[u8]) -> Result<Option<Header>, WsError> {
+        let assembled = self.message.as_ref().map(|m| m.data.len());
+        parse_header(b, &self.limits, assembled)
     }
 
     /// Parses every complete frame at the start of `input`; returns the bytes used.
@@ -289,7 +326,7 @@ impl WsDecoder {
         let mut at = 0;
         while !self.close_received {
             let rest = &input[at..];
-            let Some(h) = parse_header(rest, &self.limits)? else {
+            let Some(h) = self.parse_header(rest)? else {
                 break;
             };
             let end = h.header_len + h.len;
@@ -333,9 +370,7 @@ impl WsDecoder {
                 on_event(WsEvent::Close(close));
             }
             OpCode::Text | OpCode::Binary => {
-                if self.message.is_some() {
-                    return Err(WsError::Protocol("a new message before the last one ended"));
-                }
+                debug_assert!(self.message.is_none(), "refused from the header");
                 let text = h.opcode == OpCode::Text;
                 if h.fin {
                     let data = unmask(masked, h.mask);
@@ -349,7 +384,7 @@ impl WsDecoder {
                     };
                     on_event(WsEvent::Message(frame));
                 } else {
-                    let mut data = BytesMut::with_capacity(masked.len());
+                    let mut data = Vec::with_capacity(masked.len());
                     unmask_into(&mut data, masked, h.mask);
                     let mut m = Box::new(Assembling {
                         text,
@@ -361,19 +396,16 @@ impl WsDecoder {
                 }
             }
             OpCode::Continuation => {
-                let Some(m) = self.message.as_mut() else {
-                    return Err(WsError::Protocol(
-                        "a continuation with no message to continue",
-                    ));
-                };
-                if m.data.len() + masked.len() > self.limits.max_message {
-                    return Err(WsError::TooLarge);
-                }
+                // A continuation with no message, or one that would take the message over
+                // its limit, was refused from its header.
+                let m = self.message.as_mut().expect("refused from the header");
+                debug_assert!(m.data.len() + masked.len() <= self.limits.max_message);
+                reserve_capped(&mut m.data, masked.len(), self.limits.max_message);
                 unmask_into(&mut m.data, masked, h.mask);
                 check_utf8(m, h.fin)?;
                 if h.fin {
                     let m = self.message.take().expect("checked above");
-                    let data = m.data.freeze();
+                    let data = Bytes::from(m.data);
                     let frame = if m.text {
                         Frame::Text(data)
                     } else {
@@ -427,8 +459,28 @@ fn check_utf8(m: &mut Assembling, last: bool) -> Result<(), WsError> {
     Ok(())
 }
 
-/// Parses a frame header from the start of `b`: `None` while it is incomplete.
-fn parse_header(b: &[u8], limits: &WsLimits) -> Result<Option<Header>, WsError> {
+/// Makes room in `buf` for `more` bytes: its capacity doubles (for amortised copies while a
+/// frame trickles in) but never grows past `cap`, the most `buf` will hold.
+fn reserve_capped(buf: &mut Vec<u8>, more: usize, cap: usize) {
+    let need = buf.len() + more;
+    if need <= buf.capacity() {
+        return;
+    }
+    let target = buf.capacity().saturating_mul(2).clamp(need, cap.max(need));
+    buf.reserve_exact(target - buf.len());
+}
+
+/// Parses a frame header from the start of `b`: `None` while it is incomplete. `assembled` is
+/// the length of the message in progress, if any: continuations need one, new messages must
+/// wait for its end, and its limit counts the fragments already received.
+///
+/// Lengths are read for their value whatever their encoding: RFC 6455 5.2 makes the shortest
+/// encoding a duty of the sender, and tungstenite, ws and websockets accept longer ones too.
+fn parse_header(
+    b: &[u8],
+    limits: &WsLimits,
+    assembled: Option<usize>,
+) -> Result<Option<Header>, WsError> {
     if b.len() < 2 {
         return Ok(None);
     }
@@ -440,6 +492,20 @@ fn parse_header(b: &[u8], limits: &WsLimits) -> Result<Option<Header>, WsError> 
     let opcode = OpCode::from_bits(b0 & 0x0F).ok_or(WsError::Protocol("reserved opcode"))?;
     if b1 & 0x80 == 0 {
         return Err(WsError::Protocol("a client frame must be masked"));
+    }
+    match (opcode, assembled) {
+        (OpCode::Continuation, None) => {
+            return Err(WsError::Protocol(
+                "a continuation with no message to continue",
+            ))
+        }
+        (OpCode::Text | OpCode::Binary, Some(_)) => {
+            return Err(WsError::Protocol("a new message before the last one ended"))
+        }
+        _ => {}
+    }
+    if opcode.is_control() && !fin {
+        return Err(WsError::Protocol("a fragmented control frame"));
     }
     let (len, mut header_len) = match b1 & 0x7F {
         126 => {
@@ -460,16 +526,17 @@ fn parse_header(b: &[u8], limits: &WsLimits) -> Result<Option<Header>, WsError> 
         }
         n => (n as u64, 2),
     };
-    if opcode.is_control() {
-        if !fin {
-            return Err(WsError::Protocol("a fragmented control frame"));
-        }
-        if len > 125 {
-            return Err(WsError::Protocol("a control frame over 125 bytes"));
-        }
+    if opcode.is_control() && len > 125 {
+        return Err(WsError::Protocol("a control frame over 125 bytes"));
     }
-    if len > limits.max_frame as u64 || len > limits.max_message as u64 {
+    if len > limits.max_frame as u64 {
         return Err(WsError::TooLarge);
+    }
+    if !opcode.is_control() {
+        let room = limits.max_message.saturating_sub(assembled.unwrap_or(0));
+        if len > room as u64 {
+            return Err(WsError::TooLarge);
+        }
     }
     if b.len() < header_len + 4 {
         return Ok(None);
@@ -494,7 +561,11 @@ fn parse_close(data: &[u8]) -> Result<Option<CloseFrame>, WsError> {
         1 => Err(WsError::Protocol("a close frame with a one-byte payload")),
         _ => {
             let code = u16::from_be_bytes([data[0], data[1]]);
-            let valid = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+            // RFC 6455 7.4.1 and 7.4.2, and the codes IANA registered since (1012 service
+            // restart, 1013 try again later, 1014 bad gateway). Never on the wire: 1004
+            // (reserved), 1005, 1006 and 1015 (for reporting only), the rest of 0-2999
+            // (unassigned or reserved), 5000 and up (undefined).
+            let valid = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
             if !valid {
                 return Err(WsError::Protocol("a close code that may not be sent"));
             }
@@ -512,13 +583,13 @@ fn parse_close(data: &[u8]) -> Result<Option<CloseFrame>, WsError> {
 
 /// A copy of `masked` with its mask removed.
 fn unmask(masked: &[u8], mask: [u8; 4]) -> Bytes {
-    let mut out = BytesMut::with_capacity(masked.len());
+    let mut out = Vec::with_capacity(masked.len());
     unmask_into(&mut out, masked, mask);
-    out.freeze()
+    Bytes::from(out)
 }
 
 /// Appends `masked` with its mask removed to `out`, eight bytes at a time.
-fn unmask_into(out: &mut BytesMut, masked: &[u8], mask: [u8; 4]) {
+fn unmask_into(out: &mut Vec<u8>, masked: &[u8], mask: [u8; 4]) {
     let start = out.len();
     out.extend_from_slice(masked);
     let data = &mut out[start..];
