@@ -918,29 +918,56 @@ fn encode_close_writes_the_code_then_the_reason_within_125_bytes() {
 
 // ---- Section 8: UTF-8 ---------------------------------------------------------------------------
 
-/// Byte sequences that are not UTF-8, by kind: (what, bytes).
-const INVALID_UTF8: &[(&str, &[u8])] = &[
-    ("lone continuation", b"\x80"),
-    ("continuation run", b"\xBF\x80"),
-    ("FE", b"\xFE"),
-    ("FF", b"\xFF"),
-    ("start byte then ASCII", b"\xC3A"),
-    ("overlong NUL, 2 bytes", b"\xC0\x80"),
-    ("overlong, C1", b"\xC1\xBF"),
-    ("overlong, 3 bytes", b"\xE0\x80\x80"),
-    ("overlong U+07FF, 3 bytes", b"\xE0\x9F\xBF"),
-    ("overlong, 4 bytes", b"\xF0\x80\x80\x80"),
-    ("overlong U+FFFF, 4 bytes", b"\xF0\x8F\xBF\xBF"),
-    ("surrogate U+D800", b"\xED\xA0\x80"),
-    ("surrogate U+DBFF", b"\xED\xAF\xBF"),
-    ("surrogate U+DC00", b"\xED\xB0\x80"),
-    ("surrogate U+DFFF", b"\xED\xBF\xBF"),
-    ("surrogate pair (CESU-8)", b"\xED\xA0\xBD\xED\xB8\x80"),
-    ("U+110000", b"\xF4\x90\x80\x80"),
-    ("U+1FFFFF", b"\xF7\xBF\xBF\xBF"),
-    ("F5 start", b"\xF5\x80\x80\x80"),
-    ("5-byte form", b"\xF8\x88\x80\x80\x80"),
-    ("6-byte form", b"\xFC\x84\x80\x80\x80\x80"),
+/// Why a byte sequence is not UTF-8 (RFC 3629).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Bad {
+    /// Bytes that never appear in UTF-8, or out of place.
+    Bytes,
+    /// A character in more bytes than it needs.
+    Overlong,
+    /// A UTF-16 surrogate, U+D800-DFFF.
+    Surrogate,
+    /// Beyond U+10FFFF.
+    AboveMax,
+}
+
+/// Byte sequences that are not UTF-8: (why, what, bytes).
+const INVALID_UTF8: &[(Bad, &str, &[u8])] = &[
+    (Bad::Bytes, "lone continuation", b"\x80"),
+    (Bad::Bytes, "continuation run", b"\xBF\x80"),
+    (Bad::Bytes, "FE", b"\xFE"),
+    (Bad::Bytes, "FF", b"\xFF"),
+    (Bad::Bytes, "start byte then ASCII", b"\xC3A"),
+    (
+        Bad::Bytes,
+        "3-byte start, 1 continuation, ASCII",
+        b"\xE2\x82A",
+    ),
+    (Bad::Overlong, "overlong NUL, 2 bytes", b"\xC0\x80"),
+    (Bad::Overlong, "overlong '/', 2 bytes", b"\xC0\xAF"),
+    (Bad::Overlong, "overlong U+007F, C1", b"\xC1\xBF"),
+    (Bad::Overlong, "overlong NUL, 3 bytes", b"\xE0\x80\x80"),
+    (Bad::Overlong, "overlong U+07FF, 3 bytes", b"\xE0\x9F\xBF"),
+    (Bad::Overlong, "overlong NUL, 4 bytes", b"\xF0\x80\x80\x80"),
+    (
+        Bad::Overlong,
+        "overlong U+FFFF, 4 bytes",
+        b"\xF0\x8F\xBF\xBF",
+    ),
+    (Bad::Surrogate, "U+D800", b"\xED\xA0\x80"),
+    (Bad::Surrogate, "U+DBFF", b"\xED\xAF\xBF"),
+    (Bad::Surrogate, "U+DC00", b"\xED\xB0\x80"),
+    (Bad::Surrogate, "U+DFFF", b"\xED\xBF\xBF"),
+    (
+        Bad::Surrogate,
+        "a pair (CESU-8)",
+        b"\xED\xA0\xBD\xED\xB8\x80",
+    ),
+    (Bad::AboveMax, "U+110000", b"\xF4\x90\x80\x80"),
+    (Bad::AboveMax, "U+1FFFFF", b"\xF7\xBF\xBF\xBF"),
+    (Bad::AboveMax, "F5 start", b"\xF5\x80\x80\x80"),
+    (Bad::AboveMax, "5-byte form", b"\xF8\x88\x80\x80\x80"),
+    (Bad::AboveMax, "6-byte form", b"\xFC\x84\x80\x80\x80\x80"),
 ];
 
 /// The edge code points of each UTF-8 length (all valid).
@@ -958,12 +985,13 @@ const EDGE_CHARS: &[char] = &[
     '\u{10FFFF}',
 ];
 
-/// RFC 6455 8.1: text data MUST be UTF-8 (RFC 3629); anything else fails the connection with
-/// 1007: invalid bytes, overlong forms, UTF-16 surrogates (U+D800-DFFF), code points over
-/// U+10FFFF, alone or after valid text, in a single frame.
-#[test]
-fn text_that_is_not_utf8_fails() {
-    for (what, bad) in INVALID_UTF8 {
+/// Text made of `bad` (alone, after ASCII, after multi-byte text) in one frame must fail the
+/// connection with 1007.
+#[track_caller]
+fn text_fails(why: Bad) {
+    let cases: Vec<_> = INVALID_UTF8.iter().filter(|c| c.0 == why).collect();
+    assert!(cases.len() >= 4);
+    for (_, what, bad) in cases {
         for before in [&b""[..], b"ok ", "é✓".as_bytes()] {
             let payload = [before, bad, b" after"].concat();
             let e = rejected(SMALL, &frame(true, 1, &payload));
@@ -971,6 +999,35 @@ fn text_that_is_not_utf8_fails() {
             assert_eq!(e.close_code(), 1007);
         }
     }
+}
+
+/// RFC 6455 8.1: text data MUST be UTF-8 (RFC 3629); bytes that never appear in UTF-8 (FE,
+/// FF), a continuation byte with no start, a start byte with too few continuations, fail the
+/// connection with 1007 (7.4.1).
+#[test]
+fn text_with_invalid_bytes_fails() {
+    text_fails(Bad::Bytes);
+}
+
+/// RFC 6455 8.1 with RFC 3629 section 3 ("implementations ... MUST protect against decoding
+/// invalid sequences", overlong forms among them): 1007.
+#[test]
+fn text_with_overlong_encodings_fails() {
+    text_fails(Bad::Overlong);
+}
+
+/// RFC 6455 8.1 with RFC 3629 section 3: the UTF-16 surrogates U+D800-DFFF are not characters,
+/// alone or in pairs: 1007.
+#[test]
+fn text_with_surrogates_fails() {
+    text_fails(Bad::Surrogate);
+}
+
+/// RFC 6455 8.1 with RFC 3629 section 3: nothing above U+10FFFF (F4 90 and up, F5-FF starts,
+/// the old 5- and 6-byte forms): 1007.
+#[test]
+fn text_with_code_points_above_u10ffff_fails() {
+    text_fails(Bad::AboveMax);
 }
 
 /// RFC 6455 8.1 with RFC 3629: the edge code points of every length are valid text, alone and
@@ -1012,7 +1069,7 @@ fn a_character_cut_across_fragments_is_valid() {
 /// RFC 6455 8.1: an invalid sequence cut across fragments fails (1007), whatever the cut.
 #[test]
 fn an_invalid_sequence_cut_across_fragments_fails() {
-    for (what, bad) in INVALID_UTF8.iter().filter(|(_, b)| b.len() > 1) {
+    for (_, what, bad) in INVALID_UTF8.iter().filter(|(_, _, b)| b.len() > 1) {
         for cut in 1..bad.len() {
             let input = concat(&[
                 frame(false, 1, &[b"x", &bad[..cut]].concat()),
@@ -1031,7 +1088,7 @@ fn an_invalid_sequence_cut_across_fragments_fails() {
 /// the last one only, fail (1007); so does a message that ends inside a character.
 #[test]
 fn invalid_utf8_in_the_last_fragment_only_fails() {
-    for (what, bad) in INVALID_UTF8 {
+    for (_, what, bad) in INVALID_UTF8 {
         let input = concat(&[
             frame(false, 1, b"valid "),
             frame(false, 0, "fragments ✓ ".as_bytes()),
@@ -1058,7 +1115,7 @@ fn invalid_utf8_in_the_last_fragment_only_fails() {
 /// valid start of a character is not an error yet.
 #[test]
 fn utf8_fails_on_the_fragment_where_it_becomes_invalid() {
-    for (what, bad) in INVALID_UTF8 {
+    for (_, what, bad) in INVALID_UTF8 {
         let mut d = WsDecoder::new(SMALL);
         d.receive(&frame(false, 1, b"fine so far"), |_| {}).unwrap();
         let e = d.receive(&frame(false, 0, &[b"x", *bad].concat()), |_| {});
@@ -1098,7 +1155,7 @@ fn utf8_fails_on_the_fragment_where_it_becomes_invalid() {
 /// RFC 6455 5.6: binary data is not interpreted: any bytes, invalid UTF-8 included, pass.
 #[test]
 fn binary_messages_are_not_checked_for_utf8() {
-    for (_, bad) in INVALID_UTF8 {
+    for (_, _, bad) in INVALID_UTF8 {
         assert_eq!(accepted(SMALL, &frame(true, 2, bad)), [binary(bad)]);
         let input = concat(&[frame(false, 2, &bad[..1]), frame(true, 0, &bad[1..])]);
         assert_eq!(accepted(SMALL, &input), [binary(bad)]);
@@ -1332,3 +1389,4 @@ fn the_server_examples_of_section_5_7() {
 fn the_buffer_bound_is_a_frame_and_a_message() {
     assert_eq!(ws_buffer_bound(&SMALL), MAX_HEADER + 300 + 400);
 }
+
