@@ -1390,3 +1390,23 @@ fn the_buffer_bound_is_a_frame_and_a_message() {
     assert_eq!(ws_buffer_bound(&SMALL), MAX_HEADER + 300 + 400);
 }
 
+/// The `websocket_decoder` fuzz target's checks hold on its committed seeds and regression
+/// inputs (`fuzz/seeds/websocket_decoder`, `fuzz/regressions/websocket_decoder`).
+#[test]
+fn the_fuzz_seeds_and_regressions_hold() {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let mut n = 0;
+    for dir in ["seeds", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(fuzz.join(dir).join("websocket_decoder")) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            let run = std::panic::catch_unwind(|| crate::fuzzing::websocket_decoder(&data));
+            assert!(run.is_ok(), "{}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 30, "{n} inputs found");
+}
