@@ -26,6 +26,12 @@ use bytes::Bytes;
 
 use crate::http::Frame;
 
+mod conn;
+pub use conn::{ReadOutcome, WsConn};
+
+mod drive;
+pub use drive::{WsDriver, WsIo};
+
 mod sha1;
 
 /// The longest frame header: 2 bytes, a 64-bit length and the mask.
