@@ -170,7 +170,7 @@ pub struct Stats {
     pub transports: usize,
     /// Server emits waiting for the client's acknowledgement.
     pub pending_acks: usize,
-    /// Sockets whose handlers still have events to run.
+    /// Sockets with a task running their queued events (an idle socket has none).
     pub socket_tasks: usize,
 }
 
@@ -224,6 +224,8 @@ pub(crate) struct SocketData {
     pub(crate) session: SocketSession,
     /// Whether connection state recovery restored this socket.
     pub(crate) recovered: bool,
+    /// Whether its connect handler accepted it (its disconnect handler then runs).
+    accepted: AtomicBool,
     /// Its connect and disconnect events (and, in ordered mode, the others), in order.
     queue: Mailbox<SocketEvent>,
 }
@@ -297,6 +299,8 @@ pub(crate) struct Engine {
     pub(crate) options: EngineOptions,
     pub(crate) queue: Arc<dyn crate::queue::MessageQueue>,
     connected_sockets: AtomicUsize,
+    /// Socket tasks running (see [`Stats::socket_tasks`]).
+    pub(crate) socket_tasks: AtomicUsize,
     /// The engine path (`/socket.io/`).
     pub(crate) path: Arc<str>,
     /// The largest polling body or WebSocket message the server accepts; runtime adapters
@@ -376,6 +380,7 @@ impl Engine {
             options,
             queue,
             connected_sockets: AtomicUsize::new(0),
+            socket_tasks: AtomicUsize::new(0),
             moved: Mutex::new(HashMap::new()),
             any_moved: AtomicBool::new(false),
             stopping: {
@@ -619,11 +624,11 @@ impl Engine {
                     shard,
                     session: kept.map(|k| *k).unwrap_or_default(),
                     recovered,
+                    accepted: AtomicBool::new(false),
                     queue: Mailbox::new(),
                 });
                 st.sockets.insert(socket, data.clone());
-                self.enqueue(&data, SocketEvent::Connect(auth));
-                after.spawn.push(data);
+                self.enqueue(&data, SocketEvent::Connect(auth), after);
             }
             Event::Message {
                 socket,
@@ -670,7 +675,7 @@ impl Engine {
                     self.shards[shard].in_flight.fetch_add(1, Ordering::SeqCst);
                     after.inline.push((d, ev));
                 } else {
-                    self.enqueue(&d, ev);
+                    self.enqueue(&d, ev, after);
                 }
             }
             Event::Ack {
@@ -725,7 +730,7 @@ impl Engine {
                             self.done_one(shard);
                         }
                     }
-                    self.enqueue(&d, SocketEvent::Disconnect(reason));
+                    self.enqueue(&d, SocketEvent::Disconnect(reason), after);
                     d.queue.close();
                 }
             }
@@ -733,13 +738,17 @@ impl Engine {
         }
     }
 
-    fn enqueue(&self, d: &SocketData, ev: SocketEvent) {
+    /// Queues `ev` for the socket's task, which is started (once the lock is let go) when
+    /// none runs: an idle socket has no task.
+    fn enqueue(&self, d: &Arc<SocketData>, ev: SocketEvent, after: &mut After) {
         // Counted before queueing: the socket task may finish the event before push returns.
         self.shards[d.shard]
             .in_flight
             .fetch_add(1, Ordering::SeqCst);
-        if d.queue.push(ev).is_err() {
-            self.done_one(d.shard);
+        match d.queue.push(ev) {
+            Ok(true) => after.spawn.push(d.clone()),
+            Ok(false) => {}
+            Err(_) => self.done_one(d.shard),
         }
     }
 
@@ -801,9 +810,7 @@ impl Engine {
             let _ = self.timer_wake.0.try_send(());
         }
         for data in after.spawn {
-            let engine = self.clone();
-            self.runtime
-                .spawn(Box::pin(async move { engine.socket_task(data).await }));
+            self.start_socket_task(data);
         }
         for (cb, result) in after.callbacks {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(result))).is_err() {
@@ -971,14 +978,14 @@ impl Engine {
             sockets: st.server.socket_count(),
             transports: st.sinks.len(),
             pending_acks: st.acks.values().map(HashMap::len).sum(),
-            socket_tasks: st.sockets.len(),
+            socket_tasks: 0,
         }) {
             total.sessions += s.sessions;
             total.sockets += s.sockets;
             total.transports += s.transports;
             total.pending_acks += s.pending_acks;
-            total.socket_tasks += s.socket_tasks;
         }
+        total.socket_tasks = self.socket_tasks.load(Ordering::SeqCst);
         total
     }
 

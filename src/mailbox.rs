@@ -4,6 +4,9 @@
 //! that holds a handful of slots, shrunk back after a burst, and one waker. A general
 //! channel keeps a block of slots (about 4 KB) per socket once anything went through it.
 //!
+//! The reader is started on demand and ends once the mailbox is empty, so an idle socket has
+//! no task at all: [`push`](Mailbox::push) says when the caller must start one.
+//!
 //! One item is handled at a time: [`recv`](Mailbox::recv) hands out the next one only after
 //! the reader said it [`finished`](Mailbox::finished) the last. Somebody else may handle an
 //! item in the reader's place while the mailbox is idle (nothing queued, nothing being
@@ -29,6 +32,8 @@ struct Inner<T> {
     closed: bool,
     /// An item is being handled, by the reader or by whoever claimed the turn.
     running: bool,
+    /// A reader exists (or its starter was told to start one).
+    scheduled: bool,
     /// The reader waiting for the next item.
     waker: Option<Waker>,
 }
@@ -40,6 +45,7 @@ impl<T> Mailbox<T> {
                 items: VecDeque::new(),
                 closed: false,
                 running: false,
+                scheduled: false,
                 waker: None,
             }),
         }
@@ -50,20 +56,24 @@ impl<T> Mailbox<T> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `item`; gives it back when the mailbox is closed.
-    pub(crate) fn push(&self, item: T) -> Result<(), T> {
-        let waker = {
+    /// Queues `item`; gives it back when the mailbox is closed. `Ok(true)`: no reader runs,
+    /// the caller must start one.
+    pub(crate) fn push(&self, item: T) -> Result<bool, T> {
+        let (waker, start) = {
             let mut inner = self.lock();
             if inner.closed {
                 return Err(item);
             }
             inner.items.push_back(item);
-            inner.waker.take()
+            (
+                inner.waker.take(),
+                !std::mem::replace(&mut inner.scheduled, true),
+            )
         };
         if let Some(w) = waker {
             w.wake();
         }
-        Ok(())
+        Ok(start)
     }
 
     /// Takes no more items; those queued can still be read, and nobody can claim a turn.
@@ -83,8 +93,9 @@ impl<T> Mailbox<T> {
         self.lock().pop()
     }
 
-    /// The next item, once nothing else is being handled; `None` once the mailbox is
-    /// closed and empty. One reader, which calls [`finished`](Self::finished) after each.
+    /// The next item, once nothing else is being handled; `None` once the mailbox is empty:
+    /// the reader then ends (the next [`push`](Self::push) asks for a new one). One reader,
+    /// which calls [`finished`](Self::finished) after each item.
     pub(crate) async fn recv(&self) -> Option<T> {
         poll_fn(|cx| {
             let mut inner = self.lock();
@@ -93,9 +104,9 @@ impl<T> Mailbox<T> {
                     inner.running = true;
                     return Poll::Ready(Some(item));
                 }
-                if inner.closed {
-                    return Poll::Ready(None);
-                }
+                inner.scheduled = false;
+                inner.waker = None;
+                return Poll::Ready(None);
             }
             match &mut inner.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
@@ -161,18 +172,22 @@ impl<T> Mailbox<T> {
     }
 
     /// Gives a claimed turn back with `item` (what is left of the claimed work) first in
-    /// line, ahead of what was pushed meanwhile, closed or not: the reader cannot have
-    /// stopped while the turn was claimed.
-    pub(crate) fn hand_over(&self, item: T) {
-        let waker = {
+    /// line, ahead of what was pushed meanwhile, closed or not. True when no reader runs: the
+    /// caller must start one.
+    pub(crate) fn hand_over(&self, item: T) -> bool {
+        let (waker, start) = {
             let mut inner = self.lock();
             inner.items.push_front(item);
             inner.running = false;
-            inner.waker.take()
+            (
+                inner.waker.take(),
+                !std::mem::replace(&mut inner.scheduled, true),
+            )
         };
         if let Some(w) = waker {
             w.wake();
         }
+        start
     }
 }
 
@@ -221,27 +236,53 @@ mod tests {
     }
 
     #[test]
-    fn a_waiting_reader_is_woken_by_push_and_by_close() {
-        let m = Arc::new(Mailbox::new());
-        let reader = {
-            let m = m.clone();
-            std::thread::spawn(move || {
-                let mut got = Vec::new();
-                while let Some(v) = futures_lite::future::block_on(m.recv()) {
-                    got.push(v);
-                    m.finished();
-                }
-                got
-            })
+    fn a_reader_starts_on_demand_and_ends_when_the_mailbox_is_empty() {
+        let m = Mailbox::new();
+        assert_eq!(m.push(1), Ok(true), "nobody reads: start a reader");
+        assert_eq!(m.push(2), Ok(false), "one is on its way");
+        let read = |m: &Mailbox<i32>| {
+            let item = futures_lite::future::block_on(m.recv());
+            if item.is_some() {
+                m.finished();
+            }
+            item
         };
-        for i in 0..1000 {
-            m.push(i).unwrap();
-            if i % 100 == 0 {
+        assert_eq!(read(&m), Some(1));
+        assert_eq!(read(&m), Some(2));
+        assert_eq!(read(&m), None, "empty: the reader ends");
+        assert_eq!(m.push(3), Ok(true), "and the next item starts another");
+        assert_eq!(read(&m), Some(3));
+    }
+
+    #[test]
+    fn readers_started_on_demand_see_every_item_once_in_order_one_at_a_time() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let m = Arc::new(Mailbox::new());
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let active = Arc::new(AtomicUsize::new(0));
+        let mut readers = Vec::new();
+        for i in 0..2000 {
+            if m.push(i).unwrap() {
+                let (m, got, active) = (m.clone(), got.clone(), active.clone());
+                readers.push(std::thread::spawn(move || {
+                    while let Some(v) = futures_lite::future::block_on(m.recv()) {
+                        assert_eq!(active.fetch_add(1, Ordering::SeqCst), 0, "two at once");
+                        got.lock().unwrap().push(v);
+                        active.fetch_sub(1, Ordering::SeqCst);
+                        m.finished();
+                    }
+                }));
+            }
+            if i % 200 == 0 {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         }
-        m.close();
-        assert_eq!(reader.join().unwrap(), (0..1000).collect::<Vec<_>>());
+        // Items are handled one at a time, and the last reader has read everything once
+        // it is done.
+        for r in readers {
+            r.join().unwrap();
+        }
+        assert_eq!(*got.lock().unwrap(), (0..2000).collect::<Vec<_>>());
     }
 
     #[test]
@@ -249,7 +290,7 @@ mod tests {
         let m = Mailbox::new();
         assert!(m.try_claim());
         assert!(!m.try_claim(), "one turn at a time");
-        m.push(2).unwrap();
+        assert_eq!(m.push(2), Ok(true));
         let mut recv = Box::pin(m.recv());
         let waker = std::task::Waker::noop();
         let mut cx = std::task::Context::from_waker(waker);
@@ -257,7 +298,7 @@ mod tests {
             recv.as_mut().poll(&mut cx).is_pending(),
             "the turn is claimed"
         );
-        m.hand_over(1);
+        assert!(!m.hand_over(1), "the reader started for 2 is there");
         assert_eq!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(1)));
         assert!(!m.try_claim(), "the reader has it");
         m.finished();

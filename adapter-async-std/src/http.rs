@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_net::TcpStream;
-use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::{request, Request, Response, StatusCode};
@@ -16,6 +15,7 @@ use hyper::upgrade::OnUpgrade;
 use smol_hyper::rt::FuturesIo;
 use sockio_protocol::admission::{ConnId, HttpConnections};
 use sockio_protocol::http::Route;
+use sockio_protocol::websocket::accept_key;
 
 use crate::{Handlers, HttpHandler, HttpRequest, HttpResponse, Method, ServerConfig};
 
@@ -151,7 +151,7 @@ impl Shared {
             );
             return resp;
         };
-        let Ok(accept) = HeaderValue::try_from(derive_accept_key(key.as_bytes())) else {
+        let Ok(accept) = HeaderValue::try_from(accept_key(key)) else {
             return status(StatusCode::BAD_REQUEST);
         };
         if let Some(refusal) = (self.handlers.check_websocket)(&request) {

@@ -2,7 +2,7 @@
 //!
 //! The async-std/smol runtime adapter of sockio. It does only I/O, on the async-io reactor
 //! that async-std and smol share: it accepts HTTP/1.1 with hyper (through smol-hyper's
-//! futures-io bridge), frames WebSockets with async-tungstenite (no runtime feature), spawns
+//! futures-io bridge), frames WebSockets with the protocol crate's sans-IO codec, spawns
 //! tasks and sleeps with [`async_io::Timer`]. It knows nothing of Engine.IO or Socket.IO: every
 //! request under the engine path goes up as a plain [`HttpRequest`] to
 //! [`Handlers::on_request`], whose [`HttpResponse`] is written back verbatim, and every
@@ -26,7 +26,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,9 +38,6 @@ mod server;
 mod ws;
 
 pub use server::{serve, serve_with_fallback};
-
-/// A boxed, sendable future.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// An asynchronous HTTP request handler: [`Handlers::on_request`], or the fallback of
 /// [`serve_with_fallback`].
@@ -76,12 +72,7 @@ impl fmt::Debug for Handlers {
 pub type WebSocketHandler =
     Arc<dyn Fn(HttpRequest) -> (WsInbound, Arc<dyn WsOutbox>) + Send + Sync>;
 
-/// Where a WebSocket's data messages go, one call per message in the order read, on the
-/// task (or thread) that reads the connection. A call that returns `Some(wait)` pauses the
-/// reading: nothing more is read from the connection until `wait` resolves. Dropped when the
-/// peer closes, errs, or the connection ends: that is the end of the connection for the layer
-/// above.
-pub type WsInbound = Box<dyn FnMut(Frame) -> Option<BoxFuture<()>> + Send>;
+pub use sockio_protocol::http::{BoxFuture, WsInbound};
 
 /// Settings of the adapter: the engine path and the body and message size limits.
 pub use sockio_protocol::http::TransportConfig as ServerConfig;

@@ -1,26 +1,33 @@
-//! One WebSocket connection: a reader feeding the layer above's [`WsInbound`] and a batching
-//! writer draining the messages the layer above sends.
+//! One WebSocket connection, in one task: the protocol's [`WsDriver`] over the TCP stream.
+//! Bytes are read into this thread's scratch buffer and handed on at once, and what is
+//! written is freed once the socket took it: nothing is buffered while the connection is idle.
 
-use std::pin::pin;
+use std::cell::RefCell;
+use std::future::{poll_fn, Future as _};
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use async_net::TcpStream;
-use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
-use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use async_tungstenite::WebSocketStream;
 use bytes::Bytes;
-use futures_lite::FutureExt as _;
-use futures_util::future::{select, Either};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_lite::{AsyncRead, AsyncWrite};
+use sockio_protocol::websocket::{WsConn, WsDriver, WsIo, WsLimits};
 
 use crate::http::Shared;
-use crate::{Frame, HttpRequest, WsInbound, WsOut, WsOutbox};
+use crate::HttpRequest;
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
+/// The size of each thread's read buffer: every connection served on the thread reads into it.
+const SCRATCH: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+}
 
 /// Runs an upgraded connection until either side closes it. `read_buf` holds what hyper
 /// read past the upgrade request.
@@ -30,213 +37,95 @@ pub(crate) async fn run(
     stream: TcpStream,
     read_buf: Bytes,
 ) {
-    let config = ws_config(&shared.config);
-    // A copy of what is left, and hyper's buffer let go of now: an empty `Bytes` cut from it
-    // would keep the whole of it (as large as the request head) for the connection's life.
-    let rest = read_buf.to_vec();
-    drop(read_buf);
-    let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     let peer = request.peer;
     let (inbound, outbox) = (shared.handlers.on_websocket)(request);
-    // Whatever happens below, nothing more is written once this returns.
-    let _closed = CloseOutbox(outbox.clone());
-
-    let (mut sink, stream) = ws.split();
-    let close = {
-        let reader = pin!(read(stream, inbound, peer));
-        let writer = pin!(write(
-            &mut sink,
-            &*outbox,
-            shared.stopped(),
-            shared.config.write_timeout,
-        ));
-        match select(reader, writer).await {
-            Either::Left((close, _)) => close,
-            // We sent a close frame: read on until the peer answers it.
-            Either::Right((WriterEnd::Closed, reader)) => {
-                let grace = async {
-                    Timer::after(CLOSE_GRACE).await;
-                    None
-                };
-                reader.or(grace).await;
-                None
-            }
-            // The peer does not read: nothing more to say to it.
-            Either::Right((WriterEnd::Failed, _)) => return,
-        }
+    let limits = WsLimits {
+        max_frame: shared.config.max_message_size,
+        max_message: shared.config.max_message_size,
     };
-    if let Some(close) = close {
-        // The peer broke a limit: tell it why, as far as it still listens.
-        let grace = async {
-            Timer::after(CLOSE_GRACE).await;
-            Ok(())
-        };
-        let _ = sink.send(Message::Close(Some(close))).or(grace).await;
+    let conn = WsConn::new(limits, shared.config.write_timeout, CLOSE_GRACE);
+    let stop = {
+        let shared = shared.clone();
+        Box::pin(async move { shared.stopped().await })
+    };
+    let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));
+    if !read_buf.is_empty() {
+        driver.deliver(&read_buf);
+    }
+    // hyper's buffer let go of now: even empty, a `Bytes` cut from it would keep all of it.
+    drop(read_buf);
+    let mut io = Io {
+        stream,
+        timer: None,
+    };
+    poll_fn(|cx| driver.poll(&mut io, cx)).await;
+    if driver.write_timed_out(Instant::now()) {
+        tracing::warn!(
+            ?peer,
+            patience = ?shared.config.write_timeout,
+            "WebSocket peer does not read; connection dropped"
+        );
     }
     // Dropping `shared` here lets a shutting-down server know this connection is over.
 }
 
-/// tungstenite's settings from the adapter's: message and frame size limits, the read buffer,
-/// and a bounded write buffer. The write buffer holds what the peer has not read yet: our
-/// messages (at most `write_buffer_size` plus one message) and the pongs tungstenite answers
-/// pings with while reading. Bounded, a peer that pings without reading gets no more pongs
-/// than it reads (tungstenite keeps one waiting), instead of making the buffer grow.
-fn ws_config(config: &crate::ServerConfig) -> WebSocketConfig {
-    let max = config.max_message_size;
-    let write_buffer = 128 * 1024;
-    WebSocketConfig::default()
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max))
-        .read_buffer_size(config.ws_read_buffer)
-        .write_buffer_size(write_buffer)
-        .max_write_buffer_size(write_buffer + max + 64 * 1024)
+/// The stream and the connection's timer (armed only while it has a deadline).
+struct Io {
+    stream: TcpStream,
+    timer: Option<(Instant, Timer)>,
 }
 
-/// How the writer ended.
-enum WriterEnd {
-    /// It sent a close frame (or tried to): the peer may still answer it.
-    Closed,
-    /// The peer did not read in time, or the connection failed: nothing more to wait for.
-    Failed,
-}
-
-/// Hands data messages to `inbound` until the peer closes or errs, then drops it. Pings are
-/// answered and close frames acknowledged by tungstenite while reading. Returns the close
-/// frame to send when the peer broke the size limit or the protocol.
-async fn read<S>(
-    mut stream: S,
-    mut inbound: WsInbound,
-    peer: Option<std::net::SocketAddr>,
-) -> Option<CloseFrame>
-where
-    S: Stream<Item = Result<Message, WsError>> + Unpin,
-{
-    // async-io has no cooperative budget of its own: without this, a peer that keeps bytes
-    // coming keeps its executor thread to itself.
-    let mut budget = sockio_protocol::ReadBudget::default();
-    while let Some(msg) = stream.next().await {
-        let len = msg.as_ref().map_or(0, Message::len);
-        if budget.spend(len) {
-            futures_lite::future::yield_now().await;
-        }
-        let frame = match msg {
-            Ok(Message::Text(text)) => Frame::Text(text.into()),
-            Ok(Message::Binary(data)) => Frame::Binary(data),
-            Ok(_) => continue,
-            Err(e) => {
-                if matches!(e, WsError::Capacity(_)) {
-                    tracing::warn!(error = %e, ?peer, "WebSocket message over max_payload: closed");
-                } else {
-                    tracing::debug!(error = %e, ?peer, "WebSocket read failed");
+impl WsIo for Io {
+    fn poll_read_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        SCRATCH_BUF.with(|scratch| {
+            // Borrowed for this read and what it delivers; a nested use (none is expected:
+            // delivering runs no other connection) gets a buffer of its own.
+            let mut own;
+            let mut guard = scratch.try_borrow_mut();
+            let buf: &mut [u8] = match &mut guard {
+                Ok(b) => b,
+                Err(_) => {
+                    own = vec![0; SCRATCH];
+                    &mut own
                 }
-                let code = match e {
-                    WsError::Capacity(_) => CloseCode::Size,
-                    WsError::Protocol(_) => CloseCode::Protocol,
-                    WsError::Utf8(_) => CloseCode::Invalid,
-                    _ => return None,
-                };
-                return Some(CloseFrame {
-                    code,
-                    reason: Utf8Bytes::from_static(""),
-                });
-            }
-        };
-        if let Some(wait) = inbound(frame) {
-            // The layer above paused this client: its next messages stay unread meanwhile.
-            wait.await;
-        }
-    }
-    None
-}
-
-/// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
-/// completes (then what is already queued is still written), then sends a close frame. A
-/// write that waits longer than `patience` for the peer to read ends the connection.
-async fn write<S, F>(sink: &mut S, rx: &dyn WsOutbox, stop: F, patience: Duration) -> WriterEnd
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-    F: std::future::Future<Output = ()>,
-{
-    let mut stop = pin!(stop);
-    loop {
-        let next = std::future::poll_fn(|cx| rx.poll_next(cx));
-        let first = match select(pin!(next), stop.as_mut()).await {
-            Either::Left((Some(msg), _)) => msg,
-            Either::Left((None, _)) => break,
-            Either::Right(_) => {
-                if let Some(msg) = rx.try_next() {
-                    let _ = timeout(patience, write_batch(sink, rx, msg)).await;
+            };
+            match Pin::new(&mut self.stream).poll_read(cx, buf) {
+                Poll::Ready(Ok(n)) => {
+                    if n > 0 {
+                        deliver(&buf[..n]);
+                    }
+                    Poll::Ready(Ok(n))
                 }
-                break;
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "WebSocket read failed");
+                    Poll::Ready(Err(e))
+                }
+                Poll::Pending => Poll::Pending,
             }
-        };
-        match timeout(patience, write_batch(sink, rx, first)).await {
-            Some(Ok(true)) => {}
-            Some(Ok(false)) => break,
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "WebSocket write failed");
-                return WriterEnd::Failed;
-            }
-            None => {
-                tracing::warn!(
-                    ?patience,
-                    "WebSocket peer does not read; connection dropped"
-                );
-                return WriterEnd::Failed;
-            }
-        }
+        })
     }
-    match timeout(patience, sink.close()).await {
-        Some(Err(e)) => tracing::debug!(error = %e, "WebSocket close failed"),
-        None => {
-            tracing::warn!(?patience, "WebSocket peer does not read; close not sent");
-            return WriterEnd::Failed;
-        }
-        Some(Ok(())) => {}
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
-    WriterEnd::Closed
-}
 
-/// `f`, unless `d` passes first.
-async fn timeout<T>(d: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {
-    use futures_lite::FutureExt as _;
-    let expired = async {
-        async_io::Timer::after(d).await;
-        None
-    };
-    async { Some(f.await) }.or(expired).await
-}
-
-/// Feeds `first` and everything else ready in `rx`, then flushes once. Returns whether to
-/// go on (false after [`WsOut::Close`]).
-async fn write_batch<S>(sink: &mut S, rx: &dyn WsOutbox, first: WsOut) -> Result<bool, WsError>
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    let mut next = first;
-    let go_on = loop {
-        match next {
-            WsOut::Close => break false,
-            WsOut::Frame(Frame::Binary(data)) => sink.feed(Message::Binary(data)).await?,
-            WsOut::Frame(Frame::Text(data)) => match Utf8Bytes::try_from(data) {
-                Ok(text) => sink.feed(Message::Text(text)).await?,
-                Err(_) => tracing::warn!("text frame with invalid UTF-8 not sent"),
-            },
-        }
-        next = match rx.try_next() {
-            Some(msg) => msg,
-            None => break true,
+    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        let timer = match &mut self.timer {
+            Some((at, timer)) if *at == deadline => timer,
+            slot => &mut slot.insert((deadline, Timer::at(deadline))).1,
         };
-    };
-    sink.flush().await?;
-    Ok(go_on)
-}
+        Pin::new(timer).poll(cx).map(drop)
+    }
 
-/// Closes the outbox when the connection is over, however it ended.
-struct CloseOutbox(Arc<dyn WsOutbox>);
+    fn clear_timer(&mut self) {
+        self.timer = None;
+    }
 
-impl Drop for CloseOutbox {
-    fn drop(&mut self) {
-        self.0.close();
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 }

@@ -1,7 +1,8 @@
 //! # sockio-threaded
 //!
 //! The blocking runtime adapter of sockio, the Werkzeug-like option: a `std::net` listener, one
-//! thread per connection, HTTP/1.1 parsed with httparse and WebSockets framed with tungstenite.
+//! thread per HTTP connection, HTTP/1.1 parsed with httparse, and WebSockets framed by the
+//! protocol crate's sans-IO codec on a few reactor threads.
 //! It does only I/O: it knows nothing of Engine.IO or Socket.IO. Every request under the engine
 //! path goes up as a plain [`HttpRequest`] to [`Handlers::on_request`], whose [`HttpResponse`]
 //! is written back verbatim, and every WebSocket opened on that path goes to
@@ -17,17 +18,17 @@
 //!
 //! ## Threads
 //!
-//! Each TCP connection has one thread (`sockio-conn`); a WebSocket adds a writer thread
-//! (`sockio-ws-write`), so that writes never wait for reads. Every thread this crate starts
-//! ends when its connection or future does, except the one timer thread (`sockio-timer`);
-//! [`live_threads`] counts them.
+//! Each TCP connection has one thread (`sockio-conn`) while it speaks HTTP. Once it becomes a
+//! WebSocket its thread ends and the connection goes to one of the server's reactor threads
+//! (`sockio-ws`, one per core, started with the first WebSocket), which wait on all their
+//! sockets at once: an idle WebSocket costs no thread and holds no buffer. Every thread this
+//! crate starts ends when its connection, future or server does, except the one timer thread
+//! (`sockio-timer`); [`live_threads`] counts them.
 
 #![warn(missing_docs, unreachable_pub)]
 #![deny(missing_debug_implementations)]
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -44,9 +45,6 @@ mod ws;
 
 pub use exec::{block_on, sleep, sleep_until, spawn, Sleep};
 pub use server::{serve, ShutdownHandle};
-
-/// A boxed, sendable future.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// An HTTP request handler: [`Handlers::on_request`], or the fallback of [`serve`]. The future
 /// is run to completion on the connection's thread.
@@ -81,12 +79,7 @@ impl fmt::Debug for Handlers {
 pub type WebSocketHandler =
     Arc<dyn Fn(HttpRequest) -> (WsInbound, Arc<dyn WsOutbox>) + Send + Sync>;
 
-/// Where a WebSocket's data messages go, one call per message in the order read, on the
-/// task (or thread) that reads the connection. A call that returns `Some(wait)` pauses the
-/// reading: nothing more is read from the connection until `wait` resolves. Dropped when the
-/// peer closes, errs, or the connection ends: that is the end of the connection for the layer
-/// above.
-pub type WsInbound = Box<dyn FnMut(Frame) -> Option<BoxFuture<()>> + Send>;
+pub use sockio_protocol::http::{BoxFuture, WsInbound};
 
 /// Settings of the adapter.
 #[derive(Debug, Clone, PartialEq, Eq)]

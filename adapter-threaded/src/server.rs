@@ -108,7 +108,7 @@ const BUSY: u8 = 1;
 pub(crate) struct Live {
     stream: TcpStream,
     state: Arc<AtomicU8>,
-    /// Set for WebSockets: closing it has the writer send the close frame.
+    /// Set for WebSockets: closing it has the connection send its close frame.
     ws: Option<async_channel::Sender<()>>,
     /// Its place in the table of connections in their HTTP phase (until upgraded).
     conn: Option<ConnId>,
@@ -126,6 +126,8 @@ pub(crate) struct Shared {
     /// Connections reading or waiting for a request, by server id; the oldest are closed to
     /// make room.
     waiting: Mutex<HttpConnections<u64>>,
+    /// The threads that serve this server's WebSockets, started with the first one.
+    reactors: Mutex<Option<crate::ws::Reactors>>,
 }
 
 impl Shared {
@@ -163,7 +165,25 @@ impl Shared {
         }
     }
 
-    /// Marks connection `id` as a WebSocket whose writer stops when `stop` closes.
+    /// The reactor thread for a new WebSocket (the threads start with the first one).
+    pub(crate) fn reactor(&self) -> io::Result<Arc<crate::ws::Reactor>> {
+        let mut reactors = lock(&self.reactors);
+        if reactors.is_none() {
+            *reactors = Some(crate::ws::Reactors::start()?);
+        }
+        Ok(reactors.as_ref().map(|r| r.pick()).expect("started above"))
+    }
+
+    /// Connection `id` is over: it leaves the tables (a shutting-down server waits for that).
+    pub(crate) fn connection_ended(&self, id: u64) {
+        let mut live = lock(&self.live);
+        if let Some(conn) = live.remove(&id).and_then(|l| l.conn) {
+            lock(&self.waiting).remove(conn);
+        }
+        self.gone.notify_all();
+    }
+
+    /// Marks connection `id` as a WebSocket that closes when `stop` closes.
     pub(crate) fn set_websocket(&self, id: u64, stop: &async_channel::Sender<()>) {
         let mut live = lock(&self.live);
         if let Some(l) = live.get_mut(&id) {
@@ -209,6 +229,7 @@ pub fn serve(
         live: Mutex::new(HashMap::new()),
         gone: Condvar::new(),
         waiting: Mutex::new(waiting),
+        reactors: Mutex::new(None),
     });
     while !shutdown.is_stopping() {
         match listener.accept() {
@@ -259,12 +280,9 @@ fn start(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     shared.close_evicted(&evicted);
     let conn_shared = shared.clone();
     let started = crate::spawn_thread("sockio-conn", move || {
-        connection(&conn_shared, id, stream, peer, &state);
-        let mut live = lock(&conn_shared.live);
-        if let Some(conn) = live.remove(&id).and_then(|l| l.conn) {
-            lock(&conn_shared.waiting).remove(conn);
+        if !connection(&conn_shared, id, stream, peer, &state) {
+            conn_shared.connection_ended(id);
         }
-        conn_shared.gone.notify_all();
     });
     if let Err(e) = started {
         tracing::error!(error = %e, %peer, "could not start a connection thread");
@@ -313,20 +331,21 @@ fn stop(shared: &Shared) {
     }
 }
 
-/// Serves one connection: requests until the peer or the server closes it, or a WebSocket.
+/// Serves one connection: requests until the peer or the server closes it, or until it
+/// becomes a WebSocket. True when it went on as a WebSocket (a reactor thread ends it).
 fn connection(
     shared: &Arc<Shared>,
     id: u64,
     stream: TcpStream,
     peer: SocketAddr,
     state: &AtomicU8,
-) {
+) -> bool {
     let setup = stream
         .set_nodelay(true)
         .and_then(|()| stream.set_write_timeout(Some(shared.config.transport.write_timeout)));
     if let Err(e) = setup {
         tracing::debug!(error = %e, %peer, "socket setup failed");
-        return;
+        return false;
     }
     let transport = &shared.config.transport;
     let limits = Limits {
@@ -340,12 +359,15 @@ fn connection(
         // Publish idleness before checking for shutdown: `stop` checks them the other way.
         state.store(IDLE, Ordering::SeqCst);
         if shared.stopping() && conn.buf.is_empty() {
-            return;
+            return false;
         }
         let head = match conn.read_head() {
             Ok(Some(head)) => head,
-            Ok(None) => return,
-            Err(e) => return refuse(&mut conn, e, peer),
+            Ok(None) => return false,
+            Err(e) => {
+                refuse(&mut conn, e, peer);
+                return false;
+            }
         };
         state.store(BUSY, Ordering::SeqCst);
         let keep_alive = head.keep_alive();
@@ -360,7 +382,10 @@ fn connection(
         let max = shared.config.transport.max_body;
         request.body = match conn.read_body(&request, max, route == Route::Engine) {
             Ok(body) => body,
-            Err(e) => return refuse(&mut conn, e, peer),
+            Err(e) => {
+                refuse(&mut conn, e, peer);
+                return false;
+            }
         };
         let complete = request.body.len() <= max;
         let handler = match route {
@@ -380,10 +405,10 @@ fn connection(
         let keep_alive = keep_alive && !shared.shutdown.is_triggered();
         if let Err(e) = http::write_response(&mut conn.stream, &response, keep_alive, head_only) {
             tracing::debug!(error = %e, %peer, "writing a response failed");
-            return;
+            return false;
         }
         if !keep_alive {
-            return;
+            return false;
         }
     }
 }

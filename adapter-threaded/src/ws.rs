@@ -1,37 +1,37 @@
-//! One WebSocket connection: the handshake answer, a reader (the connection's own thread)
-//! feeding the layer above's [`WsInbound`], and a writer thread draining the messages the
-//! layer above sends.
+//! WebSockets: the handshake answer on the connection's thread, then the connection goes to
+//! one of a few reactor threads (one per core) that serve every WebSocket of the server.
 //!
-//! Both sides write to the socket: the writer its frames, the reader the pongs and close
-//! answers tungstenite produces while reading. Each write goes whole through one mutex, so
-//! frames never interleave, and once a close frame is out nothing else is written.
+//! A reactor thread waits on all its sockets at once (epoll, kqueue or the like, through
+//! `polling`) and drives each connection's protocol [`WsDriver`] when its socket is ready, when
+//! the layer above queued something for it (the connection's waker), or at its deadline. An
+//! idle WebSocket costs no thread and no buffer: reads go into the reactor thread's scratch
+//! buffer, and what is written is freed once the socket took it.
 
-use std::future::Future;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use tungstenite::handshake::derive_accept_key;
-use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tungstenite::protocol::frame::{CloseFrame, Frame as WsFrame, Utf8Bytes};
-use tungstenite::protocol::{Role, WebSocketConfig};
-use tungstenite::{Error as WsError, Message, WebSocket};
+use polling::{Event, Events, Poller};
+use sockio_protocol::websocket::{accept_key, WsConn, WsDriver, WsIo, WsLimits};
 
-use crate::exec::block_on;
 use crate::http::{self, Conn};
 use crate::server::Shared;
-use crate::{Frame, HttpRequest, WsInbound, WsOut, WsOutbox};
+use crate::HttpRequest;
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
-/// Frames queued together are written in one go, up to about this many bytes.
-const MAX_BATCH: usize = 256 * 1024;
+/// The size of each reactor thread's read buffer.
+const SCRATCH: usize = 16 * 1024;
 
-/// Answers the upgrade request and runs the WebSocket until either side closes it.
-pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpRequest) {
+/// Answers the upgrade request and hands the WebSocket to a reactor thread. `Err` gives the
+/// connection back when it could not be handed over (it is then over).
+pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpRequest) -> bool {
     let Conn {
         mut stream, buf, ..
     } = conn;
@@ -41,275 +41,427 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
         resp.headers
             .push(("Sec-WebSocket-Version", "13".to_owned()));
         let _ = http::write_response(&mut stream, &resp, false, false);
-        return;
+        return false;
     };
     if let Some(refusal) = (shared.handlers.check_websocket)(&request) {
         let _ = http::write_response(&mut stream, &refusal, false, false);
-        return;
+        return false;
     }
     let answer = format!(
         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
          Sec-WebSocket-Accept: {}\r\n\r\n",
-        derive_accept_key(key.as_bytes())
+        accept_key(key)
     );
-    let patience = shared.config.transport.write_timeout;
-    let half = stream
+    let ready = stream
         .write_all(answer.as_bytes())
         .and_then(|()| stream.set_read_timeout(None))
-        .and_then(|()| WriteHalf::new(&stream, patience));
-    let half = match half {
-        Ok(half) => Arc::new(half),
-        Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket handshake failed"),
+        .and_then(|()| stream.set_write_timeout(None))
+        .and_then(|()| stream.set_nonblocking(true));
+    if let Err(e) = ready {
+        tracing::debug!(error = %e, ?peer, "WebSocket handshake failed");
+        return false;
+    }
+    let reactor = match shared.reactor() {
+        Ok(reactor) => reactor,
+        Err(e) => {
+            tracing::error!(error = %e, ?peer, "could not start a WebSocket reactor thread");
+            return false;
+        }
     };
-    let max = shared.config.transport.max_message_size;
-    // Pongs are written as they are read (the reader waits while the peer does not read);
-    // the write buffer only ever holds one frame.
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max))
-        .read_buffer_size(shared.config.transport.ws_read_buffer)
-        .write_buffer_size(0)
-        .max_write_buffer_size(max + 64 * 1024);
-    let duplex = Duplex {
-        stream,
-        half: half.clone(),
-        closing: false,
-    };
-    // Only what is left of it, not the room the request head took.
-    let rest = buf.as_slice().to_vec();
-    drop(buf);
-    let ws = WebSocket::from_partially_read(duplex, rest, Role::Server, Some(config));
 
-    // Closed (by the server shutting down) to have the writer send a close frame.
+    // Closed (by the server shutting down) to have the connection send a close frame.
     let (stop_tx, stop) = async_channel::bounded::<()>(1);
     shared.set_websocket(id, &stop_tx);
     let (inbound, outbox) = (shared.handlers.on_websocket)(request);
-    let reader_done = Arc::new((Mutex::new(false), Condvar::new()));
-    let writer = {
-        let (rx, half, done) = (outbox.clone(), half.clone(), reader_done.clone());
-        crate::spawn_thread("sockio-ws-write", move || write(&*rx, &stop, &half, &done))
+    let transport = &shared.config.transport;
+    let limits = WsLimits {
+        max_frame: transport.max_message_size,
+        max_message: transport.max_message_size,
     };
-    let writer = match writer {
-        Ok(writer) => Some(writer),
-        Err(e) => {
-            tracing::error!(error = %e, ?peer, "could not start a WebSocket writer");
-            half.shutdown();
-            None
-        }
-    };
-    read(ws, inbound, peer);
-    // The peer left or the close handshake is over: nothing more may be written.
-    half.closed.store(true, Ordering::SeqCst);
-    *reader_done.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
-    reader_done.1.notify_all();
-    outbox.close();
-    stop_tx.close();
-    if let Some(writer) = writer {
-        let _ = writer.join();
+    let conn = WsConn::new(limits, transport.write_timeout, CLOSE_GRACE);
+    let stop = Box::pin(async move {
+        let _ = stop.recv().await;
+    });
+    let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));
+    if !buf.is_empty() {
+        driver.deliver(buf.as_slice());
     }
-    half.shutdown();
+    drop(buf);
+    reactor.enter(NewConn {
+        stream,
+        driver,
+        shared: shared.clone(),
+        id,
+        peer,
+        _stop: stop_tx,
+    });
+    true
 }
 
-/// Hands data messages to `inbound` until the connection ends, then drops it. Pings are
-/// answered and close frames acknowledged by tungstenite while it reads.
-fn read(mut ws: WebSocket<Duplex>, mut inbound: WsInbound, peer: Option<SocketAddr>) {
-    loop {
-        let frame = match ws.read() {
-            Ok(Message::Text(text)) => Frame::Text(text.into()),
-            Ok(Message::Binary(data)) => Frame::Binary(data),
-            Ok(Message::Close(_)) => {
-                // tungstenite writes the answer on the next read: our last frame.
-                ws.get_mut().closing = true;
-                continue;
-            }
-            Ok(_) => continue,
-            Err(WsError::ConnectionClosed | WsError::AlreadyClosed) => return,
-            Err(e @ WsError::Capacity(_)) => {
-                return tracing::warn!(error = %e, ?peer, "WebSocket message over max_payload: closed")
-            }
-            Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket read failed"),
-        };
-        if let Some(wait) = inbound(frame) {
-            // The layer above paused this client: its next messages stay unread meanwhile.
-            block_on(wait);
-        }
-    }
+/// The reactor threads of one server, started with its first WebSocket.
+pub(crate) struct Reactors {
+    threads: Vec<Arc<Reactor>>,
+    next: AtomicUsize,
 }
 
-/// Writes what `rx` hands out, batching what is already queued, until [`WsOut::Close`], the
-/// outbox running dry for good, or `stop` closing (the server shuts down: what is queued is
-/// still written); then a close frame, and waits for the reader to see the answer.
-fn write(
-    rx: &dyn WsOutbox,
-    stop: &async_channel::Receiver<()>,
-    half: &WriteHalf,
-    reader_done: &(Mutex<bool>, Condvar),
-) {
-    let mut buf = Vec::new();
-    let mut stopping = false;
-    loop {
-        let mut next = if stopping {
-            rx.try_next()
-        } else {
-            let mut stopped = std::pin::pin!(stop.recv());
-            block_on(std::future::poll_fn(|cx| {
-                if let std::task::Poll::Ready(m) = rx.poll_next(cx) {
-                    return std::task::Poll::Ready(m);
-                }
-                match stopped.as_mut().poll(cx) {
-                    std::task::Poll::Ready(_) => {
-                        stopping = true;
-                        std::task::Poll::Ready(rx.try_next())
-                    }
-                    std::task::Poll::Pending => std::task::Poll::Pending,
-                }
-            }))
-        };
-        let mut closing = next.is_none();
-        while let Some(msg) = next.take() {
-            match msg {
-                WsOut::Frame(frame) => push_frame(&mut buf, frame),
-                WsOut::Close => {
-                    closing = true;
-                    break;
-                }
-            }
-            if buf.len() < MAX_BATCH {
-                next = rx.try_next();
-            }
-        }
-        if closing {
-            let close = CloseFrame {
-                code: CloseCode::Normal,
-                reason: Utf8Bytes::from_static(""),
-            };
-            // Formatting into a Vec cannot fail.
-            let _ = WsFrame::close(Some(close)).format(&mut buf);
-        }
-        match half.write(&buf, closing) {
-            Ok(true) => {}
-            // The reader already ended the connection.
-            Ok(false) => return,
-            Err(e) => {
-                tracing::debug!(error = %e, "WebSocket write failed");
-                half.shutdown();
-                return;
-            }
-        }
-        buf.clear();
-        if closing {
-            break;
-        }
-    }
-    let (done, changed) = reader_done;
-    let done = done.lock().unwrap_or_else(|p| p.into_inner());
-    let (done, _) = changed
-        .wait_timeout_while(done, CLOSE_GRACE, |done| !*done)
-        .unwrap_or_else(|p| p.into_inner());
-    if !*done {
-        // The peer did not answer the close: end the reader's wait.
-        half.shutdown();
-    }
-}
-
-fn push_frame(buf: &mut Vec<u8>, frame: Frame) {
-    let (data, kind) = match frame {
-        Frame::Text(data) if std::str::from_utf8(&data).is_err() => {
-            return tracing::warn!("text frame with invalid UTF-8 not sent");
-        }
-        Frame::Text(data) => (data, Data::Text),
-        Frame::Binary(data) => (data, Data::Binary),
-    };
-    // Formatting into a Vec cannot fail.
-    let _ = WsFrame::message(data, OpCode::Data(kind), true).format(buf);
-}
-
-/// The writing side of the socket, shared by the reader and the writer.
-struct WriteHalf {
-    stream: Mutex<TcpStream>,
-    /// Another handle, to shut the socket down while a write may hold the mutex.
-    control: TcpStream,
-    /// Set once a close frame was written or the connection ended.
-    closed: AtomicBool,
-    /// How long one whole write may wait for a peer that does not read.
-    patience: Duration,
-}
-
-impl WriteHalf {
-    fn new(stream: &TcpStream, patience: Duration) -> io::Result<Self> {
-        Ok(WriteHalf {
-            stream: Mutex::new(stream.try_clone()?),
-            control: stream.try_clone()?,
-            closed: AtomicBool::new(false),
-            patience,
+impl Reactors {
+    /// One reactor thread per core.
+    pub(crate) fn start() -> io::Result<Self> {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (0..n)
+            .map(|_| {
+                let reactor = Arc::new(Reactor {
+                    poller: Poller::new()?,
+                    inbox: Mutex::new(Inbox::default()),
+                    closed: AtomicBool::new(false),
+                });
+                let r = reactor.clone();
+                crate::spawn_thread("sockio-ws", move || r.run())?;
+                Ok(reactor)
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Reactors {
+            threads,
+            next: AtomicUsize::new(0),
         })
     }
 
-    /// Writes `bytes` whole, within the write timeout (a peer that stops reading has the
-    /// connection shut); `last` when they end with a close frame. `Ok(false)` when nothing
-    /// may be written any more.
-    fn write(&self, bytes: &[u8], last: bool) -> io::Result<bool> {
-        let mut stream = self.stream.lock().unwrap_or_else(|p| p.into_inner());
-        if self.closed.load(Ordering::SeqCst) {
-            return Ok(false);
-        }
-        if last {
-            self.closed.store(true, Ordering::SeqCst);
-        }
-        let deadline = Instant::now() + self.patience;
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                tracing::warn!(patience = ?self.patience, "WebSocket peer does not read; connection dropped");
-                self.shutdown();
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            stream.set_write_timeout(Some(left))?;
-            match stream.write(rest) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => rest = &rest[n..],
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(true)
-    }
-
-    fn shutdown(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        let _ = self.control.shutdown(Shutdown::Both);
+    /// The reactor thread for the next connection (in turn).
+    pub(crate) fn pick(&self) -> Arc<Reactor> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
+        self.threads[i].clone()
     }
 }
 
-/// The reader's stream: reads from the socket and sends tungstenite's writes (whole frames:
-/// it hands over its whole output buffer in one call) through the [`WriteHalf`].
-struct Duplex {
+impl Drop for Reactors {
+    fn drop(&mut self) {
+        // The server is gone (and with it every connection): the threads end.
+        for r in &self.threads {
+            r.closed.store(true, Ordering::SeqCst);
+            let _ = r.poller.notify();
+        }
+    }
+}
+
+/// A WebSocket on its way to its reactor thread.
+pub(crate) struct NewConn {
     stream: TcpStream,
-    half: Arc<WriteHalf>,
-    /// The peer sent a close frame: the next write is our answer, our last frame.
-    closing: bool,
+    driver: WsDriver,
+    shared: Arc<Shared>,
+    id: u64,
+    peer: Option<SocketAddr>,
+    /// Kept while the connection lives: closing it is the server's stop signal.
+    _stop: async_channel::Sender<()>,
 }
 
-impl Read for Duplex {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
+/// One reactor thread's shared side: what other threads hand it.
+pub(crate) struct Reactor {
+    poller: Poller,
+    inbox: Mutex<Inbox>,
+    /// The server is gone: end once no connection is left.
+    closed: AtomicBool,
+}
+
+#[derive(Default)]
+struct Inbox {
+    new: Vec<NewConn>,
+    /// Connections whose waker was called: `(slot, generation)`.
+    woken: Vec<(usize, u64)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Reactor {
+    fn enter(&self, conn: NewConn) {
+        lock(&self.inbox).new.push(conn);
+        let _ = self.poller.notify();
+    }
+
+    fn wake(&self, slot: usize, gen: u64) {
+        lock(&self.inbox).woken.push((slot, gen));
+        let _ = self.poller.notify();
+    }
+
+    /// The reactor thread.
+    fn run(self: Arc<Self>) {
+        let mut state = ReactorState {
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_gen: 0,
+            timers: BinaryHeap::new(),
+            scratch: vec![0; SCRATCH].into_boxed_slice(),
+        };
+        let mut events = Events::new();
+        let mut ready: Vec<(usize, u64)> = Vec::new();
+        loop {
+            let new = {
+                let mut inbox = lock(&self.inbox);
+                ready.append(&mut inbox.woken);
+                std::mem::take(&mut inbox.new)
+            };
+            for conn in new {
+                if let Some(at) = state.insert(&self, conn) {
+                    ready.push(at);
+                }
+            }
+            let now = Instant::now();
+            while let Some(Reverse((at, slot, gen))) = state.timers.peek().copied() {
+                if at > now {
+                    break;
+                }
+                state.timers.pop();
+                if state.slot(slot, gen).is_some_and(|e| e.timer == Some(at)) {
+                    ready.push((slot, gen));
+                }
+            }
+            if ready.is_empty() {
+                if self.closed.load(Ordering::SeqCst) && state.free.len() == state.slots.len() {
+                    return;
+                }
+                let timeout = state
+                    .timers
+                    .peek()
+                    .map(|Reverse((at, ..))| at.saturating_duration_since(now));
+                events.clear();
+                if let Err(e) = self.poller.wait(&mut events, timeout) {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        tracing::error!(error = %e, "WebSocket reactor wait failed");
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+                for ev in events.iter() {
+                    if let Some(Some(e)) = state.slots.get_mut(ev.key) {
+                        // One-shot interest: the event used it up.
+                        e.armed = (false, false);
+                        ready.push((ev.key, e.gen));
+                    }
+                }
+                continue;
+            }
+            for (slot, gen) in ready.drain(..) {
+                state.poll(&self, slot, gen);
+            }
+        }
     }
 }
 
-impl Write for Duplex {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // After our own close frame the answer is not needed: it is dropped.
-        self.half.write(buf, self.closing)?;
-        Ok(buf.len())
+/// One connection on its reactor thread.
+struct Entry {
+    gen: u64,
+    stream: TcpStream,
+    driver: WsDriver,
+    wake: Arc<ConnWake>,
+    waker: Waker,
+    /// The deadline entered in the timer heap, if any.
+    timer: Option<Instant>,
+    /// The interest registered with the poller (read, write) and not used up yet.
+    armed: (bool, bool),
+    shared: Arc<Shared>,
+    id: u64,
+    peer: Option<SocketAddr>,
+    _stop: async_channel::Sender<()>,
+}
+
+/// A reactor thread's own state.
+struct ReactorState {
+    slots: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    next_gen: u64,
+    /// Deadlines, `(when, slot, generation)`; stale ones are skipped when they come up.
+    timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    scratch: Box<[u8]>,
+}
+
+impl ReactorState {
+    fn slot(&self, slot: usize, gen: u64) -> Option<&Entry> {
+        self.slots
+            .get(slot)
+            .and_then(Option::as_ref)
+            .filter(|e| e.gen == gen)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    /// Takes a new connection in; `None` if its socket cannot be watched (it is then over).
+    fn insert(&mut self, reactor: &Arc<Reactor>, conn: NewConn) -> Option<(usize, u64)> {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(None);
+            self.slots.len() - 1
+        });
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        // SAFETY: the socket is deleted from the poller before it is dropped (`remove`).
+        if let Err(e) = unsafe { reactor.poller.add(&conn.stream, Event::none(slot)) } {
+            tracing::error!(error = %e, peer = ?conn.peer, "could not watch a WebSocket");
+            self.free.push(slot);
+            conn.shared.connection_ended(conn.id);
+            return None;
+        }
+        let wake = Arc::new(ConnWake {
+            reactor: Arc::downgrade(reactor),
+            slot,
+            gen,
+            queued: AtomicBool::new(true),
+        });
+        self.slots[slot] = Some(Entry {
+            gen,
+            stream: conn.stream,
+            driver: conn.driver,
+            waker: Waker::from(wake.clone()),
+            wake,
+            timer: None,
+            armed: (false, false),
+            shared: conn.shared,
+            id: conn.id,
+            peer: conn.peer,
+            _stop: conn._stop,
+        });
+        Some((slot, gen))
+    }
+
+    /// Drives one connection; ends it when it is over.
+    fn poll(&mut self, reactor: &Reactor, slot: usize, gen: u64) {
+        let Some(Some(e)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        if e.gen != gen {
+            return;
+        }
+        e.wake.queued.store(false, Ordering::SeqCst);
+        let mut io = Io {
+            stream: &e.stream,
+            scratch: &mut self.scratch,
+            want: (false, false),
+            timer: e.timer,
+        };
+        let mut cx = Context::from_waker(&e.waker);
+        if e.driver.poll(&mut io, &mut cx).is_ready() {
+            return self.remove(reactor, slot);
+        }
+        let (want, timer) = (io.want, io.timer);
+        if want != (false, false) && want != e.armed {
+            let interest = Event::new(slot, want.0, want.1);
+            if let Err(err) = reactor.poller.modify(&e.stream, interest) {
+                tracing::debug!(error = %err, peer = ?e.peer, "could not watch a WebSocket");
+                return self.remove(reactor, slot);
+            }
+            e.armed = want;
+        }
+        if timer != e.timer {
+            e.timer = timer;
+            if let Some(at) = timer {
+                self.timers.push(Reverse((at, slot, gen)));
+            }
+        }
+    }
+
+    fn remove(&mut self, reactor: &Reactor, slot: usize) {
+        let Some(e) = self.slots[slot].take() else {
+            return;
+        };
+        self.free.push(slot);
+        let _ = reactor.poller.delete(&e.stream);
+        let patience = e.shared.config.transport.write_timeout;
+        if e.driver.write_timed_out(Instant::now()) {
+            tracing::warn!(peer = ?e.peer, ?patience, "WebSocket peer does not read; connection dropped");
+        }
+        let _ = e.stream.shutdown(std::net::Shutdown::Both);
+        let (shared, id) = (e.shared.clone(), e.id);
+        drop(e);
+        shared.connection_ended(id);
+    }
+}
+
+/// A connection's waker: queues the connection on its reactor thread.
+struct ConnWake {
+    reactor: std::sync::Weak<Reactor>,
+    slot: usize,
+    gen: u64,
+    /// Already queued (or being polled, which reads everything new anyway).
+    queued: AtomicBool,
+}
+
+impl Wake for ConnWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queued.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if let Some(reactor) = self.reactor.upgrade() {
+            reactor.wake(self.slot, self.gen);
+        }
+    }
+}
+
+/// A connection's socket and timer, for one poll of its driver.
+struct Io<'a> {
+    stream: &'a TcpStream,
+    scratch: &'a mut [u8],
+    /// Readiness to wait for: (readable, writable).
+    want: (bool, bool),
+    timer: Option<Instant>,
+}
+
+impl WsIo for Io<'_> {
+    fn poll_read_with(
+        &mut self,
+        _cx: &mut Context<'_>,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match (&mut &*self.stream).read(self.scratch) {
+                Ok(n) => {
+                    if n > 0 {
+                        deliver(&self.scratch[..n]);
+                    }
+                    return Poll::Ready(Ok(n));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.want.0 = true;
+                    return Poll::Pending;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "WebSocket read failed");
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+
+    fn poll_write(&mut self, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            match (&mut &*self.stream).write(buf) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.want.1 = true;
+                    return Poll::Pending;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "WebSocket write failed");
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+
+    fn poll_timer(&mut self, _cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        if Instant::now() >= deadline {
+            return Poll::Ready(());
+        }
+        self.timer = Some(deadline);
+        Poll::Pending
+    }
+
+    fn clear_timer(&mut self) {
+        self.timer = None;
+    }
+
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 }

@@ -1,7 +1,8 @@
 //! Every thread the adapter starts ends when its connection does: after many connections of
 //! every kind (keep-alive HTTP, WebSockets closed properly or dropped, requests abandoned
-//! half-way) the adapter runs as many threads as before, and while they are open it runs a
-//! fixed number per connection.
+//! half-way) the adapter runs as many threads as before, and while they are open a WebSocket
+//! costs no thread (a few reactor threads, started with the first one, serve them all and end
+//! with the server).
 
 mod common;
 
@@ -38,12 +39,18 @@ fn no_thread_outlives_its_connection() {
     let server = start(ServerConfig::default(), None);
     // Warm up: the timer thread starts on first use and stays.
     sockio_threaded::block_on(sockio_threaded::sleep(Duration::from_millis(1)));
+    let before = live_threads();
+    let before_os = os_threads();
+    // The first WebSocket starts the reactor threads, one per core.
     let mut ws = websocket(server.addr);
     ws.close(None).unwrap();
     while ws.read().is_ok() {}
     std::thread::sleep(Duration::from_millis(100));
     let base = live_threads();
     let base_os = os_threads();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(base - before, cores, "one reactor thread per core");
+    assert_eq!(base_os - before_os, cores);
 
     for round in 0..30 {
         // Keep-alive HTTP, then the client leaves.
@@ -69,8 +76,7 @@ fn no_thread_outlives_its_connection() {
     assert_eq!(settle_at(base), base, "adapter threads left behind");
     assert_eq!(os_threads(), base_os);
 
-    // Open at once: one reader and one writer per WebSocket, plus the echo task of the
-    // handlers in this test; nothing more.
+    // Open at once: no thread per WebSocket, only the echo task of the handlers in this test.
     while server.events.try_recv().is_ok() {}
     let open: Vec<_> = (0..20).map(|_| websocket(server.addr)).collect();
     let mut opened = 0;
@@ -79,15 +85,16 @@ fn no_thread_outlives_its_connection() {
             opened += 1;
         }
     }
-    assert_eq!(settle_at(base + 3 * 20), base + 3 * 20);
+    assert_eq!(settle_at(base + 20), base + 20);
     drop(open);
     assert_eq!(settle_at(base), base);
     stop(server);
-    assert_eq!(live_threads(), base);
+    // The reactor threads end with the server.
+    assert_eq!(settle_at(before), before);
     // Only the serving thread of this test is gone (and the helper that joined it).
     let end = Instant::now() + STEP;
-    while os_threads() != base_os - 1 && Instant::now() < end {
+    while os_threads() != before_os - 1 && Instant::now() < end {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(os_threads(), base_os - 1);
+    assert_eq!(os_threads(), before_os - 1);
 }

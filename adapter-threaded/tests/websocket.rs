@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{connect, read_reply, start, stop, websocket, STEP};
 use sockio_threaded::ServerConfig;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message};
 
 #[test]
@@ -82,6 +83,11 @@ fn oversized_messages_close_the_connection() {
     ws.send(Message::binary(vec![0u8; 100])).unwrap();
     assert_eq!(ws.read().unwrap(), Message::binary(vec![0u8; 100]));
     let _ = ws.send(Message::binary(vec![0u8; 101]));
+    // The server says why (1009, message too big), then closes.
+    match ws.read() {
+        Ok(Message::Close(Some(close))) => assert_eq!(close.code, CloseCode::Size),
+        other => panic!("expected a close frame with 1009, got {other:?}"),
+    }
     assert!(ws.read().is_err());
     assert_eq!(server.events.recv_timeout(STEP).unwrap(), "open");
     assert_eq!(server.events.recv_timeout(STEP).unwrap(), "incoming closed");

@@ -11,8 +11,8 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{request, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use sockio_protocol::admission::{ConnId, HttpConnections};
+use sockio_protocol::websocket::accept_key;
 use tokio::sync::{watch, Notify};
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use hyper::upgrade::OnUpgrade;
 use sockio_protocol::http::Route;
@@ -132,7 +132,7 @@ impl Shared {
             );
             return resp;
         };
-        let Ok(accept) = HeaderValue::try_from(derive_accept_key(key.as_bytes())) else {
+        let Ok(accept) = HeaderValue::try_from(accept_key(key)) else {
             return status(StatusCode::BAD_REQUEST);
         };
         if let Some(refusal) = (self.handlers.check_websocket)(&request) {

@@ -1,7 +1,7 @@
 //! # sockio-tokio
 //!
 //! The tokio runtime adapter of sockio. It does only I/O: it accepts HTTP/1.1 with hyper,
-//! frames WebSockets with tokio-tungstenite, spawns tasks and sleeps. It knows nothing of
+//! frames WebSockets with the protocol crate's sans-IO codec, spawns tasks and sleeps. It knows nothing of
 //! Engine.IO or Socket.IO: every request under the engine path goes up as a plain
 //! [`HttpRequest`] to [`Handlers::on_request`], whose [`HttpResponse`] is written back verbatim,
 //! and every WebSocket opened on that path goes to [`Handlers::on_websocket`], which returns a
@@ -20,7 +20,6 @@
 
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,9 +32,6 @@ mod ws;
 
 pub use server::{serve, serve_with_fallback};
 pub use service::{BoxBody, NotFound, SocketIoLayer, SocketIoService};
-
-/// A boxed, sendable future.
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// An asynchronous HTTP request handler: [`Handlers::on_request`], or the fallback of
 /// [`serve_with_fallback`].
@@ -70,12 +66,7 @@ impl fmt::Debug for Handlers {
 pub type WebSocketHandler =
     Arc<dyn Fn(HttpRequest) -> (WsInbound, Arc<dyn WsOutbox>) + Send + Sync>;
 
-/// Where a WebSocket's data messages go, one call per message in the order read, on the
-/// task (or thread) that reads the connection. A call that returns `Some(wait)` pauses the
-/// reading: nothing more is read from the connection until `wait` resolves. Dropped when the
-/// peer closes, errs, or the connection ends: that is the end of the connection for the layer
-/// above.
-pub type WsInbound = Box<dyn FnMut(Frame) -> Option<BoxFuture<()>> + Send>;
+pub use sockio_protocol::http::{BoxFuture, WsInbound};
 
 /// Settings of the adapter: the engine path and the body and message size limits.
 pub use sockio_protocol::http::TransportConfig as ServerConfig;

@@ -1,198 +1,155 @@
-//! One WebSocket connection: a reader feeding the layer above's [`WsInbound`] and a batching
-//! writer draining the messages the layer above sends.
+//! One WebSocket connection, in one task: the protocol's [`WsDriver`] over the TCP stream.
+//! Bytes are read into this thread's scratch buffer and handed on at once, and what is
+//! written is freed once the socket took it: nothing is buffered while the connection is idle.
 
-use std::pin::pin;
+use std::cell::RefCell;
+use std::future::{poll_fn, Future as _};
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use futures_util::future::{select, Either};
-use futures_util::{Sink, SinkExt, StreamExt};
+use bytes::Bytes;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use tokio_tungstenite::WebSocketStream;
+use sockio_protocol::websocket::{WsConn, WsDriver, WsIo, WsLimits};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 
 use crate::engine::Shared;
-use crate::{Frame, HttpRequest, WsInbound, WsOut, WsOutbox};
+use crate::{BoxFuture, HttpRequest};
 
 /// How long to wait for the peer's answer to our close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(3);
 
-/// Runs an upgraded connection until either side closes it.
+/// The size of each thread's read buffer: every connection served on the thread reads into it.
+const SCRATCH: usize = 16 * 1024;
+
+thread_local! {
+    static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+}
+
+/// The protocol's WebSocket limits from the adapter's settings.
+fn limits(config: &crate::ServerConfig) -> WsLimits {
+    WsLimits {
+        max_frame: config.max_message_size,
+        max_message: config.max_message_size,
+    }
+}
+
+/// Runs an upgraded connection until either side closes it: on the TCP stream itself when
+/// the connection is one of ours (or axum's), on hyper's upgraded I/O otherwise.
 pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upgraded) {
-    let config = ws_config(&shared.config);
-    let ws =
-        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => drive(shared, request, parts.io.into_inner(), parts.read_buf).await,
+        Err(upgraded) => drive(shared, request, TokioIo::new(upgraded), Bytes::new()).await,
+    }
+}
+
+async fn drive<S>(shared: Arc<Shared>, request: HttpRequest, io: S, leftover: Bytes)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let peer = request.peer;
     let (inbound, outbox) = (shared.handlers.on_websocket)(request);
-    // Whatever happens below, nothing more is written once this returns.
-    let _closed = CloseOutbox(outbox.clone());
-
-    let (mut sink, stream) = ws.split();
-    let reader = pin!(read(stream, inbound, peer));
-    let mut shutdown = shared.shutdown.clone();
-    let stop = async move {
-        match &mut shutdown {
-            // An error means the server is gone: stop as well.
-            Some(rx) => drop(rx.wait_for(|stop| *stop).await),
-            None => std::future::pending().await,
-        }
-    };
-    let writer = pin!(write(
-        &mut sink,
-        &*outbox,
-        stop,
-        shared.config.write_timeout
-    ));
-    if let Either::Right((WriterEnd::Closed, reader)) = select(reader, writer).await {
-        // We sent a close frame: read on until the peer answers it.
-        let _ = tokio::time::timeout(CLOSE_GRACE, reader).await;
+    let conn = WsConn::new(
+        limits(&shared.config),
+        shared.config.write_timeout,
+        CLOSE_GRACE,
+    );
+    let stop = shared.shutdown.clone().map(stopped);
+    let mut driver = WsDriver::new(conn, inbound, outbox, stop);
+    if !leftover.is_empty() {
+        driver.deliver(&leftover);
+    }
+    drop(leftover);
+    let mut io = Io { io, timer: None };
+    poll_fn(|cx| driver.poll(&mut io, cx)).await;
+    if driver.write_timed_out(Instant::now()) {
+        tracing::warn!(
+            ?peer,
+            patience = ?shared.config.write_timeout,
+            "WebSocket peer does not read; connection dropped"
+        );
     }
     // Dropping `shared` here lets a shutting-down server know this connection is over.
 }
 
-/// tungstenite's settings from the adapter's: message and frame size limits, the read buffer,
-/// and a bounded write buffer. The write buffer holds what the peer has not read yet: our
-/// messages (at most `write_buffer_size` plus one message) and the pongs tungstenite answers
-/// pings with while reading. Bounded, a peer that pings without reading gets no more pongs
-/// than it reads (tungstenite keeps one waiting), instead of making the buffer grow.
-pub(crate) fn ws_config(config: &crate::ServerConfig) -> WebSocketConfig {
-    let max = config.max_message_size;
-    let write_buffer = 128 * 1024;
-    WebSocketConfig::default()
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max))
-        .read_buffer_size(config.ws_read_buffer)
-        .write_buffer_size(write_buffer)
-        .max_write_buffer_size(write_buffer + max + 64 * 1024)
-}
-
-/// How the writer ended.
-enum WriterEnd {
-    /// It sent a close frame (or tried to): the peer may still answer it.
-    Closed,
-    /// The peer did not read in time, or the connection failed: nothing more to wait for.
-    Failed,
-}
-
-/// Hands data messages to `inbound` until the peer closes or errs, then drops it. Pings are
-/// answered and close frames acknowledged by tungstenite while reading.
-async fn read<S>(mut stream: S, mut inbound: WsInbound, peer: Option<std::net::SocketAddr>)
-where
-    S: futures_util::Stream<Item = Result<Message, WsError>> + Unpin,
-{
-    // tokio's own budget counts socket reads, not the messages a burst left in tungstenite's
-    // buffer: without this, a burst of small messages keeps the worker until it is handled.
-    let mut budget = sockio_protocol::ReadBudget::default();
-    while let Some(msg) = stream.next().await {
-        let len = msg.as_ref().map_or(0, Message::len);
-        if budget.spend(len) {
-            tokio::task::yield_now().await;
+/// Completes once `rx` says the server stops (or the server is gone).
+fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) -> BoxFuture<()> {
+    Box::pin(async move {
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                return;
+            }
         }
-        let frame = match msg {
-            Ok(Message::Text(text)) => Frame::Text(text.into()),
-            Ok(Message::Binary(data)) => Frame::Binary(data),
-            Ok(_) => continue,
-            Err(e) => {
-                if matches!(e, WsError::Capacity(_)) {
-                    tracing::warn!(error = %e, ?peer, "WebSocket message over max_payload: closed");
-                } else {
-                    tracing::debug!(error = %e, ?peer, "WebSocket read failed");
+    })
+}
+
+/// The stream and the connection's timer (armed only while it has a deadline).
+struct Io<S> {
+    io: S,
+    timer: Option<(Instant, Pin<Box<tokio::time::Sleep>>)>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsIo for Io<S> {
+    fn poll_read_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) -> Poll<io::Result<usize>> {
+        SCRATCH_BUF.with(|scratch| {
+            // Borrowed for this read and what it delivers; a nested use (none is expected:
+            // delivering runs no other connection) gets a buffer of its own.
+            let mut own;
+            let mut guard = scratch.try_borrow_mut();
+            let buf: &mut [u8] = match &mut guard {
+                Ok(b) => b,
+                Err(_) => {
+                    own = vec![0; SCRATCH];
+                    &mut own
                 }
-                break;
-            }
-        };
-        if let Some(wait) = inbound(frame) {
-            // The layer above paused this client: its next messages stay unread meanwhile.
-            wait.await;
-        }
-    }
-}
-
-/// Writes what arrives on `rx` until [`WsOut::Close`], all senders are gone, or `stop`
-/// completes (then what is already queued is still written), then sends a close frame. A
-/// write that waits longer than `patience` for the peer to read ends the connection.
-async fn write<S, F>(sink: &mut S, rx: &dyn WsOutbox, stop: F, patience: Duration) -> WriterEnd
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-    F: std::future::Future<Output = ()>,
-{
-    let mut stop = pin!(stop);
-    loop {
-        let next = std::future::poll_fn(|cx| rx.poll_next(cx));
-        let first = match select(pin!(next), stop.as_mut()).await {
-            Either::Left((Some(msg), _)) => msg,
-            Either::Left((None, _)) => break,
-            Either::Right(_) => {
-                if let Some(msg) = rx.try_next() {
-                    let _ = timeout(patience, write_batch(sink, rx, msg)).await;
+            };
+            let mut rb = ReadBuf::new(buf);
+            match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    let filled = rb.filled();
+                    if !filled.is_empty() {
+                        deliver(filled);
+                    }
+                    Poll::Ready(Ok(filled.len()))
                 }
-                break;
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "WebSocket read failed");
+                    Poll::Ready(Err(e))
+                }
+                Poll::Pending => Poll::Pending,
             }
-        };
-        match timeout(patience, write_batch(sink, rx, first)).await {
-            Some(Ok(true)) => {}
-            Some(Ok(false)) => break,
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "WebSocket write failed");
-                return WriterEnd::Failed;
-            }
-            None => {
-                tracing::warn!(
-                    ?patience,
-                    "WebSocket peer does not read; connection dropped"
-                );
-                return WriterEnd::Failed;
+        })
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<()> {
+        match &mut self.timer {
+            Some((at, sleep)) if *at == deadline => sleep.as_mut().poll(cx),
+            slot => {
+                let mut sleep = Box::pin(tokio::time::sleep_until(deadline.into()));
+                let ready = sleep.as_mut().poll(cx);
+                *slot = Some((deadline, sleep));
+                ready
             }
         }
     }
-    match timeout(patience, sink.close()).await {
-        Some(Err(e)) => tracing::debug!(error = %e, "WebSocket close failed"),
-        None => {
-            tracing::warn!(?patience, "WebSocket peer does not read; close not sent");
-            return WriterEnd::Failed;
-        }
-        Some(Ok(())) => {}
+
+    fn clear_timer(&mut self) {
+        self.timer = None;
     }
-    WriterEnd::Closed
-}
 
-/// `f`, unless `d` passes first.
-async fn timeout<T>(d: Duration, f: impl std::future::Future<Output = T>) -> Option<T> {
-    tokio::time::timeout(d, f).await.ok()
-}
-
-/// Feeds `first` and everything else ready in `rx`, then flushes once. Returns whether to
-/// go on (false after [`WsOut::Close`]).
-async fn write_batch<S>(sink: &mut S, rx: &dyn WsOutbox, first: WsOut) -> Result<bool, WsError>
-where
-    S: Sink<Message, Error = WsError> + Unpin,
-{
-    let mut next = first;
-    let go_on = loop {
-        match next {
-            WsOut::Close => break false,
-            WsOut::Frame(Frame::Binary(data)) => sink.feed(Message::Binary(data)).await?,
-            WsOut::Frame(Frame::Text(data)) => match Utf8Bytes::try_from(data) {
-                Ok(text) => sink.feed(Message::Text(text)).await?,
-                Err(_) => tracing::warn!("text frame with invalid UTF-8 not sent"),
-            },
-        }
-        next = match rx.try_next() {
-            Some(msg) => msg,
-            None => break true,
-        };
-    };
-    sink.flush().await?;
-    Ok(go_on)
-}
-
-/// Closes the outbox when the connection is over, however it ended.
-struct CloseOutbox(Arc<dyn WsOutbox>);
-
-impl Drop for CloseOutbox {
-    fn drop(&mut self) {
-        self.0.close();
+    fn now(&self) -> Instant {
+        Instant::now()
     }
 }

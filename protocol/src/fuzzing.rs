@@ -1165,3 +1165,158 @@ pub fn binary_reassembly(data: &[u8]) {
         "polling equals WebSocket"
     );
 }
+
+// ---- WebSocket decoder --------------------------------------------------------------------------
+
+use crate::websocket::{WsDecoder, WsError, WsEvent, WsLimits};
+
+/// What a [`WsDecoder`] made of a byte stream: its events in order, how the stream ended (the
+/// first error stops it), and the control frames [`WsDecoder::take_control`] wrote at the end.
+#[derive(Debug, PartialEq)]
+pub struct WsOutcome {
+    /// Every event, in order.
+    pub events: Vec<WsEvent>,
+    /// `Ok` when every chunk was taken; otherwise the error that stopped the stream.
+    pub end: Result<(), WsError>,
+    /// What `take_control` wrote once the stream ended.
+    pub control: Vec<u8>,
+}
+
+/// The most a decoder may hold: an incomplete frame (header and payload) and a message being
+/// assembled, each within its limit.
+pub fn ws_buffer_bound(limits: &WsLimits) -> usize {
+    limits
+        .max_frame
+        .saturating_add(14)
+        .saturating_add(limits.max_message)
+}
+
+/// Feeds `chunks` in order to a new decoder until the first error, checking after every chunk
+/// that it holds no more than [`ws_buffer_bound`], and nothing more once the stream failed.
+pub fn ws_decode<'a>(limits: WsLimits, chunks: impl IntoIterator<Item = &'a [u8]>) -> WsOutcome {
+    let bound = ws_buffer_bound(&limits);
+    let mut d = WsDecoder::new(limits);
+    let mut events = Vec::new();
+    let mut end = Ok(());
+    for chunk in chunks {
+        end = d.receive(chunk, |e| events.push(e));
+        let held = d.buffered();
+        assert!(
+            held <= bound,
+            "holds {held} bytes, over {bound} ({limits:?})"
+        );
+        if let Err(e) = end {
+            assert_eq!(held, 0, "holds {held} bytes after failing");
+            assert_eq!(d.receive(b"\x81", |_| {}), Err(e), "the error is sticky");
+            break;
+        }
+    }
+    let mut control = Vec::new();
+    d.take_control(&mut control);
+    WsOutcome {
+        events,
+        end,
+        control,
+    }
+}
+
+/// Limits the fuzzed decoder picks from (both the frame and the message limit).
+const WS_FUZZ_SIZES: [usize; 8] = [0, 1, 125, 126, 300, 65_535, 65_536, 1 << 20];
+
+/// Appends a client frame (masked) to `out`.
+fn ws_client_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[u8], mask: [u8; 4]) {
+    out.push(if fin { 0x80 | opcode } else { opcode });
+    match payload.len() {
+        n @ 0..=125 => out.push(0x80 | n as u8),
+        n @ 126..=0xFFFF => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+}
+
+/// Fuzz entry: a client's byte stream, decoded whole, split in two, and (when short) byte by
+/// byte, must give the same events, the same error and the same control frames, with the
+/// decoder holding no more than its limits allow; every event must be well-formed; and the
+/// events re-encoded (masked again, messages cut to the frame limit) must decode to themselves.
+///
+/// Input format: a byte picking the limits (and the mask of the re-encoding), two bytes
+/// (little-endian) picking the split point, then the stream.
+pub fn websocket_decoder(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let (at, input) = match rest {
+        [a, b, input @ ..] => (u16::from_le_bytes([*a, *b]) as usize, input),
+        _ => (0, rest),
+    };
+    let at = at % (input.len() + 1);
+    let limits = WsLimits {
+        max_frame: WS_FUZZ_SIZES[usize::from(pick & 7)],
+        max_message: WS_FUZZ_SIZES[usize::from(pick >> 3 & 7)],
+    };
+    let whole = ws_decode(limits, [input]);
+    let split = ws_decode(limits, [&input[..at], &input[at..]]);
+    assert_eq!(split, whole, "split at {at}");
+    if input.len() <= 512 {
+        let bytes = ws_decode(limits, input.chunks(1));
+        assert_eq!(bytes, whole, "byte by byte");
+    }
+
+    let mask = [pick, pick ^ 0x5A, pick.rotate_left(3), !pick];
+    let piece = limits.max_frame.max(1);
+    let mut again = Vec::new();
+    for e in &whole.events {
+        match e {
+            WsEvent::Message(m) => {
+                let (op, data) = match m {
+                    Frame::Text(b) => {
+                        assert!(std::str::from_utf8(b).is_ok(), "text is UTF-8");
+                        (1, b)
+                    }
+                    Frame::Binary(b) => (2, b),
+                };
+                assert!(data.len() <= limits.max_message, "message over the limit");
+                let mut pieces = data.chunks(piece).peekable();
+                if pieces.peek().is_none() {
+                    ws_client_frame(&mut again, true, op, &[], mask);
+                }
+                let mut first = true;
+                while let Some(p) = pieces.next() {
+                    let op = if first { op } else { 0 };
+                    ws_client_frame(&mut again, pieces.peek().is_none(), op, p, mask);
+                    first = false;
+                }
+            }
+            WsEvent::Ping(p) | WsEvent::Pong(p) => {
+                assert!(
+                    p.len() <= 125.min(limits.max_frame),
+                    "control frame too long"
+                );
+                let op = if matches!(e, WsEvent::Ping(_)) { 9 } else { 10 };
+                ws_client_frame(&mut again, true, op, p, mask);
+            }
+            WsEvent::Close(c) => {
+                let mut payload = Vec::new();
+                if let Some(c) = c {
+                    assert!(std::str::from_utf8(&c.reason).is_ok(), "close reason UTF-8");
+                    payload.extend_from_slice(&c.code.to_be_bytes());
+                    payload.extend_from_slice(&c.reason);
+                }
+                ws_client_frame(&mut again, true, 8, &payload, mask);
+            }
+        }
+    }
+    let back = ws_decode(limits, [&again[..]]);
+    assert_eq!(back.end, Ok(()), "re-encoded events decode");
+    assert_eq!(
+        back.events, whole.events,
+        "re-encoded events decode to themselves"
+    );
+}

@@ -146,6 +146,16 @@ impl ReadBudget {
     }
 }
 
+/// A boxed future that can move between threads.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+/// Where a WebSocket's data messages go, one call per message in the order read, on the
+/// task (or thread) that reads the connection. A call that returns `Some(wait)` pauses the
+/// reading: nothing more is read from the connection until `wait` resolves. Dropped when the
+/// peer closes, errs, or the connection ends: that is the end of the connection for the layer
+/// above.
+pub type WsInbound = Box<dyn FnMut(Frame) -> Option<BoxFuture<()>> + Send>;
+
 /// The writing side of a WebSocket connection as a runtime adapter sees it: the messages to
 /// write, in order. The layer above fills it; the adapter's writer drains it.
 pub trait WsOutbox: Send + Sync + 'static {
@@ -178,11 +188,6 @@ pub struct TransportConfig {
     /// above stops handing it data (the session's own bounded queue takes over), so a peer
     /// that does not read cannot make the server buffer without limit.
     pub ws_buffer: usize,
-    /// How many bytes one read from a WebSocket takes at most (default 4 KiB), and the size
-    /// of the read buffer every WebSocket keeps. Larger messages still arrive whole (the
-    /// buffer grows for them); this only bounds what an idle connection holds and what each
-    /// read has to prepare.
-    pub ws_read_buffer: usize,
     /// How long a peer that does not read may hold up the writing of a WebSocket message or
     /// an HTTP response (default 30 s); then the connection is dropped.
     pub write_timeout: std::time::Duration,
@@ -213,7 +218,6 @@ impl Default for TransportConfig {
             max_body: 1_000_000,
             max_message_size: 1_000_000 + 4096,
             ws_buffer: 16,
-            ws_read_buffer: 4096,
             write_timeout: std::time::Duration::from_secs(30),
             max_head: 16 * 1024,
             header_timeout: std::time::Duration::from_secs(10),

@@ -118,6 +118,8 @@ pub use crate::str::Str;
 
 pub mod time;
 
+pub mod websocket;
+
 pub use bytes::Bytes;
 pub use serde_json;
 

@@ -17,12 +17,31 @@ use crate::handler::{BoxFuture, ConnectError, HandlerError, HandlerErrorKind};
 use crate::{Args, Context};
 
 impl Engine {
-    pub(super) async fn socket_task(self: Arc<Self>, data: Arc<SocketData>) {
-        let mut accepted = false;
+    /// Starts a task for the socket's queued events (the queue asked for one).
+    pub(super) fn start_socket_task(self: &Arc<Self>, data: Arc<SocketData>) {
+        let engine = self.clone();
+        self.socket_tasks.fetch_add(1, Ordering::SeqCst);
+        self.runtime.spawn(Box::pin(async move {
+            /// Counts the task out however it ends.
+            struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+            impl Drop for Running<'_> {
+                fn drop(&mut self) {
+                    self.0.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            let _running = Running(&engine.socket_tasks);
+            engine.clone().socket_task(data).await
+        }));
+    }
+
+    /// Handles the socket's queued events in order, and ends once none is left (the next
+    /// event starts another task).
+    async fn socket_task(self: Arc<Self>, data: Arc<SocketData>) {
         while let Some(ev) = data.queue.recv().await {
             let keep_going = match ev {
                 SocketEvent::Connect(auth) => {
-                    accepted = self.handle_connect(&data, auth).await;
+                    let accepted = self.handle_connect(&data, auth).await;
+                    data.accepted.store(accepted, Ordering::SeqCst);
                     accepted
                 }
                 SocketEvent::Message {
@@ -36,7 +55,7 @@ impl Engine {
                     true
                 }
                 SocketEvent::Disconnect(reason) => {
-                    if accepted {
+                    if data.accepted.load(Ordering::SeqCst) {
                         self.connected_sockets.fetch_sub(1, Ordering::Relaxed);
                         self.handle_disconnect(&data, reason).await;
                     }
@@ -51,15 +70,15 @@ impl Engine {
             };
             self.done_one(data.shard);
             if !keep_going {
-                break;
+                // Whatever is left was queued for a socket that is gone; nothing more gets
+                // in, and the turn stays taken, so nobody handles anything for it any more.
+                data.queue.close();
+                while data.queue.try_recv().is_some() {
+                    self.done_one(data.shard);
+                }
+                return;
             }
             data.queue.finished();
-        }
-        // Whatever is left was queued for a socket that is gone; nothing more gets in, and
-        // the turn stays taken, so nobody handles anything for it any more.
-        data.queue.close();
-        while data.queue.try_recv().is_some() {
-            self.done_one(data.shard);
         }
     }
 
@@ -296,7 +315,9 @@ impl Engine {
                 return;
             }
             Ok(std::task::Poll::Pending) => {
-                data.queue.hand_over(SocketEvent::Resume(work));
+                if data.queue.hand_over(SocketEvent::Resume(work)) {
+                    self.start_socket_task(data);
+                }
                 return;
             }
             Ok(std::task::Poll::Ready(())) => {}

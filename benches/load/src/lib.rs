@@ -7,7 +7,8 @@
 //!   WebSocket, with four scenarios (echo, fanout, idle, connect), each printing one JSON line;
 //! - the sockio bench server ([`server`]) with the handlers every bench server shares, and an
 //!   allocation counter ([`alloc`]) for its `--count-allocs` mode;
-//! - the raw WebSocket ceiling ([`ceiling`]): the same work at frame level, no Socket.IO;
+//! - the raw WebSocket ceiling ([`ceiling`]): the same work at frame level, no Socket.IO, on
+//!   tokio-tungstenite, and again on sockio's own WebSocket layer ([`ceiling_codec`]);
 //! - the report ([`report`]): medians and ratios of the JSON lines, as a Markdown table.
 //!
 //! The node socket.io server is `node/server.js`; the `run` script drives everything. Traffic
@@ -18,6 +19,7 @@
 
 pub mod alloc;
 pub mod ceiling;
+pub mod ceiling_codec;
 pub mod cli;
 pub mod client;
 pub mod report;

@@ -132,9 +132,11 @@ const ROWS: &[Row] = &[
 const NODE: &str = "node";
 const SOCKETIOXIDE: &str = "socketioxide";
 const CEILING: &str = "ceiling";
+/// The ceiling on sockio's own WebSocket layer.
+const CEILING_CODEC: &str = "ceiling-codec";
 
 /// The servers every sockio runtime is compared with, in the order of the ratio columns.
-const REFERENCES: [&str; 3] = [NODE, SOCKETIOXIDE, CEILING];
+const REFERENCES: [&str; 4] = [NODE, SOCKETIOXIDE, CEILING, CEILING_CODEC];
 
 /// The servers present, sockio runtimes first (in sockio's order), then node, socketioxide,
 /// the ceiling, and anything else.
@@ -155,6 +157,7 @@ fn servers(lines: &[Value]) -> Vec<String> {
             NODE,
             SOCKETIOXIDE,
             CEILING,
+            CEILING_CODEC,
         ];
         match order.iter().position(|o| *o == s) {
             Some(i) => (i, String::new()),
@@ -302,6 +305,14 @@ pub fn render(lines: &[Value]) -> String {
             }
         };
         let _ = writeln!(out, " {verdict} |");
+    }
+    // Read by tools: the idle figures of sockio-tokio and its two peers, on one line.
+    let idle = |s: &str| med(lines, "idle", s, "kib_per_conn");
+    if let (Some(t), Some(n), Some(x)) = (idle("sockio-tokio"), idle(NODE), idle(SOCKETIOXIDE)) {
+        let _ = writeln!(
+            out,
+            "\nidle KiB per connection: sockio-tokio {t:.1}, node {n:.1}, socketioxide {x:.1}"
+        );
     }
     let _ = writeln!(
         out,
@@ -568,6 +579,16 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("| echo | socketioxide | 20,000 / 25,000 / 15,000 round trips/s |"));
+        assert!(
+            out.contains(
+                "\nidle KiB per connection: sockio-tokio 10.0, node 30.0, socketioxide 5.0\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            !render(&sample()).contains("idle KiB per connection"),
+            "only with all three figures"
+        );
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! The raw WebSocket ceiling server (see `sockio_load::ceiling`).
 //!
 //! ```text
-//! sockio-load-ceiling [--port 0] [--read-buffer 4096]
+//! sockio-load-ceiling [--port 0] [--codec tungstenite|sockio] [--read-buffer 4096]
 //! ```
+//!
+//! `--codec tungstenite` (the default) frames with tokio-tungstenite (`sockio_load::ceiling`),
+//! `--codec sockio` with sockio's own WebSocket layer (`sockio_load::ceiling_codec`; the read
+//! buffer is then its per-thread scratch buffer and `--read-buffer` does not apply).
 //!
 //! Listens on 127.0.0.1 and prints one JSON line `{"listening": "127.0.0.1:PORT", ...}` once
 //! it accepts connections. Runs until killed.
@@ -32,6 +36,10 @@ fn run() -> Result<(), String> {
         64,
         16 << 20,
     )?;
+    let codec = opts.string("codec", "tungstenite");
+    if codec != "tungstenite" && codec != "sockio" {
+        return Err(format!("--codec {codec}: tungstenite or sockio"));
+    }
     opts.finish()?;
     sockio_load::sys::raise_nofile(200_000);
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| e.to_string())?;
@@ -50,12 +58,17 @@ fn run() -> Result<(), String> {
             json!({
                 "listening": addr.to_string(),
                 "pid": std::process::id(),
-                "server": "ceiling",
+                "server": if codec == "sockio" { "ceiling-codec" } else { "ceiling" },
+                "codec": codec,
                 "read_buffer": read_buffer,
             })
         );
         let _ = std::io::stdout().flush();
-        sockio_load::ceiling::serve(listener, read_buffer).await
+        if codec == "sockio" {
+            sockio_load::ceiling_codec::serve(listener).await
+        } else {
+            sockio_load::ceiling::serve(listener, read_buffer).await
+        }
     })
     .map_err(|e| e.to_string())
 }
