@@ -14,7 +14,7 @@ use async_io::Timer;
 use async_net::TcpStream;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite};
-use sockio_protocol::websocket::{WsConn, WsDriver, WsIo, WsLimits};
+use sockio_protocol::websocket::{WsConn, WsDriver, WsError, WsIo, WsLimits};
 
 use crate::http::Shared;
 use crate::HttpRequest;
@@ -59,6 +59,13 @@ pub(crate) async fn run(
         timer: None,
     };
     poll_fn(|cx| driver.poll(&mut io, cx)).await;
+    match driver.failure() {
+        Some(e @ WsError::TooLarge) => {
+            tracing::warn!(error = %e, ?peer, "WebSocket message over max_payload: closed")
+        }
+        Some(e) => tracing::debug!(error = %e, ?peer, "WebSocket peer failed the protocol: closed"),
+        None => {}
+    }
     if driver.write_timed_out(Instant::now()) {
         tracing::warn!(
             ?peer,

@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
-use sockio_protocol::websocket::{accept_key, WsConn, WsDriver, WsIo, WsLimits};
+use sockio_protocol::websocket::{accept_key, WsConn, WsDriver, WsError, WsIo, WsLimits};
 
 use crate::http::{self, Conn};
 use crate::server::Shared;
@@ -362,6 +362,16 @@ impl ReactorState {
         self.free.push(slot);
         let _ = reactor.poller.delete(&e.stream);
         let patience = e.shared.config.transport.write_timeout;
+        let peer = e.peer;
+        match e.driver.failure() {
+            Some(err @ WsError::TooLarge) => {
+                tracing::warn!(error = %err, ?peer, "WebSocket message over max_payload: closed")
+            }
+            Some(err) => {
+                tracing::debug!(error = %err, ?peer, "WebSocket peer failed the protocol: closed")
+            }
+            None => {}
+        }
         if e.driver.write_timed_out(Instant::now()) {
             tracing::warn!(peer = ?e.peer, ?patience, "WebSocket peer does not read; connection dropped");
         }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use sockio_protocol::websocket::{WsConn, WsDriver, WsIo, WsLimits};
+use sockio_protocol::websocket::{WsConn, WsDriver, WsError, WsIo, WsLimits};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -66,6 +66,13 @@ where
     drop(leftover);
     let mut io = Io { io, timer: None };
     poll_fn(|cx| driver.poll(&mut io, cx)).await;
+    match driver.failure() {
+        Some(e @ WsError::TooLarge) => {
+            tracing::warn!(error = %e, ?peer, "WebSocket message over max_payload: closed")
+        }
+        Some(e) => tracing::debug!(error = %e, ?peer, "WebSocket peer failed the protocol: closed"),
+        None => {}
+    }
     if driver.write_timed_out(Instant::now()) {
         tracing::warn!(
             ?peer,

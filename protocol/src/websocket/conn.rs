@@ -14,7 +14,7 @@
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::{encode_close, encode_message, WsDecoder, WsEvent, WsLimits};
+use super::{encode_close, encode_message, WsDecoder, WsError, WsEvent, WsLimits};
 use crate::http::{Frame, WsOut, WsOutbox};
 
 /// Most bytes one [`fill`](WsConn::fill) takes from the outbox before they are written.
@@ -45,6 +45,8 @@ pub struct WsConn {
     stalled_since: Option<Instant>,
     write_timeout: Duration,
     close_grace: Duration,
+    /// Why the peer's bytes failed the connection, if they did.
+    failure: Option<WsError>,
 }
 
 /// What [`WsConn::read`] asks of the adapter.
@@ -66,7 +68,14 @@ impl WsConn {
             stalled_since: None,
             write_timeout,
             close_grace,
+            failure: None,
         }
+    }
+
+    /// Why the peer's bytes failed the connection (framing, UTF-8, size), if they did: for
+    /// the adapter's logs.
+    pub fn failure(&self) -> Option<&WsError> {
+        self.failure.as_ref()
     }
 
     /// Whether the connection holds no buffer at all (nothing arriving, nothing to write).
@@ -104,6 +113,7 @@ impl WsConn {
                 if !closing {
                     encode_close(&mut self.out, Some(e.close_code()), "");
                 }
+                self.failure = Some(e);
                 self.phase = Phase::Ending;
                 ReadOutcome::Stop
             }
@@ -423,6 +433,7 @@ mod tests {
         assert_eq!(c.read(&[0xC1, 0x80, 0, 0, 0, 0], |_| {}), ReadOutcome::Stop);
         assert_eq!(c.fill(&Outbox::default(), &mut cx(), now), Poll::Ready(()));
         assert_eq!(c.output(), [0x88, 2, 0x03, 0xEA], "1002");
+        assert!(matches!(c.failure(), Some(WsError::Protocol(_))));
         c.wrote(4, now);
         assert!(c.is_done());
     }

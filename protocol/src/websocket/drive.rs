@@ -98,6 +98,11 @@ impl WsDriver {
         &self.conn
     }
 
+    /// Why the peer's bytes failed the connection, if they did (for logs).
+    pub fn failure(&self) -> Option<&super::WsError> {
+        self.conn.failure()
+    }
+
     /// Whether the write timeout ended the connection (for logs).
     pub fn write_timed_out(&self, now: Instant) -> bool {
         self.conn.write_timed_out(now)
