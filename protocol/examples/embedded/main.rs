@@ -1057,3 +1057,49 @@ impl Driver {
 fn key_matches(c: &Conn, key: Key) -> bool {
     c.gen == key.1
 }
+
+#[cfg(test)]
+mod tests {
+    /// The snippets of protocol/README.md are taken from this example: each must still be
+    /// here, line for line (indentation aside; a `// ...` line in a snippet skips lines).
+    #[test]
+    fn the_readme_snippets_are_in_the_example() {
+        let readme = include_str!("../../README.md");
+        let sources = [
+            include_str!("main.rs"),
+            include_str!("http.rs"),
+            include_str!("app.rs"),
+        ];
+        let lines = |text: &'static str| -> Vec<&'static str> {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect()
+        };
+        let sources: Vec<Vec<&str>> = sources.into_iter().map(lines).collect();
+        let mut snippets = 0;
+        let mut rest = readme;
+        while let Some(start) = rest.find("```rust,ignore\n") {
+            let body = &rest[start + "```rust,ignore\n".len()..];
+            let end = body.find("```").expect("a closed code block");
+            let parts: Vec<Vec<&str>> = body[..end].split("// ...\n").map(lines).collect();
+            let found = sources.iter().any(|src| {
+                // Every part in order, each a run of consecutive lines.
+                let mut from = 0;
+                parts.iter().all(|part| {
+                    let at = (from..=src.len().saturating_sub(part.len()))
+                        .find(|&i| src[i..].starts_with(part));
+                    at.map(|i| from = i + part.len()).is_some()
+                })
+            });
+            assert!(
+                found,
+                "README snippet not in the example:\n{}",
+                &body[..end]
+            );
+            snippets += 1;
+            rest = &body[end..];
+        }
+        assert!(snippets >= 10, "found {snippets} snippets");
+    }
+}
