@@ -292,7 +292,11 @@ pub(crate) fn deliver_local(
             return full;
         }
     }
-    engine.drive_all(|st| broadcast_local(st, ns, to, except, skip, volatile, payload));
+    let (ns, to, except, skip) = (ns.to_owned(), to.to_vec(), except.to_vec(), skip.to_vec());
+    let payload = payload.clone();
+    engine.post_all(Arc::new(move |st: &mut crate::engine::State| {
+        broadcast_local(st, &ns, &to, &except, &skip, volatile, &payload)
+    }));
     false
 }
 

@@ -278,7 +278,14 @@ struct Shard {
     in_flight: AtomicUsize,
     /// This shard's copy of the handlers and the registry version it was taken at.
     registry: Mutex<(u64, Arc<Registry>)>,
+    /// Work other threads left for whoever holds `state` (see [`Engine::post_all`]).
+    inbox: Mutex<Vec<Job>>,
+    /// Whether `inbox` may have something: read without its lock.
+    posted: AtomicBool,
 }
+
+/// Work on one shard's state, left in its inbox by a thread that found the shard busy.
+pub(crate) type Job = Arc<dyn Fn(&mut State) + Send + Sync>;
 
 pub(crate) struct Engine {
     shards: Box<[Shard]>,
@@ -356,6 +363,8 @@ impl Engine {
                     deadline: AtomicU64::new(u64::MAX),
                     in_flight: AtomicUsize::new(0),
                     registry: Mutex::new((0, Arc::default())),
+                    inbox: Mutex::new(Vec::new()),
+                    posted: AtomicBool::new(false),
                 }
             })
             .collect();
@@ -462,8 +471,19 @@ impl Engine {
         lock_stats::Held::new(guard, lock_stats::Kind::Shard)
     }
 
+    /// Looks at one shard's state (nothing there changes), then runs what other threads
+    /// posted for the shard meanwhile.
+    pub(crate) fn peek_shard<R>(self: &Arc<Self>, shard: usize, f: impl FnOnce(&State) -> R) -> R {
+        let r = f(&self.lock_shard(shard));
+        self.combine(shard);
+        r
+    }
+
     /// Runs `f` on one shard's protocol server, drains every output, then does the follow-up
     /// work (spawning socket tasks, ack callbacks, waking writers) with the lock let go.
+    ///
+    /// Work other threads posted for the shard runs first, and whatever is posted while the
+    /// lock is held runs before it is let go (see [`post_all`](Self::post_all)).
     pub(crate) fn drive_shard<R>(
         self: &Arc<Self>,
         shard: usize,
@@ -472,12 +492,71 @@ impl Engine {
         let mut after = After::default();
         let r = {
             let mut st = self.lock_shard(shard);
+            self.run_posted(shard, &mut st, &mut after);
             let r = f(&mut st);
             self.drain(shard, &mut st, &mut after);
+            self.run_posted(shard, &mut st, &mut after);
             r
         };
         self.finish(shard, after);
+        self.combine(shard);
         r
+    }
+
+    /// Runs `job` on every shard, starting with this thread's home shard. A shard another
+    /// thread holds gets the job in its inbox instead, and the holder runs it before letting
+    /// the shard go: nobody waits for a busy shard, and the shard's work stays with the
+    /// thread that has its state in cache (flat combining). Jobs of one thread reach a shard
+    /// in the order they were posted, and ahead of anything the thread does on it later.
+    pub(crate) fn post_all(self: &Arc<Self>, job: Job) {
+        let n = self.shards.len();
+        let first = self.pick_shard();
+        for i in 0..n {
+            let shard = (first + i) % n;
+            let s = &self.shards[shard];
+            {
+                let mut inbox = s.inbox.lock().unwrap_or_else(|p| p.into_inner());
+                inbox.push(job.clone());
+                s.posted.store(true, Ordering::SeqCst);
+            }
+            self.combine(shard);
+        }
+    }
+
+    /// Runs what was posted for `shard` if the shard is free; a holder runs it otherwise.
+    /// Checked again after letting the shard go: a job posted while this thread held it, by
+    /// a thread that then found it busy, is not left behind.
+    fn combine(self: &Arc<Self>, shard: usize) {
+        let s = &self.shards[shard];
+        while s.posted.load(Ordering::SeqCst) {
+            let guard = match s.state.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                // The holder runs it before letting go.
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
+            let mut st = lock_stats::Held::new(guard, lock_stats::Kind::Shard);
+            let mut after = After::default();
+            self.run_posted(shard, &mut st, &mut after);
+            drop(st);
+            self.finish(shard, after);
+        }
+    }
+
+    /// Runs the jobs posted for `shard` (whose state `st` is), then drains the core.
+    fn run_posted(self: &Arc<Self>, shard: usize, st: &mut State, after: &mut After) {
+        let s = &self.shards[shard];
+        while s.posted.load(Ordering::SeqCst) {
+            let jobs = {
+                let mut inbox = s.inbox.lock().unwrap_or_else(|p| p.into_inner());
+                s.posted.store(false, Ordering::SeqCst);
+                std::mem::take(&mut *inbox)
+            };
+            for job in jobs {
+                job(st);
+                self.drain(shard, st, after);
+            }
+        }
     }
 
     /// Runs `f` on the shard `sid` lives on; `None` when it names none.
@@ -998,7 +1077,8 @@ impl Engine {
     /// included) has been handled.
     pub(crate) fn is_quiet(self: &Arc<Self>) -> bool {
         self.in_flight() == 0
-            && (0..self.shards.len()).all(|i| self.lock_shard(i).server.session_count() == 0)
+            && (0..self.shards.len())
+                .all(|i| self.peek_shard(i, |st| st.server.session_count() == 0))
     }
 
     pub(crate) fn shutdown(self: &Arc<Self>) {

@@ -152,7 +152,7 @@ impl Engine {
     pub(crate) fn ws_message(self: &Arc<Self>, t: TransportHandle, frame: Frame) {
         let shard = self.shard_of_transport(t);
         if crate::diag::tracing_packets() {
-            let sid = Self::sid_of(&self.lock_shard(shard), t);
+            let sid = self.peek_shard(shard, |st| Self::sid_of(st, t));
             crate::diag::frame("in", sid.as_deref(), &frame);
         }
         // Decoded here, before the shard is taken.
@@ -194,21 +194,23 @@ impl Engine {
 
     /// The client a transport belongs to, while its session lives.
     fn client_of(self: &Arc<Self>, t: TransportHandle) -> Option<Arc<SessionData>> {
-        let st = self.lock_shard(self.shard_of_transport(t));
-        let session = st.server.transport_session(t)?;
-        st.sessions.get(&session).cloned()
+        self.peek_shard(self.shard_of_transport(t), |st| {
+            let session = st.server.transport_session(t)?;
+            st.sessions.get(&session).cloned()
+        })
     }
 
     /// The client of session `sid` on `shard`, while its session lives.
-    fn client_of_sid(&self, shard: usize, sid: &str) -> Option<Arc<SessionData>> {
-        let st = self.lock_shard(shard);
-        let session = st.server.session_by_sid(sid)?;
-        st.sessions.get(&session).cloned()
+    fn client_of_sid(self: &Arc<Self>, shard: usize, sid: &str) -> Option<Arc<SessionData>> {
+        self.peek_shard(shard, |st| {
+            let session = st.server.session_by_sid(sid)?;
+            st.sessions.get(&session).cloned()
+        })
     }
 
     /// Whether a WebSocket upgrade may go ahead: `Some(response)` refuses it (the
     /// application's `allow_request`, then the protocol's own checks).
-    pub(crate) fn check_websocket(&self, request: &HttpRequest) -> Option<HttpResponse> {
+    pub(crate) fn check_websocket(self: &Arc<Self>, request: &HttpRequest) -> Option<HttpResponse> {
         let refused = if request.query_param("sid").is_none() && !self.allows(request) {
             Some(HttpResponse::engine_error(403, 4, "Forbidden"))
         } else {
@@ -216,7 +218,7 @@ impl Engine {
                 Some(sid) => self.shard_of_sid(&sid).unwrap_or(0),
                 None => 0,
             };
-            self.lock_shard(shard).server.websocket_refusal(request)
+            self.peek_shard(shard, |st| st.server.websocket_refusal(request))
         };
         if let Some(r) = &refused {
             crate::diag::websocket_refused(request, r);
