@@ -42,10 +42,7 @@ fn every_client_gets_every_broadcast_once_in_each_senders_order() {
         let halves: Vec<_> = (0..2)
             .map(|_| s.spawn(|| (0..CLIENTS / 2).map(|_| connect(&io)).collect::<Vec<_>>()))
             .collect();
-        halves
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+        halves.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     let done = AtomicBool::new(false);
     // Per client, per emitter: the next sequence number expected.
@@ -77,7 +74,10 @@ fn every_client_gets_every_broadcast_once_in_each_senders_order() {
         let total = CLIENTS as u64 * EMITTERS as u64 * EACH;
         let mut got = 0u64;
         while got < total {
-            assert!(Instant::now() < until, "only {got} of {total} deliveries arrived");
+            assert!(
+                Instant::now() < until,
+                "only {got} of {total} deliveries arrived"
+            );
             let mut any = false;
             for (i, c) in clients.iter_mut().enumerate() {
                 while let Poll::Ready(Some(m)) = c.outbox().poll_next(&mut cx) {
@@ -94,7 +94,10 @@ fn every_client_gets_every_broadcast_once_in_each_senders_order() {
                     assert_eq!(packet[0], "n", "client {i}: {text}");
                     let k = packet[1][0].as_u64().unwrap() as usize;
                     let seq = packet[1][1].as_u64().unwrap();
-                    assert_eq!(seq, next[i][k], "client {i}, emitter {k}: out of order or lost");
+                    assert_eq!(
+                        seq, next[i][k],
+                        "client {i}, emitter {k}: out of order or lost"
+                    );
                     next[i][k] += 1;
                     got += 1;
                 }
