@@ -106,7 +106,9 @@ const BUSY: u8 = 1;
 
 /// A live connection as the server sees it.
 pub(crate) struct Live {
-    stream: TcpStream,
+    /// Another handle to its socket, to close it from outside; let go once it is a
+    /// WebSocket (a descriptor per idle WebSocket is too many: its reactor closes it).
+    stream: Option<TcpStream>,
     state: Arc<AtomicU8>,
     /// Set for WebSockets: closing it has the connection send its close frame.
     ws: Option<async_channel::Sender<()>>,
@@ -159,8 +161,8 @@ impl Shared {
         let live = lock(&self.live);
         for id in ids {
             tracing::warn!("too many connections waiting for a request: the oldest closed");
-            if let Some(l) = live.get(id) {
-                let _ = l.stream.shutdown(Shutdown::Both);
+            if let Some(stream) = live.get(id).and_then(|l| l.stream.as_ref()) {
+                let _ = stream.shutdown(Shutdown::Both);
             }
         }
     }
@@ -188,6 +190,7 @@ impl Shared {
         let mut live = lock(&self.live);
         if let Some(l) = live.get_mut(&id) {
             l.ws = Some(stop.clone());
+            l.stream = None;
             if let Some(conn) = l.conn.take() {
                 lock(&self.waiting).remove(conn);
             }
@@ -258,7 +261,7 @@ fn start(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let state = Arc::new(AtomicU8::new(BUSY));
     let registered = stream.try_clone().map(|clone| {
         let mut live = Live {
-            stream: clone,
+            stream: Some(clone),
             state: state.clone(),
             ws: None,
             conn: None,
@@ -301,7 +304,9 @@ fn stop(shared: &Shared) {
                 Some(stop) => drop(stop.close()),
                 // Waiting for a next request that will not be served: end the wait.
                 None if l.state.load(Ordering::SeqCst) == IDLE => {
-                    let _ = l.stream.shutdown(Shutdown::Read);
+                    if let Some(stream) = &l.stream {
+                        let _ = stream.shutdown(Shutdown::Read);
+                    }
                 }
                 None => {}
             }
@@ -318,8 +323,11 @@ fn stop(shared: &Shared) {
                 open = live.len(),
                 "connections still open after the shutdown grace period; closing them"
             );
-            for l in live.values() {
-                let _ = l.stream.shutdown(Shutdown::Both);
+            for stream in live.values().filter_map(|l| l.stream.as_ref()) {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+            if let Some(reactors) = lock(&shared.reactors).as_ref() {
+                reactors.close_all();
             }
             return;
         }

@@ -114,6 +114,7 @@ impl Reactors {
                     poller: Poller::new()?,
                     inbox: Mutex::new(Inbox::default()),
                     closed: AtomicBool::new(false),
+                    close_all: AtomicBool::new(false),
                 });
                 let r = reactor.clone();
                 crate::spawn_thread("sockio-ws", move || r.run())?;
@@ -124,6 +125,14 @@ impl Reactors {
             threads,
             next: AtomicUsize::new(0),
         })
+    }
+
+    /// Closes every WebSocket at once (the server's shutdown grace is over).
+    pub(crate) fn close_all(&self) {
+        for r in &self.threads {
+            r.close_all.store(true, Ordering::SeqCst);
+            let _ = r.poller.notify();
+        }
     }
 
     /// The reactor thread for the next connection (in turn).
@@ -160,6 +169,8 @@ pub(crate) struct Reactor {
     inbox: Mutex<Inbox>,
     /// The server is gone: end once no connection is left.
     closed: AtomicBool,
+    /// Close every connection now.
+    close_all: AtomicBool,
 }
 
 #[derive(Default)]
@@ -205,6 +216,12 @@ impl Reactor {
                 if let Some(at) = state.insert(&self, conn) {
                     ready.push(at);
                 }
+            }
+            if self.close_all.swap(false, Ordering::SeqCst) {
+                for slot in 0..state.slots.len() {
+                    state.remove(&self, slot);
+                }
+                ready.clear();
             }
             let now = Instant::now();
             while let Some(Reverse((at, slot, gen))) = state.timers.peek().copied() {
