@@ -1758,6 +1758,9 @@ impl Server {
             }
         }
         self.keep_for_recovery(&mut st, reason);
+        if st.connected && !self.namespaces.contains_key(st.namespace.as_str()) {
+            self.release_recovery(st.namespace.as_str());
+        }
         let h = st.session;
         let mut slow = false;
         if notify_client {

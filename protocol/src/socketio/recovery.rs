@@ -428,6 +428,19 @@ impl Recovery {
         });
     }
 
+    /// The last connected socket of `namespace` left: a store with nothing in it goes too
+    /// (expiry kept it only because that socket might come to need it, and an empty store
+    /// has no deadline that would come back for it).
+    fn release(&mut self, namespace: &str) {
+        if self
+            .stores
+            .get(namespace)
+            .is_some_and(|s| s.log.is_empty() && s.kept.is_empty())
+        {
+            self.stores.remove(namespace);
+        }
+    }
+
     /// The next instant something expires.
     fn next_deadline(&self) -> Option<Instant> {
         let window = self.window();
@@ -731,6 +744,13 @@ impl Server {
             return;
         }
         recovery.keep(&st.namespace, pid, kept);
+    }
+
+    /// The namespace lost its last connected socket: drops its recovery store if it is empty.
+    pub(crate) fn release_recovery(&mut self, namespace: &str) {
+        if let Some(recovery) = self.recovery.as_deref_mut() {
+            recovery.release(namespace);
+        }
     }
 
     /// What a recovering socket that was just accepted must get before anything else.
@@ -1154,5 +1174,33 @@ mod tests {
         r.expire(late, |_| false);
         assert!(r.stores.is_empty());
         assert_eq!(r.next_deadline(), None);
+    }
+
+    #[test]
+    fn an_empty_store_goes_with_the_last_socket_of_its_namespace() {
+        let mut r = recovery();
+        let t0 = Instant::now();
+        logged(&mut r, "/", t0, Target::default(), 1);
+        logged(&mut r, "/chat", t0, Target::default(), 1);
+        // Expired while sockets were connected: both stores stay, empty, with no deadline.
+        r.expire(t0 + Duration::from_secs(10), |_| true);
+        assert_eq!(r.stores.len(), 2);
+        assert_eq!(r.next_deadline(), None);
+        // "/chat" gets something again before its last socket leaves: it stays.
+        logged(
+            &mut r,
+            "/chat",
+            t0 + Duration::from_secs(11),
+            Target::default(),
+            1,
+        );
+        r.release("/chat");
+        r.release("/");
+        assert_eq!(
+            r.stores.keys().map(|k| k.as_str()).collect::<Vec<_>>(),
+            ["/chat"]
+        );
+        r.expire(t0 + Duration::from_secs(21), |_| false);
+        assert!(r.stores.is_empty());
     }
 }
