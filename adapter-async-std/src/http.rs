@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) fallback: Option<HttpHandler>,
     /// Closed when the server shuts down; nothing is ever sent on it.
     pub(crate) stop: async_channel::Receiver<()>,
+    /// Given when the server shuts down: its WebSockets close.
+    pub(crate) ws_stop: sockio_protocol::StopSignal,
     pub(crate) _alive: async_channel::Sender<()>,
     /// Connections still in their HTTP phase.
     pub(crate) connections: Mutex<HttpConnections<Evict>>,

@@ -60,6 +60,7 @@ pub async fn serve_with_fallback(
         handlers,
         fallback,
         stop,
+        ws_stop: Default::default(),
         _alive: alive,
         connections: Mutex::new(table),
     });
@@ -91,6 +92,7 @@ pub async fn serve_with_fallback(
     }
     drop(listener);
     stop_tx.close();
+    shared.ws_stop.stop();
     drop(shared);
     let gone = async { all_gone.recv().await.is_err() };
     let late = async {

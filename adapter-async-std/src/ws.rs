@@ -44,10 +44,7 @@ pub(crate) async fn run(
         max_message: shared.config.max_message_size,
     };
     let conn = WsConn::new(limits, shared.config.write_timeout, CLOSE_GRACE);
-    let stop = {
-        let shared = shared.clone();
-        Box::pin(async move { shared.stopped().await })
-    };
+    let stop = Box::pin(shared.ws_stop.wait());
     let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));
     if !read_buf.is_empty() {
         driver.deliver(&read_buf);

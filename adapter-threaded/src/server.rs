@@ -111,7 +111,7 @@ pub(crate) struct Live {
     stream: Option<TcpStream>,
     state: Arc<AtomicU8>,
     /// Set for WebSockets: closing it has the connection send its close frame.
-    ws: Option<async_channel::Sender<()>>,
+    ws: bool,
     /// Its place in the table of connections in their HTTP phase (until upgraded).
     conn: Option<ConnId>,
 }
@@ -130,6 +130,8 @@ pub(crate) struct Shared {
     waiting: Mutex<HttpConnections<u64>>,
     /// The threads that serve this server's WebSockets, started with the first one.
     reactors: Mutex<Option<crate::ws::Reactors>>,
+    /// Given when the server stops its connections: every WebSocket closes.
+    pub(crate) ws_stop: sockio_protocol::StopSignal,
 }
 
 impl Shared {
@@ -185,20 +187,16 @@ impl Shared {
         self.gone.notify_all();
     }
 
-    /// Marks connection `id` as a WebSocket that closes when `stop` closes.
-    pub(crate) fn set_websocket(&self, id: u64, stop: &async_channel::Sender<()>) {
+    /// Marks connection `id` as a WebSocket (it closes when [`ws_stop`](Self::ws_stop) is
+    /// given, even if that was before).
+    pub(crate) fn set_websocket(&self, id: u64) {
         let mut live = lock(&self.live);
         if let Some(l) = live.get_mut(&id) {
-            l.ws = Some(stop.clone());
+            l.ws = true;
             l.stream = None;
             if let Some(conn) = l.conn.take() {
                 lock(&self.waiting).remove(conn);
             }
-        }
-        // Checked under the lock that `stop` takes after setting the flag: either it saw
-        // this WebSocket, or this sees the flag.
-        if self.stopping() {
-            stop.close();
         }
     }
 }
@@ -233,6 +231,7 @@ pub fn serve(
         gone: Condvar::new(),
         waiting: Mutex::new(waiting),
         reactors: Mutex::new(None),
+        ws_stop: Default::default(),
     });
     while !shutdown.is_stopping() {
         match listener.accept() {
@@ -263,7 +262,7 @@ fn start(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         let mut live = Live {
             stream: Some(clone),
             state: state.clone(),
-            ws: None,
+            ws: false,
             conn: None,
         };
         let mut table = lock(&shared.waiting);
@@ -299,16 +298,13 @@ fn start(shared: &Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
 fn stop(shared: &Shared) {
     let ids: Vec<u64> = {
         let live = lock(&shared.live);
+        shared.ws_stop.stop();
         for l in live.values() {
-            match &l.ws {
-                Some(stop) => drop(stop.close()),
-                // Waiting for a next request that will not be served: end the wait.
-                None if l.state.load(Ordering::SeqCst) == IDLE => {
-                    if let Some(stream) = &l.stream {
-                        let _ = stream.shutdown(Shutdown::Read);
-                    }
+            // Waiting for a next request that will not be served: end the wait.
+            if !l.ws && l.state.load(Ordering::SeqCst) == IDLE {
+                if let Some(stream) = &l.stream {
+                    let _ = stream.shutdown(Shutdown::Read);
                 }
-                None => {}
             }
         }
         live.keys().copied().collect()

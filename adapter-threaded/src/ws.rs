@@ -69,9 +69,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
         }
     };
 
-    // Closed (by the server shutting down) to have the connection send a close frame.
-    let (stop_tx, stop) = async_channel::bounded::<()>(1);
-    shared.set_websocket(id, &stop_tx);
+    shared.set_websocket(id);
     let (inbound, outbox) = (shared.handlers.on_websocket)(request);
     let transport = &shared.config.transport;
     let limits = WsLimits {
@@ -79,9 +77,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
         max_message: transport.max_message_size,
     };
     let conn = WsConn::new(limits, transport.write_timeout, CLOSE_GRACE);
-    let stop = Box::pin(async move {
-        let _ = stop.recv().await;
-    });
+    let stop = Box::pin(shared.ws_stop.wait());
     let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));
     if !buf.is_empty() {
         driver.deliver(buf.as_slice());
@@ -93,7 +89,6 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
         shared: shared.clone(),
         id,
         peer,
-        _stop: stop_tx,
     });
     true
 }
@@ -159,8 +154,6 @@ pub(crate) struct NewConn {
     shared: Arc<Shared>,
     id: u64,
     peer: Option<SocketAddr>,
-    /// Kept while the connection lives: closing it is the server's stop signal.
-    _stop: async_channel::Sender<()>,
 }
 
 /// One reactor thread's shared side: what other threads hand it.
@@ -278,7 +271,6 @@ struct Entry {
     shared: Arc<Shared>,
     id: u64,
     peer: Option<SocketAddr>,
-    _stop: async_channel::Sender<()>,
 }
 
 /// A reactor thread's own state.
@@ -331,7 +323,6 @@ impl ReactorState {
             shared: conn.shared,
             id: conn.id,
             peer: conn.peer,
-            _stop: conn._stop,
         });
         Some((slot, gen))
     }

@@ -33,6 +33,8 @@ pub(crate) struct Shared {
     /// Becomes `true` when the embedded server shuts down. Every clone of it is a live
     /// connection the server waits for.
     pub(crate) shutdown: Option<watch::Receiver<bool>>,
+    /// Given when the embedded server shuts down: its WebSockets close.
+    pub(crate) ws_stop: sockio_protocol::StopSignal,
     /// The embedded server's connection table (a layer's connections belong to its host).
     pub(crate) connections: Option<Connections>,
 }

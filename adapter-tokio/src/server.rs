@@ -56,6 +56,7 @@ pub async fn serve_with_fallback(
         handlers,
         fallback,
         shutdown: Some(stop_rx),
+        ws_stop: Default::default(),
         connections: Some(Mutex::new(table)),
     });
     let mut shutdown = pin!(shutdown);
@@ -94,6 +95,7 @@ pub async fn serve_with_fallback(
     }
     drop(listener);
     stop_tx.send_replace(true);
+    shared.ws_stop.stop();
     // Every live connection holds `shared` and so a receiver.
     drop(shared);
     if tokio::time::timeout(SHUTDOWN_GRACE, stop_tx.closed())

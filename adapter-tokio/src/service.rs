@@ -53,6 +53,7 @@ impl SocketIoLayer {
             handlers,
             fallback: None,
             shutdown: None,
+            ws_stop: Default::default(),
             connections: None,
         };
         Self {

@@ -58,7 +58,11 @@ where
         shared.config.write_timeout,
         CLOSE_GRACE,
     );
-    let stop = shared.shutdown.clone().map(stopped);
+    // Only the embedded server stops its connections (a layer's belong to its host).
+    let stop = shared
+        .shutdown
+        .is_some()
+        .then(|| Box::pin(shared.ws_stop.wait()) as BoxFuture<()>);
     let mut driver = WsDriver::new(conn, inbound, outbox, stop);
     if !leftover.is_empty() {
         driver.deliver(&leftover);
@@ -81,17 +85,6 @@ where
         );
     }
     // Dropping `shared` here lets a shutting-down server know this connection is over.
-}
-
-/// Completes once `rx` says the server stops (or the server is gone).
-fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) -> BoxFuture<()> {
-    Box::pin(async move {
-        while !*rx.borrow_and_update() {
-            if rx.changed().await.is_err() {
-                return;
-            }
-        }
-    })
 }
 
 /// The stream and the connection's timer (armed only while it has a deadline).

@@ -156,6 +156,120 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 /// above.
 pub type WsInbound = Box<dyn FnMut(Frame) -> Option<BoxFuture<()>> + Send>;
 
+/// A one-time signal that many connections wait for (the server shutting down), cheap to
+/// check: each waiter registers its waker once, and every later poll is one atomic load, with
+/// no lock shared by the connections.
+#[derive(Clone, Default)]
+pub struct StopSignal(std::sync::Arc<StopInner>);
+
+#[derive(Default)]
+struct StopInner {
+    stopped: std::sync::atomic::AtomicBool,
+    waiters: std::sync::Mutex<(u64, std::collections::HashMap<u64, std::task::Waker>)>,
+}
+
+impl fmt::Debug for StopSignal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopSignal")
+            .field("stopped", &self.is_stopped())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StopSignal {
+    /// A signal not given yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Gives the signal: every waiter completes (now, or at its next poll).
+    pub fn stop(&self) {
+        use std::sync::atomic::Ordering;
+        self.0.stopped.store(true, Ordering::SeqCst);
+        let waiters = {
+            let mut w = self.0.waiters.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::take(&mut w.1)
+        };
+        waiters.into_values().for_each(std::task::Waker::wake);
+    }
+
+    /// Whether the signal was given.
+    pub fn is_stopped(&self) -> bool {
+        self.0.stopped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A future that completes once the signal is given.
+    pub fn wait(&self) -> StopWait {
+        StopWait {
+            signal: self.clone(),
+            registered: None,
+        }
+    }
+}
+
+/// Completes once its [`StopSignal`] is given; see [`StopSignal::wait`].
+#[derive(Debug)]
+pub struct StopWait {
+    signal: StopSignal,
+    /// Its key among the waiters, and the waker registered there.
+    registered: Option<(u64, std::task::Waker)>,
+}
+
+impl std::future::Future for StopWait {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.signal.is_stopped() {
+            return std::task::Poll::Ready(());
+        }
+        if let Some((_, w)) = &self.registered {
+            if w.will_wake(cx.waker()) {
+                return std::task::Poll::Pending;
+            }
+        }
+        let key = {
+            let mut w = self
+                .signal
+                .0
+                .waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let key = match &self.registered {
+                Some((key, _)) => *key,
+                None => {
+                    w.0 += 1;
+                    w.0
+                }
+            };
+            w.1.insert(key, cx.waker().clone());
+            key
+        };
+        self.registered = Some((key, cx.waker().clone()));
+        // Given meanwhile: `stop` may have taken the waiters before this one was in.
+        if self.signal.is_stopped() {
+            return std::task::Poll::Ready(());
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for StopWait {
+    fn drop(&mut self) {
+        if let Some((key, _)) = self.registered.take() {
+            let mut w = self
+                .signal
+                .0
+                .waiters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            w.1.remove(&key);
+        }
+    }
+}
+
 /// The writing side of a WebSocket connection as a runtime adapter sees it: the messages to
 /// write, in order. The layer above fills it; the adapter's writer drains it.
 pub trait WsOutbox: Send + Sync + 'static {

@@ -97,7 +97,8 @@ pub mod hash;
 
 pub mod http;
 pub use http::{
-    Frame, HttpRequest, HttpResponse, Method, ReadBudget, Route, TransportConfig, WsOut, WsOutbox,
+    Frame, HttpRequest, HttpResponse, Method, ReadBudget, Route, StopSignal, TransportConfig,
+    WsOut, WsOutbox,
 };
 
 pub mod id;

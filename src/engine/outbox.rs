@@ -7,7 +7,7 @@
 //! the outbox tells the engine it is writable again.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -26,6 +26,9 @@ pub(crate) struct Outbox {
     taken: Mutex<VecDeque<WsOut>>,
     /// Whether the core was told the WebSocket is blocked (read without `inner`).
     blocked: AtomicBool,
+    /// Messages in `inner` and `taken` together, read without either lock: a writer that
+    /// looks for more without waiting (`try_next`) takes no lock when there is none.
+    available: AtomicUsize,
     /// Messages it holds before the core is told the WebSocket is blocked.
     cap: usize,
     engine: Weak<Engine>,
@@ -57,6 +60,7 @@ impl Outbox {
             inner: Mutex::default(),
             taken: Mutex::default(),
             blocked: AtomicBool::new(false),
+            available: AtomicUsize::new(0),
             cap: cap.max(1),
             engine,
             transport,
@@ -98,6 +102,7 @@ impl Outbox {
             };
         }
         inner.queue.push_back(m);
+        self.available.fetch_add(1, Ordering::Release);
         let blocked = inner.queue.len() > self.cap && !self.blocked.swap(true, Ordering::AcqRel);
         Pushed {
             wake: inner.waker.take(),
@@ -115,6 +120,9 @@ impl Outbox {
     /// Takes the next message; tells the engine when the writer caught up with a blocked
     /// WebSocket.
     fn take(&self, cx: Option<&mut Context<'_>>) -> Poll<Option<WsOut>> {
+        if cx.is_none() && self.available.load(Ordering::Acquire) == 0 {
+            return Poll::Pending;
+        }
         let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
         if taken.is_empty() {
             let mut inner = self.lock();
@@ -134,6 +142,9 @@ impl Outbox {
             std::mem::swap(&mut inner.queue, &mut *taken);
         }
         let next = taken.pop_front();
+        if next.is_some() {
+            self.available.fetch_sub(1, Ordering::AcqRel);
+        }
         let writable = self.blocked.load(Ordering::Acquire)
             && taken.len() <= self.cap / 2
             && self.blocked.swap(false, Ordering::AcqRel);
@@ -166,5 +177,6 @@ impl WsOutbox for Outbox {
         inner.waker = None;
         drop(inner);
         *self.taken.lock().unwrap_or_else(|p| p.into_inner()) = VecDeque::new();
+        self.available.store(0, Ordering::Release);
     }
 }

@@ -19,7 +19,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sockio::{Context, RawArgs, SocketIo, Transport};
+use sockio::{Context, SocketIo, Transport};
 
 use crate::alloc::Probe;
 use crate::{BCAST_EVENT, ECHO_EVENT, PING_INTERVAL_MS, PING_TIMEOUT_MS};
@@ -46,15 +46,14 @@ pub fn build(probes: Option<Arc<Probes>>) -> SocketIo {
         if let Some(p) = &p {
             p.echo.mark(1);
         }
-        ctx.emit(ECHO_EVENT, RawArgs(ctx.args().to_vec()))
+        ctx.emit(ECHO_EVENT, ctx.arguments().clone())
     });
     let p = probes;
     io.on(BCAST_EVENT, move |ctx: Context| {
         if let Some(p) = &p {
             p.bcast.mark(ctx.io().connected_count() as u64);
         }
-        ctx.broadcast()
-            .emit(BCAST_EVENT, RawArgs(ctx.args().to_vec()))
+        ctx.broadcast().emit(BCAST_EVENT, ctx.arguments().clone())
     });
     io
 }

@@ -110,6 +110,10 @@ impl WsDriver {
 
     /// Moves the connection along: `Ready` when it is over and the socket may be closed.
     pub fn poll(&mut self, io: &mut impl WsIo, cx: &mut Context<'_>) -> Poll<()> {
+        // While the loop runs, the outbox is looked at without this task's waker: the reply
+        // to what it reads must not wake the task that is about to write it anyway. The
+        // waker goes in last, before the task sleeps.
+        let mut running = Context::from_waker(std::task::Waker::noop());
         loop {
             let now = io.now();
             if let Some(stop) = &mut self.stop {
@@ -120,7 +124,7 @@ impl WsDriver {
             }
             let mut progress = false;
             // Write what there is, control frames first.
-            while self.conn.fill(&*self.outbox, cx, now).is_ready() {
+            while self.conn.fill(&*self.outbox, &mut running, now).is_ready() {
                 if self.conn.is_done() {
                     return self.end(io);
                 }
@@ -187,6 +191,13 @@ impl WsDriver {
                 }
             }
             if !progress {
+                // Going to sleep: unless a write waits for the socket, the outbox wakes this
+                // task from now on (and may have something already).
+                if self.conn.output().is_empty()
+                    && self.conn.fill(&*self.outbox, cx, now).is_ready()
+                {
+                    continue;
+                }
                 return Poll::Pending;
             }
         }
