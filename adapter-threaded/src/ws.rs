@@ -241,14 +241,15 @@ impl Reactor {
                         std::thread::sleep(Duration::from_millis(10));
                     }
                 }
-                for ev in events.iter() {
-                    if let Some(Some(e)) = state.slots.get_mut(ev.key) {
-                        // One-shot interest: the event used it up.
-                        e.armed = (false, false);
-                        ready.push((ev.key, e.gen));
-                    }
-                }
+                state.take_events(&events, &mut ready);
                 continue;
+            }
+            // Busy: look at the sockets all the same, without waiting, so that connections
+            // which keep coming back (a flood yielding after its read budget) cannot keep
+            // the others' readiness from being seen.
+            events.clear();
+            if self.poller.wait(&mut events, Some(Duration::ZERO)).is_ok() {
+                state.take_events(&events, &mut ready);
             }
             for (slot, gen) in ready.drain(..) {
                 state.poll(&self, slot, gen);
@@ -289,6 +290,17 @@ impl ReactorState {
             .get(slot)
             .and_then(Option::as_ref)
             .filter(|e| e.gen == gen)
+    }
+
+    /// Queues the connections the poller reported ready.
+    fn take_events(&mut self, events: &Events, ready: &mut Vec<(usize, u64)>) {
+        for ev in events.iter() {
+            if let Some(Some(e)) = self.slots.get_mut(ev.key) {
+                // One-shot interest: the event used it up.
+                e.armed = (false, false);
+                ready.push((ev.key, e.gen));
+            }
+        }
     }
 
     /// Takes a new connection in; `None` if its socket cannot be watched (it is then over).
