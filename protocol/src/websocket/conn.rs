@@ -35,7 +35,7 @@ enum Phase {
     Done,
 }
 
-/// One WebSocket connection's state; see the [module docs](self).
+/// One WebSocket connection's state; see the [module docs](crate::websocket).
 #[derive(Debug)]
 pub struct WsConn {
     decoder: WsDecoder,

@@ -38,7 +38,7 @@ pub trait WsIo {
     fn now(&self) -> Instant;
 }
 
-/// One connection's loop state; see the [module docs](self).
+/// One connection's loop state; see the [module docs](crate::websocket).
 pub struct WsDriver {
     conn: WsConn,
     inbound: WsInbound,
