@@ -1,6 +1,6 @@
 //! What a server logs: every refusal and peer fault once, at a fitting level, with the peer
-//! address, the sid and the reason (403 from CORS or `allow_request`, 413, a packet that does
-//! not parse), and at `trace` every packet in and out (python-socketio's `engineio_logger`).
+//! address, the sid and the reason (403 from CORS or `allow_request`, 413, 431, a packet that
+//! does not parse), and at `trace` every packet in and out (python-socketio's `engineio_logger`).
 #![cfg(feature = "tokio")]
 
 #[path = "common/mod.rs"]
@@ -130,6 +130,32 @@ fn refusals_and_faults_are_logged_and_packets_traced() {
     let l = lines.take();
     let line = one(&l, &["request refused", "status=413"]);
     assert!(line.contains("WARN") && line.contains(&sid), "{line}");
+
+    // a request head over max_http_head (16 KiB): 431, at warn, with the peer
+    lines.take();
+    let big = [("x-big".to_string(), "a".repeat(20 * 1024))];
+    let (status, _) = http_request(
+        addr,
+        "GET",
+        "/socket.io/?EIO=4&transport=polling",
+        &big,
+        b"",
+    );
+    assert_eq!(status, 431);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut l = Vec::new();
+    while std::time::Instant::now() < deadline {
+        l.extend(lines.take());
+        if l.iter().any(|line| line.contains("status=431")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let line = one(&l, &["request refused", "status=431"]);
+    assert!(
+        line.contains("WARN") && line.contains("peer=127.0.0.1:"),
+        "{line}"
+    );
 
     // a packet that does not parse closes its session: the reason, with the sid
     let sid = handshake(addr);

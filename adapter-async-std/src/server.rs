@@ -159,8 +159,19 @@ async fn connection(
         // Closed to make room: dropping the connection closes it.
         None => None,
     };
-    if let Some(Err(e)) = result {
-        tracing::debug!(error = %e, %peer, "HTTP connection error");
+    match result {
+        // hyper answered 431 itself: a limit hit, logged as the threaded runtime logs it.
+        Some(Err(e)) if e.is_parse_too_large() => tracing::warn!(
+            status = 431,
+            %peer,
+            max_http_head = shared.config.max_head,
+            "request refused: over a limit (max_payload, max_http_head)"
+        ),
+        Some(Err(e)) if e.is_timeout() => {
+            tracing::warn!(%peer, "request too slow: connection closed")
+        }
+        Some(Err(e)) => tracing::debug!(error = %e, %peer, "HTTP connection error"),
+        _ => {}
     }
     shared.forget(id);
 }
