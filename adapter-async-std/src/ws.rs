@@ -2,32 +2,21 @@
 //! Bytes are read into this thread's scratch buffer and handed on at once, and what is
 //! written is freed once the socket took it: nothing is buffered while the connection is idle.
 
-use std::cell::RefCell;
 use std::future::{poll_fn, Future as _};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_io::Timer;
 use async_net::TcpStream;
 use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite};
-use sockio_protocol::websocket::{WsConn, WsDriver, WsError, WsIo, WsLimits};
+use sockio_protocol::websocket::{with_scratch, WsConn, WsDriver, WsError, WsIo};
 
 use crate::http::Shared;
 use crate::HttpRequest;
-
-/// How long to wait for the peer's answer to our close frame.
-const CLOSE_GRACE: Duration = Duration::from_secs(3);
-
-/// The size of each thread's read buffer: every connection served on the thread reads into it.
-const SCRATCH: usize = 16 * 1024;
-
-thread_local! {
-    static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
-}
 
 /// Runs an upgraded connection until either side closes it. `read_buf` holds what hyper
 /// read past the upgrade request.
@@ -39,11 +28,7 @@ pub(crate) async fn run(
 ) {
     let peer = request.peer;
     let (inbound, outbox) = (shared.handlers.on_websocket)(request);
-    let limits = WsLimits {
-        max_frame: shared.config.max_message_size,
-        max_message: shared.config.max_message_size,
-    };
-    let conn = WsConn::new(limits, shared.config.write_timeout, CLOSE_GRACE);
+    let conn = WsConn::for_transport(&shared.config);
     let stop = Box::pin(shared.ws_stop.wait());
     let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));
     if !read_buf.is_empty() {
@@ -85,31 +70,18 @@ impl WsIo for Io {
         cx: &mut Context<'_>,
         deliver: &mut dyn FnMut(&[u8]),
     ) -> Poll<io::Result<usize>> {
-        SCRATCH_BUF.with(|scratch| {
-            // Borrowed for this read and what it delivers; a nested use (none is expected:
-            // delivering runs no other connection) gets a buffer of its own.
-            let mut own;
-            let mut guard = scratch.try_borrow_mut();
-            let buf: &mut [u8] = match &mut guard {
-                Ok(b) => b,
-                Err(_) => {
-                    own = vec![0; SCRATCH];
-                    &mut own
+        with_scratch(|buf| match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    deliver(&buf[..n]);
                 }
-            };
-            match Pin::new(&mut self.stream).poll_read(cx, buf) {
-                Poll::Ready(Ok(n)) => {
-                    if n > 0 {
-                        deliver(&buf[..n]);
-                    }
-                    Poll::Ready(Ok(n))
-                }
-                Poll::Ready(Err(e)) => {
-                    tracing::debug!(error = %e, "WebSocket read failed");
-                    Poll::Ready(Err(e))
-                }
-                Poll::Pending => Poll::Pending,
+                Poll::Ready(Ok(n))
             }
+            Poll::Ready(Err(e)) => {
+                tracing::debug!(error = %e, "WebSocket read failed");
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => Poll::Pending,
         })
     }
 

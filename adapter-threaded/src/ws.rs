@@ -17,17 +17,11 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
-use sockio_protocol::websocket::{accept_key, WsConn, WsDriver, WsError, WsIo, WsLimits};
+use sockio_protocol::websocket::{accept_key, with_scratch, WsConn, WsDriver, WsError, WsIo};
 
 use crate::http::{self, Conn};
 use crate::server::Shared;
 use crate::HttpRequest;
-
-/// How long to wait for the peer's answer to our close frame.
-const CLOSE_GRACE: Duration = Duration::from_secs(3);
-
-/// The size of each reactor thread's read buffer.
-const SCRATCH: usize = 16 * 1024;
 
 /// Answers the upgrade request and hands the WebSocket to a reactor thread. `Err` gives the
 /// connection back when it could not be handed over (it is then over).
@@ -72,11 +66,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
     shared.set_websocket(id);
     let (inbound, outbox) = (shared.handlers.on_websocket)(request);
     let transport = &shared.config.transport;
-    let limits = WsLimits {
-        max_frame: transport.max_message_size,
-        max_message: transport.max_message_size,
-    };
-    let conn = WsConn::new(limits, transport.write_timeout, CLOSE_GRACE);
+    let conn = WsConn::for_transport(transport);
     let stop = Box::pin(shared.ws_stop.wait());
     let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));
     if !buf.is_empty() {
@@ -195,7 +185,6 @@ impl Reactor {
             free: Vec::new(),
             next_gen: 0,
             timers: BinaryHeap::new(),
-            scratch: vec![0; SCRATCH].into_boxed_slice(),
         };
         let mut events = Events::new();
         let mut ready: Vec<(usize, u64)> = Vec::new();
@@ -281,7 +270,6 @@ struct ReactorState {
     next_gen: u64,
     /// Deadlines, `(when, slot, generation)`; stale ones are skipped when they come up.
     timers: BinaryHeap<Reverse<(Instant, usize, u64)>>,
-    scratch: Box<[u8]>,
 }
 
 impl ReactorState {
@@ -350,7 +338,6 @@ impl ReactorState {
         e.wake.queued.store(false, Ordering::SeqCst);
         let mut io = Io {
             stream: &e.stream,
-            scratch: &mut self.scratch,
             want: (false, false),
             timer: e.timer,
         };
@@ -429,7 +416,6 @@ impl Wake for ConnWake {
 /// A connection's socket and timer, for one poll of its driver.
 struct Io<'a> {
     stream: &'a TcpStream,
-    scratch: &'a mut [u8],
     /// Readiness to wait for: (readable, writable).
     want: (bool, bool),
     timer: Option<Instant>,
@@ -441,23 +427,28 @@ impl WsIo for Io<'_> {
         _cx: &mut Context<'_>,
         deliver: &mut dyn FnMut(&[u8]),
     ) -> Poll<io::Result<usize>> {
-        loop {
-            match (&mut &*self.stream).read(self.scratch) {
+        let stream = self.stream;
+        let read = with_scratch(|buf| loop {
+            match (&mut &*stream).read(buf) {
                 Ok(n) => {
                     if n > 0 {
-                        deliver(&self.scratch[..n]);
+                        deliver(&buf[..n]);
                     }
-                    return Poll::Ready(Ok(n));
+                    return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.want.0 = true;
-                    return Poll::Pending;
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "WebSocket read failed");
-                    return Poll::Ready(Err(e));
-                }
+                Err(e) => return Err(e),
+            }
+        });
+        match read {
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.want.0 = true;
+                Poll::Pending
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "WebSocket read failed");
+                Poll::Ready(Err(e))
             }
         }
     }

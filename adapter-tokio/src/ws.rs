@@ -2,41 +2,22 @@
 //! Bytes are read into this thread's scratch buffer and handed on at once, and what is
 //! written is freed once the socket took it: nothing is buffered while the connection is idle.
 
-use std::cell::RefCell;
 use std::future::{poll_fn, Future as _};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use sockio_protocol::websocket::{WsConn, WsDriver, WsError, WsIo, WsLimits};
+use sockio_protocol::websocket::{with_scratch, WsConn, WsDriver, WsError, WsIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::engine::Shared;
 use crate::{BoxFuture, HttpRequest};
-
-/// How long to wait for the peer's answer to our close frame.
-const CLOSE_GRACE: Duration = Duration::from_secs(3);
-
-/// The size of each thread's read buffer: every connection served on the thread reads into it.
-const SCRATCH: usize = 16 * 1024;
-
-thread_local! {
-    static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
-}
-
-/// The protocol's WebSocket limits from the adapter's settings.
-fn limits(config: &crate::ServerConfig) -> WsLimits {
-    WsLimits {
-        max_frame: config.max_message_size,
-        max_message: config.max_message_size,
-    }
-}
 
 /// Runs an upgraded connection until either side closes it: on the TCP stream itself when
 /// the connection is one of ours (or axum's), on hyper's upgraded I/O otherwise.
@@ -53,11 +34,7 @@ where
 {
     let peer = request.peer;
     let (inbound, outbox) = (shared.handlers.on_websocket)(request);
-    let conn = WsConn::new(
-        limits(&shared.config),
-        shared.config.write_timeout,
-        CLOSE_GRACE,
-    );
+    let conn = WsConn::for_transport(&shared.config);
     // Only the embedded server stops its connections (a layer's belong to its host).
     let stop = shared
         .shutdown
@@ -99,18 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsIo for Io<S> {
         cx: &mut Context<'_>,
         deliver: &mut dyn FnMut(&[u8]),
     ) -> Poll<io::Result<usize>> {
-        SCRATCH_BUF.with(|scratch| {
-            // Borrowed for this read and what it delivers; a nested use (none is expected:
-            // delivering runs no other connection) gets a buffer of its own.
-            let mut own;
-            let mut guard = scratch.try_borrow_mut();
-            let buf: &mut [u8] = match &mut guard {
-                Ok(b) => b,
-                Err(_) => {
-                    own = vec![0; SCRATCH];
-                    &mut own
-                }
-            };
+        with_scratch(|buf| {
             let mut rb = ReadBuf::new(buf);
             match Pin::new(&mut self.io).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) => {

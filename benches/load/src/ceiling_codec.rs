@@ -10,7 +10,6 @@
 //!
 //! [`ceiling`]: crate::ceiling
 
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
@@ -21,25 +20,16 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use sockio_protocol::http::TransportConfig;
 use sockio_protocol::http::{Frame, WsOut, WsOutbox};
-use sockio_protocol::websocket::{accept_key, WsConn, WsDriver, WsIo, WsLimits};
+use sockio_protocol::websocket::{accept_key, with_scratch, WsConn, WsDriver, WsIo};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::{BCAST_EVENT, PING_INTERVAL_MS, PING_TIMEOUT_MS};
 
-/// The same message size limit as sockio-tokio's default (1 MB payload plus slack).
-const MAX_MESSAGE: usize = 1_000_000 + 4096;
-
-/// The size of each thread's read buffer, as in sockio-tokio.
-const SCRATCH: usize = 16 * 1024;
-
 /// The longest request head read.
 const MAX_HEAD: usize = 16 * 1024;
-
-thread_local! {
-    static SCRATCH_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; SCRATCH].into_boxed_slice());
-}
 
 type Peers = Arc<RwLock<HashMap<u64, Arc<Queue>>>>;
 
@@ -128,11 +118,8 @@ async fn connection(mut stream: TcpStream, id: u64, peers: Peers) {
             None
         })
     };
-    let limits = WsLimits {
-        max_frame: MAX_MESSAGE,
-        max_message: MAX_MESSAGE,
-    };
-    let conn = WsConn::new(limits, Duration::from_secs(30), Duration::from_secs(3));
+    // sockio-tokio's defaults: message limit, write timeout and close grace.
+    let conn = WsConn::for_transport(&TransportConfig::default());
     let mut driver = WsDriver::new(conn, inbound, queue.clone(), None);
     if !rest.is_empty() {
         driver.deliver(&rest);
@@ -211,16 +198,7 @@ impl WsIo for Io {
         cx: &mut Context<'_>,
         deliver: &mut dyn FnMut(&[u8]),
     ) -> Poll<io::Result<usize>> {
-        SCRATCH_BUF.with(|scratch| {
-            let mut own;
-            let mut guard = scratch.try_borrow_mut();
-            let buf: &mut [u8] = match &mut guard {
-                Ok(b) => b,
-                Err(_) => {
-                    own = vec![0; SCRATCH];
-                    &mut own
-                }
-            };
+        with_scratch(|buf| {
             let mut rb = ReadBuf::new(buf);
             match Pin::new(&mut self.stream).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) => {

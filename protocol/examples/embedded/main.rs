@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use polling::{Event as Interest, Events, Poller};
 use sockio_protocol::admission::{ConnId, HttpConnections};
 use sockio_protocol::http::{HttpRequest, Route, TransportConfig, WsOut, WsOutbox};
-use sockio_protocol::websocket::{accept_key, WsConn, WsLimits};
+use sockio_protocol::websocket::{accept_key, WsConn};
 use sockio_protocol::{
     Bytes, Config, Cors, Entropy, Input, Output, Server, Transmit, TransportHandle,
 };
@@ -54,8 +54,6 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 const LINGER: Duration = Duration::from_secs(2);
 /// Most bytes thrown away while lingering.
 const LINGER_BYTES: usize = 8 << 20;
-/// How long to wait for the peer's answer to our WebSocket close frame.
-const CLOSE_GRACE: Duration = Duration::from_secs(3);
 /// Messages a WebSocket's outbox holds before the core is told the WebSocket is blocked.
 const WS_BUFFER: usize = 16;
 /// The longest the loop sleeps without looking at the clock.
@@ -780,16 +778,12 @@ impl Driver {
         );
         self.next_transport += 1;
         let transport = TransportHandle(self.next_transport);
-        let limits = WsLimits {
-            max_frame: self.limits.max_message_size,
-            max_message: self.limits.max_message_size,
-        };
-        let write_timeout = self.limits.write_timeout;
+        let conn = WsConn::for_transport(&self.limits);
         let Some(c) = self.conn_mut(key) else { return };
         c.out.extend_from_slice(answer.as_bytes());
         c.state = State::Ws(Box::new(Ws {
             transport,
-            conn: WsConn::new(limits, write_timeout, CLOSE_GRACE),
+            conn,
             outbox: Outbox::default(),
             blocked: false,
             closed_by_core: false,

@@ -14,7 +14,7 @@
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::{encode_close, encode_message, WsDecoder, WsError, WsEvent, WsLimits};
+use super::{encode_close, encode_message, WsDecoder, WsError, WsEvent, WsLimits, CLOSE_GRACE};
 use crate::http::{Frame, WsOut, WsOutbox};
 
 /// Most bytes one [`fill`](WsConn::fill) takes from the outbox before they are written.
@@ -59,6 +59,16 @@ pub enum ReadOutcome {
 }
 
 impl WsConn {
+    /// A connection with a runtime adapter's settings: frames and messages up to
+    /// `max_message_size`, its `write_timeout`, and [`CLOSE_GRACE`] for the peer's close.
+    pub fn for_transport(config: &crate::http::TransportConfig) -> Self {
+        let limits = WsLimits {
+            max_frame: config.max_message_size,
+            max_message: config.max_message_size,
+        };
+        WsConn::new(limits, config.write_timeout, CLOSE_GRACE)
+    }
+
     /// A connection just upgraded.
     pub fn new(limits: WsLimits, write_timeout: Duration, close_grace: Duration) -> Self {
         WsConn {

@@ -34,6 +34,29 @@ pub use drive::{WsDriver, WsIo};
 
 mod sha1;
 
+/// How long a connection that sent its close frame waits for the peer's answer before it
+/// ends anyway (the runtime adapters' setting, see [`WsConn::for_transport`]).
+pub const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The size of the read buffer [`with_scratch`] lends.
+pub const SCRATCH: usize = 16 * 1024;
+
+std::thread_local! {
+    static SCRATCH_BUF: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+}
+
+/// Lends this thread's read buffer ([`SCRATCH`] bytes) to `f`: every connection a thread
+/// serves reads into the same one, so none holds a read buffer while idle. A nested call
+/// (none is expected: delivering what was read runs no other connection) gets a buffer of
+/// its own.
+pub fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH_BUF.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut vec![0; SCRATCH]),
+    })
+}
+
 /// The longest frame header: 2 bytes, a 64-bit length and the mask.
 const MAX_HEADER: usize = 14;
 
