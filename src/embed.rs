@@ -64,8 +64,10 @@ impl SocketIo {
         self.engine.check_websocket(request)
     }
 
-    /// A WebSocket your server accepted (after answering 101) on the engine path, `request`
-    /// being the upgrade request.
+    /// A WebSocket your server accepts on the engine path, `request` being the upgrade
+    /// request. Call it before the 101 goes out, as the built-in adapters do: a client that
+    /// acts on the 101 at once (another WebSocket for the same session, say) then finds the
+    /// server already knowing this one. Drop the connection if the upgrade fails after all.
     pub fn open_websocket(&self, request: HttpRequest) -> WebSocketConnection {
         let (t, outbox) = self.engine.ws_open(request);
         WebSocketConnection {

@@ -139,7 +139,9 @@ impl Shared {
     }
 
     /// Answers a WebSocket upgrade with 101 and, once hyper hands the connection back, runs
-    /// it in a task of its own.
+    /// it in a task of its own. The layer above learns of the WebSocket before the 101 is
+    /// sent: what the client does once it sees the 101 (open another WebSocket for the same
+    /// session, say) comes after it.
     fn upgrade(
         self: Arc<Self>,
         request: HttpRequest,
@@ -164,9 +166,11 @@ impl Shared {
             return status(StatusCode::BAD_REQUEST);
         };
         let peer = request.peer;
+        let opened = (self.handlers.on_websocket)(request);
         crate::spawn(async move {
             let upgraded = match on_upgrade.await {
                 Ok(upgraded) => upgraded,
+                // Dropping `opened` tells the layer above the WebSocket is over.
                 Err(e) => return tracing::debug!(error = %e, ?peer, "WebSocket upgrade failed"),
             };
             // Take the TCP stream back (and what hyper read past the request) so frames go
@@ -174,7 +178,7 @@ impl Shared {
             match upgraded.downcast::<FuturesIo<TcpStream>>() {
                 Ok(parts) => {
                     let stream = parts.io.into_inner();
-                    crate::ws::run(self, request, stream, parts.read_buf).await;
+                    crate::ws::run(self, peer, opened, stream, parts.read_buf).await;
                 }
                 Err(_) => tracing::error!("upgraded connection of an unexpected type"),
             }

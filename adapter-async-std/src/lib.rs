@@ -54,7 +54,9 @@ pub struct Handlers {
     /// Asked before a WebSocket upgrade on the engine path is accepted: `Some(response)`
     /// refuses it with that response instead of 101.
     pub check_websocket: UpgradeCheck,
-    /// Called once a WebSocket upgrade on the engine path has completed (the 101 was sent).
+    /// Called when a WebSocket upgrade on the engine path is accepted, just before its 101 is
+    /// sent (so that the server knows of it before the client can act on the 101; dropped
+    /// unused if the upgrade then fails).
     /// The adapter feeds each data message read to the returned [`WsInbound`], in order, and
     /// drops it when the connection has ended; it writes what the returned [`WsOutbox`] hands
     /// out, in order: [`WsOut::Close`] writes a close frame after everything before it and

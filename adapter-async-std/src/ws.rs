@@ -4,6 +4,7 @@
 
 use std::future::{poll_fn, Future as _};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -16,18 +17,21 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use sockio_protocol::websocket::{with_scratch, WsConn, WsDriver, WsError, WsIo};
 
 use crate::http::Shared;
-use crate::HttpRequest;
+use crate::{WsInbound, WsOutbox};
+
+/// A WebSocket's reading and writing sides in the layer above (what
+/// [`Handlers::on_websocket`](crate::Handlers::on_websocket) returned).
+pub(crate) type Opened = (WsInbound, Arc<dyn WsOutbox>);
 
 /// Runs an upgraded connection until either side closes it. `read_buf` holds what hyper
 /// read past the upgrade request.
 pub(crate) async fn run(
     shared: Arc<Shared>,
-    request: HttpRequest,
+    peer: Option<SocketAddr>,
+    (inbound, outbox): Opened,
     stream: TcpStream,
     read_buf: Bytes,
 ) {
-    let peer = request.peer;
-    let (inbound, outbox) = (shared.handlers.on_websocket)(request);
     let conn = WsConn::for_transport(&shared.config);
     let stop = Box::pin(shared.ws_stop.wait());
     let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));

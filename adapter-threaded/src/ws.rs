@@ -46,6 +46,17 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
          Sec-WebSocket-Accept: {}\r\n\r\n",
         accept_key(key)
     );
+    let reactor = match shared.reactor() {
+        Ok(reactor) => reactor,
+        Err(e) => {
+            tracing::error!(error = %e, ?peer, "could not start a WebSocket reactor thread");
+            return false;
+        }
+    };
+    // The layer above learns of the WebSocket before the 101 goes out: what the client does
+    // once it sees the 101 (open another WebSocket for the same session, say) comes after it.
+    // Dropping what it returned, if the 101 cannot be written, tells it the WebSocket is over.
+    let (inbound, outbox) = (shared.handlers.on_websocket)(request);
     let ready = stream
         .write_all(answer.as_bytes())
         .and_then(|()| stream.set_read_timeout(None))
@@ -55,16 +66,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
         tracing::debug!(error = %e, ?peer, "WebSocket handshake failed");
         return false;
     }
-    let reactor = match shared.reactor() {
-        Ok(reactor) => reactor,
-        Err(e) => {
-            tracing::error!(error = %e, ?peer, "could not start a WebSocket reactor thread");
-            return false;
-        }
-    };
-
     shared.set_websocket(id);
-    let (inbound, outbox) = (shared.handlers.on_websocket)(request);
     let transport = &shared.config.transport;
     let conn = WsConn::for_transport(transport);
     let stop = Box::pin(shared.ws_stop.wait());

@@ -120,7 +120,9 @@ impl Shared {
     }
 
     /// Answers a WebSocket upgrade with 101 and, once hyper hands over the connection,
-    /// runs it in a task of its own.
+    /// runs it in a task of its own. The layer above learns of the WebSocket before the 101
+    /// is sent: what the client does once it sees the 101 (open another WebSocket for the
+    /// same session, say) comes after it.
     fn upgrade(
         self: Arc<Self>,
         request: HttpRequest,
@@ -145,9 +147,11 @@ impl Shared {
             return status(StatusCode::BAD_REQUEST);
         };
         let peer = request.peer;
+        let opened = (self.handlers.on_websocket)(request);
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(upgraded) => crate::ws::run(self, request, upgraded).await,
+                Ok(upgraded) => crate::ws::run(self, peer, opened, upgraded).await,
+                // Dropping `opened` tells the layer above the WebSocket is over.
                 Err(e) => tracing::debug!(error = %e, ?peer, "WebSocket upgrade failed"),
             }
         });

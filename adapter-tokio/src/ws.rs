@@ -4,6 +4,7 @@
 
 use std::future::{poll_fn, Future as _};
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -17,23 +18,35 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::engine::Shared;
-use crate::{BoxFuture, HttpRequest};
+use crate::{BoxFuture, WsInbound, WsOutbox};
 
 /// Runs an upgraded connection until either side closes it: on the TCP stream itself when
 /// the connection is one of ours (or axum's), on hyper's upgraded I/O otherwise.
-pub(crate) async fn run(shared: Arc<Shared>, request: HttpRequest, upgraded: Upgraded) {
+/// `opened` is what [`Handlers::on_websocket`](crate::Handlers::on_websocket) returned.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    peer: Option<SocketAddr>,
+    opened: Opened,
+    upgraded: Upgraded,
+) {
     match upgraded.downcast::<TokioIo<TcpStream>>() {
-        Ok(parts) => drive(shared, request, parts.io.into_inner(), parts.read_buf).await,
-        Err(upgraded) => drive(shared, request, TokioIo::new(upgraded), Bytes::new()).await,
+        Ok(parts) => drive(shared, peer, opened, parts.io.into_inner(), parts.read_buf).await,
+        Err(upgraded) => drive(shared, peer, opened, TokioIo::new(upgraded), Bytes::new()).await,
     }
 }
 
-async fn drive<S>(shared: Arc<Shared>, request: HttpRequest, io: S, leftover: Bytes)
-where
+/// A WebSocket's reading and writing sides in the layer above.
+pub(crate) type Opened = (WsInbound, Arc<dyn WsOutbox>);
+
+async fn drive<S>(
+    shared: Arc<Shared>,
+    peer: Option<SocketAddr>,
+    (inbound, outbox): Opened,
+    io: S,
+    leftover: Bytes,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let peer = request.peer;
-    let (inbound, outbox) = (shared.handlers.on_websocket)(request);
     let conn = WsConn::for_transport(&shared.config);
     // Only the embedded server stops its connections (a layer's belong to its host).
     let stop = shared

@@ -221,6 +221,32 @@ pub fn extra_websockets_are_closed_after_the_handshake(rt: &Rt) {
     assert_eq!(ws_open(addr, Some("AAAAAAAAAAAAAAAAAAAA")).err(), Some(400));
 }
 
+/// The server knows of a WebSocket by the time its client reads the 101: a second WebSocket
+/// for the same session, opened right after the first one's 101, is the one closed, every
+/// time, whichever of the two connections the server's threads take up first.
+pub fn a_websocket_is_known_once_its_101_arrives(rt: &Rt) {
+    let (io, _reasons) = server(rt);
+    let served = rt.serve(&io);
+    let addr = served.addr;
+
+    for round in 0..RACE_ROUNDS {
+        let sid = polling_session(addr);
+        let before = io.stats().transports;
+        let mut first = ws_open(addr, Some(&sid)).expect("the first WebSocket opens");
+        assert_eq!(
+            io.stats().transports,
+            before + 1,
+            "round {round}: the 101 came before the server knew of its WebSocket"
+        );
+        let extra = ws_open(addr, Some(&sid)).expect("101 while upgrading");
+        expect_closed_at_once(extra, "right after the first one's 101");
+        probe(&io, addr, &sid, &mut first);
+        send(&mut first, "5");
+        still_works(&mut first, round as u32);
+        closed(&io, first);
+    }
+}
+
 /// A raw client sends the upgrade packet `5` and at once a polling GET on another connection.
 /// The session's transport is WebSocket from the `5` on, so that GET is refused with 400 every
 /// time, whichever of the two connections the server reads first.

@@ -67,6 +67,7 @@ macro_rules! for_each_raw_case {
         $callback! {
             engineio_edges::client_close_over_polling,
             engineio_edges::extra_websockets_are_closed_after_the_handshake,
+            engineio_edges::a_websocket_is_known_once_its_101_arrives,
             engineio_edges::a_get_right_after_the_upgrade_packet_is_refused,
         }
     };
