@@ -33,7 +33,7 @@ pub(crate) async fn run(
     read_buf: Bytes,
 ) {
     let conn = WsConn::for_transport(&shared.config);
-    let stop = Box::pin(shared.ws_stop.wait());
+    let stop = shared.ws_stop.wait();
     let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));
     if !read_buf.is_empty() {
         driver.deliver(&read_buf);

@@ -69,7 +69,7 @@ pub(crate) fn run(shared: &Arc<Shared>, id: u64, conn: Conn, request: HttpReques
     shared.set_websocket(id);
     let transport = &shared.config.transport;
     let conn = WsConn::for_transport(transport);
-    let stop = Box::pin(shared.ws_stop.wait());
+    let stop = shared.ws_stop.wait();
     let mut driver = WsDriver::new(conn, inbound, outbox, Some(stop));
     if !buf.is_empty() {
         driver.deliver(buf.as_slice());

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::engine::Shared;
-use crate::{BoxFuture, WsInbound, WsOutbox};
+use crate::{WsInbound, WsOutbox};
 
 /// Runs an upgraded connection until either side closes it: on the TCP stream itself when
 /// the connection is one of ours (or axum's), on hyper's upgraded I/O otherwise.
@@ -49,10 +49,7 @@ async fn drive<S>(
 {
     let conn = WsConn::for_transport(&shared.config);
     // Only the embedded server stops its connections (a layer's belong to its host).
-    let stop = shared
-        .shutdown
-        .is_some()
-        .then(|| Box::pin(shared.ws_stop.wait()) as BoxFuture<()>);
+    let stop = shared.shutdown.is_some().then(|| shared.ws_stop.wait());
     let mut driver = WsDriver::new(conn, inbound, outbox, stop);
     if !leftover.is_empty() {
         driver.deliver(&leftover);

@@ -6,13 +6,15 @@
 //! layer above paused the client, yields after a read budget, and ends the connection at its
 //! deadline (write timeout, close grace) or when the server stops.
 
+use std::future::Future as _;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::{ReadOutcome, WsConn};
-use crate::http::{BoxFuture, ReadBudget, WsInbound, WsOutbox};
+use crate::http::{BoxFuture, ReadBudget, StopWait, WsInbound, WsOutbox};
 
 /// The socket and clock of one connection, as its runtime adapter provides them.
 pub trait WsIo {
@@ -47,7 +49,8 @@ pub struct WsDriver {
     paused: Option<BoxFuture<()>>,
     budget: ReadBudget,
     /// Completes when the server shuts down: what is queued is written, then a close frame.
-    stop: Option<BoxFuture<()>>,
+    /// Held in place (not boxed): it is looked at on every wake-up.
+    stop: Option<StopWait>,
 }
 
 impl std::fmt::Debug for WsDriver {
@@ -66,7 +69,7 @@ impl WsDriver {
         conn: WsConn,
         inbound: WsInbound,
         outbox: Arc<dyn WsOutbox>,
-        stop: Option<BoxFuture<()>>,
+        stop: Option<StopWait>,
     ) -> Self {
         WsDriver {
             conn,
@@ -114,14 +117,16 @@ impl WsDriver {
         // to what it reads must not wake the task that is about to write it anyway. The
         // waker goes in last, before the task sleeps.
         let mut running = Context::from_waker(std::task::Waker::noop());
-        loop {
-            let now = io.now();
-            if let Some(stop) = &mut self.stop {
-                if stop.as_mut().poll(cx).is_ready() {
-                    self.stop = None;
-                    self.conn.close(&*self.outbox, now);
-                }
+        // One look at the clock and at the stop signal per wake-up: the loop below runs for
+        // microseconds, and a stop given meanwhile wakes the task again.
+        let now = io.now();
+        if let Some(stop) = &mut self.stop {
+            if Pin::new(stop).poll(cx).is_ready() {
+                self.stop = None;
+                self.conn.close(&*self.outbox, now);
             }
+        }
+        loop {
             let mut progress = false;
             // Write what there is, control frames first.
             while self.conn.fill(&*self.outbox, &mut running, now).is_ready() {
