@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 
 use futures_lite::FutureExt as _;
 use serde_json::Value;
+use smallvec::SmallVec;
 use sockio_protocol::hash::HandleMap;
 use sockio_protocol::http::{Frame, HttpResponse};
 use sockio_protocol::socketio::binary::Attachments;
@@ -257,12 +258,14 @@ impl State {
 #[derive(Default)]
 struct After {
     spawn: Vec<Arc<SocketData>>,
-    /// Events handled right away, on the task that received them.
-    inline: Vec<(Arc<SocketData>, SocketEvent)>,
+    /// Events handled right away, on the task that received them (usually the one event
+    /// just read: kept in place, no allocation).
+    inline: SmallVec<[(Arc<SocketData>, SocketEvent); 1]>,
     callbacks: Vec<(AckCallback, Result<Args, AckError>)>,
     /// Plain Engine.IO messages: the session's sid and the message.
     engine_messages: Vec<(String, Frame)>,
-    wakes: Vec<Waker>,
+    /// Writers to wake (usually none or one).
+    wakes: SmallVec<[Waker; 2]>,
     wake_timer: bool,
 }
 
@@ -598,7 +601,7 @@ impl Engine {
                         // Only an earlier deadline needs the timer to look again.
                         after.wake_timer = nanos < before;
                     }
-                    after.wakes.append(&mut st.wakes);
+                    after.wakes.extend(st.wakes.drain(..));
                     return;
                 }
                 Output::Transmit(Transmit::Http {
@@ -616,7 +619,9 @@ impl Engine {
                     }
                     if let Some(Sink::Ws(outbox)) = st.sinks.get(&transport) {
                         let pushed = outbox.push(WsOut::Frame(frame));
-                        st.wakes.extend(pushed.wake);
+                        // A writer that is running fills its outbox without a waker.
+                        st.wakes
+                            .extend(pushed.wake.filter(|w| !w.will_wake(Waker::noop())));
                         if pushed.blocked {
                             st.newly_blocked.push(transport);
                         }

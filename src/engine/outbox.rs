@@ -18,32 +18,40 @@ use super::Engine;
 /// Where frames go when nobody writes them to a socket (the in-memory test client).
 pub(crate) type Listener = Box<dyn Fn(WsOut) + Send + Sync>;
 
+/// Laid out so that what [`push`](Self::push) touches (the lock, the queue, the waker, the
+/// capacity and the counter) is one cache line: a broadcast pushes to every recipient's
+/// outbox, and each of them is cold.
+#[repr(C, align(64))]
 pub(crate) struct Outbox {
     /// What the engine queued and the writer has not taken yet.
     inner: Mutex<Inner>,
+    /// Messages in `inner` and `taken` together, read without either lock: a writer that
+    /// looks for more without waiting (`try_next`) takes no lock when there is none.
+    available: AtomicUsize,
     /// What the writer took out of `inner` in one go and hands out one by one: the writer
     /// locks `inner` once per batch, not once per message.
     taken: Mutex<VecDeque<WsOut>>,
     /// Whether the core was told the WebSocket is blocked (read without `inner`).
     blocked: AtomicBool,
-    /// Messages in `inner` and `taken` together, read without either lock: a writer that
-    /// looks for more without waiting (`try_next`) takes no lock when there is none.
-    available: AtomicUsize,
-    /// Messages it holds before the core is told the WebSocket is blocked.
-    cap: usize,
+    /// Messages it holds, at most, when it tells the core it is writable again.
+    half_cap: usize,
     engine: Weak<Engine>,
     transport: TransportHandle,
     listener: Option<Listener>,
 }
 
-#[derive(Default)]
 struct Inner {
-    queue: VecDeque<WsOut>,
+    /// In order; the writer takes all of it at once.
+    queue: Vec<WsOut>,
     waker: Option<Waker>,
+    /// Messages it holds before the core is told the WebSocket is blocked.
+    cap: u32,
     /// The engine let go: once the queue is empty, the connection ends.
     finished: bool,
     /// The writer is gone: nothing more is kept.
     closed: bool,
+    /// Messages go straight to `listener`.
+    direct: bool,
 }
 
 /// What [`Outbox::push`] did.
@@ -56,12 +64,20 @@ pub(crate) struct Pushed {
 
 impl Outbox {
     pub(crate) fn new(cap: usize, engine: Weak<Engine>, transport: TransportHandle) -> Self {
+        let cap = cap.clamp(1, u32::MAX as usize);
         Outbox {
-            inner: Mutex::default(),
+            inner: Mutex::new(Inner {
+                queue: Vec::new(),
+                waker: None,
+                cap: cap as u32,
+                finished: false,
+                closed: false,
+                direct: false,
+            }),
+            available: AtomicUsize::new(0),
             taken: Mutex::default(),
             blocked: AtomicBool::new(false),
-            available: AtomicUsize::new(0),
-            cap: cap.max(1),
+            half_cap: cap / 2,
             engine,
             transport,
             listener: None,
@@ -74,10 +90,12 @@ impl Outbox {
         transport: TransportHandle,
         listener: Listener,
     ) -> Self {
-        Outbox {
+        let outbox = Outbox {
             listener: Some(listener),
             ..Outbox::new(usize::MAX, engine, transport)
-        }
+        };
+        outbox.lock().direct = true;
+        outbox
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -87,23 +105,21 @@ impl Outbox {
 
     /// Queues a message (the engine does, holding the connection's shard).
     pub(crate) fn push(&self, m: WsOut) -> Pushed {
-        if let Some(listener) = &self.listener {
-            listener(m);
-            return Pushed {
-                wake: None,
-                blocked: false,
-            };
-        }
         let mut inner = self.lock();
-        if inner.closed {
+        if inner.closed || inner.direct {
+            drop(inner);
+            if let Some(listener) = &self.listener {
+                listener(m);
+            }
             return Pushed {
                 wake: None,
                 blocked: false,
             };
         }
-        inner.queue.push_back(m);
+        inner.queue.push(m);
         self.available.fetch_add(1, Ordering::Release);
-        let blocked = inner.queue.len() > self.cap && !self.blocked.swap(true, Ordering::AcqRel);
+        let blocked =
+            inner.queue.len() > inner.cap as usize && !self.blocked.swap(true, Ordering::AcqRel);
         Pushed {
             wake: inner.waker.take(),
             blocked,
@@ -138,15 +154,17 @@ impl Outbox {
                 }
                 return Poll::Pending;
             }
-            // Everything queued, at once; the engine keeps filling the (empty) other queue.
-            std::mem::swap(&mut inner.queue, &mut *taken);
+            // Everything queued, at once; the engine keeps filling the emptied one (both keep
+            // their buffers: the conversions between `Vec` and `VecDeque` do not copy).
+            let emptied = Vec::from(std::mem::take(&mut *taken));
+            *taken = VecDeque::from(std::mem::replace(&mut inner.queue, emptied));
         }
         let next = taken.pop_front();
         if next.is_some() {
             self.available.fetch_sub(1, Ordering::AcqRel);
         }
         let writable = self.blocked.load(Ordering::Acquire)
-            && taken.len() <= self.cap / 2
+            && taken.len() <= self.half_cap
             && self.blocked.swap(false, Ordering::AcqRel);
         drop(taken);
         if writable {
@@ -173,10 +191,55 @@ impl WsOutbox for Outbox {
     fn close(&self) {
         let mut inner = self.lock();
         inner.closed = true;
-        inner.queue = VecDeque::new();
+        inner.queue = Vec::new();
         inner.waker = None;
         drop(inner);
         *self.taken.lock().unwrap_or_else(|p| p.into_inner()) = VecDeque::new();
         self.available.store(0, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `push` touches is one cache line (the lock and what it guards, then the counter).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn what_a_push_touches_is_one_cache_line() {
+        assert_eq!(std::mem::offset_of!(Outbox, inner), 0);
+        assert!(std::mem::offset_of!(Outbox, available) + std::mem::size_of::<AtomicUsize>() <= 64);
+        assert_eq!(std::mem::align_of::<Outbox>(), 64);
+    }
+
+    /// Messages come out in the order they went in, across the writer's batches, and the
+    /// outbox reports the writer caught up once it took a blocked outbox down to half.
+    #[test]
+    fn order_holds_across_batches() {
+        let outbox = Outbox::new(4, Weak::new(), TransportHandle(1));
+        let frame = |i: u8| WsOut::Frame(sockio_protocol::Frame::Text(vec![i].into()));
+        let mut blocked = false;
+        for i in 0..6 {
+            blocked |= outbox.push(frame(i)).blocked;
+        }
+        assert!(blocked, "over its capacity of 4");
+        let mut seen = Vec::new();
+        for i in 6..9 {
+            seen.push(outbox.try_next().expect("queued"));
+            outbox.push(frame(i));
+        }
+        while let Some(m) = outbox.try_next() {
+            seen.push(m);
+        }
+        let bytes: Vec<u8> = seen
+            .into_iter()
+            .map(|m| match m {
+                WsOut::Frame(sockio_protocol::Frame::Text(b)) => b[0],
+                _ => panic!("a frame"),
+            })
+            .collect();
+        assert_eq!(bytes, (0..9).collect::<Vec<u8>>());
+        assert!(!outbox.blocked.load(Ordering::Acquire), "caught up");
+        assert!(outbox.try_next().is_none());
     }
 }
