@@ -147,14 +147,16 @@ impl Args {
         .map_err(|e| ArgsError(e.to_string()))
     }
 
-    /// The same array with `skip` leading elements left out (from the start).
-    pub(crate) fn with_skip(&self, skip: usize) -> Args {
-        Args {
-            json: self.json.clone(),
-            skip,
-            attachments: Attachments::new(),
-            elements: self.elements.clone(),
-            values: OnceLock::new(),
+    /// The first element of the whole array, `skip` or not, as a string: the name of an
+    /// event. Read straight from the text when it has no escapes.
+    pub(crate) fn leading_str(&self) -> Option<Arc<str>> {
+        let &(start, end) = self.elements().first()?;
+        let text = &self.json.as_ref()?.as_str()[start as usize..end as usize];
+        match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(plain) if !plain.contains('\\') => Some(Arc::from(plain)),
+            _ => sockio_protocol::socketio::json::from_str_lossy::<String>(text)
+                .ok()
+                .map(Arc::from),
         }
     }
 
@@ -332,13 +334,13 @@ impl std::fmt::Debug for Context {
 impl Context {
     pub(crate) fn new(
         data: Arc<SocketData>,
-        event: Option<String>,
+        event: Option<Arc<str>>,
         args: Args,
         ack: Option<u64>,
     ) -> Self {
         Context {
             data,
-            event: event.map(Arc::from),
+            event,
             args: Arc::new(args),
             ack,
         }

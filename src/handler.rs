@@ -134,8 +134,26 @@ fn outcome<R: HandlerOutput>(r: R, wants_ack: bool) -> Result<Payload, HandlerEr
 }
 
 /// The type-erased form every handler is stored as.
-pub(crate) type Erased =
-    Arc<dyn Fn(Context) -> BoxFuture<Result<Payload, HandlerError>> + Send + Sync>;
+pub(crate) type Erased = Arc<dyn Fn(Context) -> Started + Send + Sync>;
+
+/// What calling an erased event handler gives: its outcome when it had nothing to wait for
+/// (a plain function: no future is allocated), or the rest of it to await.
+#[doc(hidden)]
+pub enum Started {
+    /// It ran to the end.
+    Done(Result<Payload, HandlerError>),
+    /// It waits for something: the rest of it.
+    Waits(BoxFuture<Result<Payload, HandlerError>>),
+}
+
+impl fmt::Debug for Started {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Started::Done(r) => f.debug_tuple("Done").field(r).finish(),
+            Started::Waits(_) => f.write_str("Waits(..)"),
+        }
+    }
+}
 
 /// Marker for handlers that are plain functions or closures.
 #[derive(Debug)]
@@ -188,8 +206,7 @@ macro_rules! handler {
                         let wants_ack = ctx.wants_ack();
                         outcome((self)(ctx.clone(), $($a,)*), wants_ack)
                     };
-                    let r = run();
-                    Box::pin(std::future::ready(r))
+                    Started::Done(run())
                 })
             }
         }
@@ -214,9 +231,9 @@ macro_rules! handler {
                         Ok(($($a,)*)) => {
                             let wants_ack = ctx.wants_ack();
                             let fut = (self)(ctx, $($a,)*);
-                            Box::pin(async move { outcome(fut.await, wants_ack) })
+                            Started::Waits(Box::pin(async move { outcome(fut.await, wants_ack) }))
                         }
-                        Err(e) => Box::pin(std::future::ready(Err(e))),
+                        Err(e) => Started::Done(Err(e)),
                     }
                 })
             }

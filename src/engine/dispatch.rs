@@ -13,7 +13,7 @@ use sockio_protocol::socketio::RawJson;
 use sockio_protocol::{DisconnectReason, Payload};
 
 use super::{Engine, SocketData, SocketEvent};
-use crate::handler::{BoxFuture, ConnectError, HandlerError, HandlerErrorKind};
+use crate::handler::{BoxFuture, ConnectError, HandlerError, HandlerErrorKind, Started};
 use crate::{Args, Context};
 
 impl Engine {
@@ -153,7 +153,7 @@ impl Engine {
     ) {
         let args = Args::from_raw(msg, 1, attachments);
         // The core checked that an event is an array led by a string.
-        let Ok(event) = Args::get::<String>(&args.with_skip(0), 0) else {
+        let Some(event) = args.leading_str() else {
             return;
         };
         let ctx = Context::new(data.clone(), Some(event.clone()), args, ack);
@@ -230,7 +230,7 @@ impl Engine {
                 .or_else(|| reg.default_error.clone())
         };
         match handler {
-            Some(h) => match run_guarded(|| h(ctx.clone(), e)).await {
+            Some(h) => match run_guarded(|| Started::Waits(h(ctx.clone(), e))).await {
                 Ok(p) => Some(p),
                 Err(e2) => {
                     tracing::error!(event = ctx.event(), "error handler failed: {e2}");
@@ -331,20 +331,19 @@ impl Engine {
 }
 
 /// Runs a handler, turning a panic (while starting it or while awaiting it) into an error.
-async fn run_guarded(
-    start: impl FnOnce() -> BoxFuture<Result<Payload, HandlerError>>,
-) -> Result<Payload, HandlerError> {
+async fn run_guarded(start: impl FnOnce() -> Started) -> Result<Payload, HandlerError> {
     let panicked = || {
         Err(HandlerError::with_kind(
             HandlerErrorKind::Panic,
             "handler panicked",
         ))
     };
-    let Ok(f) = std::panic::catch_unwind(AssertUnwindSafe(start)) else {
-        return panicked();
-    };
-    match AssertUnwindSafe(f).catch_unwind().await {
-        Ok(r) => r,
+    match std::panic::catch_unwind(AssertUnwindSafe(start)) {
+        Ok(Started::Done(r)) => r,
+        Ok(Started::Waits(f)) => match AssertUnwindSafe(f).catch_unwind().await {
+            Ok(r) => r,
+            Err(_) => panicked(),
+        },
         Err(_) => panicked(),
     }
 }
