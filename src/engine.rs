@@ -619,9 +619,7 @@ impl Engine {
                     }
                     if let Some(Sink::Ws(outbox)) = st.sinks.get(&transport) {
                         let pushed = outbox.push(WsOut::Frame(frame));
-                        // A writer that is running fills its outbox without a waker.
-                        st.wakes
-                            .extend(pushed.wake.filter(|w| !w.will_wake(Waker::noop())));
+                        st.wakes.extend(pushed.wake);
                         if pushed.blocked {
                             st.newly_blocked.push(transport);
                         }

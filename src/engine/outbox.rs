@@ -136,7 +136,12 @@ impl Outbox {
     /// Takes the next message; tells the engine when the writer caught up with a blocked
     /// WebSocket.
     fn take(&self, cx: Option<&mut Context<'_>>) -> Poll<Option<WsOut>> {
-        if cx.is_none() && self.available.load(Ordering::Acquire) == 0 {
+        // Nothing to register (no context, or the no-op waker of a writer that is running and
+        // looks again before it sleeps): an empty outbox answers without a lock.
+        let registers = cx
+            .as_ref()
+            .is_some_and(|cx| !cx.waker().will_wake(Waker::noop()));
+        if !registers && self.available.load(Ordering::Acquire) == 0 {
             return Poll::Pending;
         }
         let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
@@ -146,7 +151,7 @@ impl Outbox {
                 if inner.finished || inner.closed {
                     return Poll::Ready(None);
                 }
-                if let Some(cx) = cx {
+                if let Some(cx) = cx.filter(|_| registers) {
                     match &inner.waker {
                         Some(w) if w.will_wake(cx.waker()) => {}
                         _ => inner.waker = Some(cx.waker().clone()),
