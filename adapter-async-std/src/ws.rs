@@ -17,18 +17,14 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use sockio_protocol::websocket::{with_scratch, WsConn, WsDriver, WsError, WsIo};
 
 use crate::http::Shared;
-use crate::{WsInbound, WsOutbox};
-
-/// A WebSocket's reading and writing sides in the layer above (what
-/// [`Handlers::on_websocket`](crate::Handlers::on_websocket) returned).
-pub(crate) type Opened = (WsInbound, Arc<dyn WsOutbox>);
+use crate::WsOpened;
 
 /// Runs an upgraded connection until either side closes it. `read_buf` holds what hyper
 /// read past the upgrade request.
 pub(crate) async fn run(
     shared: Arc<Shared>,
     peer: Option<SocketAddr>,
-    (inbound, outbox): Opened,
+    (inbound, outbox): WsOpened,
     stream: TcpStream,
     read_buf: Bytes,
 ) {

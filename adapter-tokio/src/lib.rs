@@ -65,10 +65,9 @@ impl fmt::Debug for Handlers {
 }
 
 /// [`Handlers::on_websocket`]: a WebSocket opened; its reading and writing sides.
-pub type WebSocketHandler =
-    Arc<dyn Fn(HttpRequest) -> (WsInbound, Arc<dyn WsOutbox>) + Send + Sync>;
+pub type WebSocketHandler = Arc<dyn Fn(HttpRequest) -> WsOpened + Send + Sync>;
 
-pub use sockio_protocol::http::{BoxFuture, WsInbound};
+pub use sockio_protocol::http::{BoxFuture, WsInbound, WsOpened};
 
 /// Settings of the adapter: the engine path and the body and message size limits.
 pub use sockio_protocol::http::TransportConfig as ServerConfig;

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::engine::Shared;
-use crate::{WsInbound, WsOutbox};
+use crate::WsOpened;
 
 /// Runs an upgraded connection until either side closes it: on the TCP stream itself when
 /// the connection is one of ours (or axum's), on hyper's upgraded I/O otherwise.
@@ -26,7 +26,7 @@ use crate::{WsInbound, WsOutbox};
 pub(crate) async fn run(
     shared: Arc<Shared>,
     peer: Option<SocketAddr>,
-    opened: Opened,
+    opened: WsOpened,
     upgraded: Upgraded,
 ) {
     match upgraded.downcast::<TokioIo<TcpStream>>() {
@@ -35,13 +35,10 @@ pub(crate) async fn run(
     }
 }
 
-/// A WebSocket's reading and writing sides in the layer above.
-pub(crate) type Opened = (WsInbound, Arc<dyn WsOutbox>);
-
 async fn drive<S>(
     shared: Arc<Shared>,
     peer: Option<SocketAddr>,
-    (inbound, outbox): Opened,
+    (inbound, outbox): WsOpened,
     io: S,
     leftover: Bytes,
 ) where

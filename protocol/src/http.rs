@@ -156,6 +156,10 @@ pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 /// above.
 pub type WsInbound = Box<dyn FnMut(Frame) -> Option<BoxFuture<()>> + Send>;
 
+/// A WebSocket as the layer above opened it: where the adapter hands what it reads, and what
+/// it writes.
+pub type WsOpened = (WsInbound, std::sync::Arc<dyn WsOutbox>);
+
 /// A one-time signal that many connections wait for (the server shutting down), cheap to
 /// check: each waiter registers its waker once, and every later poll is one atomic load, with
 /// no lock shared by the connections.

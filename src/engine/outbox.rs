@@ -50,7 +50,8 @@ struct Inner {
     finished: bool,
     /// The writer is gone: nothing more is kept.
     closed: bool,
-    /// Messages go straight to `listener`.
+    /// Messages go straight to `listener` (`listener.is_some()`, kept here so that a push
+    /// reads nothing outside this cache line).
     direct: bool,
 }
 
