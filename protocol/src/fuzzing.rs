@@ -943,6 +943,15 @@ use crate::{DecodeError, Str};
 /// Most packets one fuzzed polling payload may hold.
 const FUZZ_MAX_PACKETS: usize = 64;
 
+/// Fuzz entry: JSON text (UTF-8 only, as a `Str` is). The scanner under
+/// [`RawJson`](crate::socketio::RawJson) must accept exactly what serde_json accepts and find
+/// the same array elements.
+pub fn json_scan(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        crate::socketio::json_scan::check_against_serde_json(text);
+    }
+}
+
 /// Fuzz entry: one Engine.IO text packet (a WebSocket text frame). A packet that decodes must
 /// re-encode to exactly its input.
 pub fn engineio_packet(data: &[u8]) {

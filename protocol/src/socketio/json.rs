@@ -14,17 +14,100 @@ use std::fmt;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use smallvec::SmallVec;
 
+use super::json_scan::{self, TopLevel};
 use crate::error::DecodeError;
 use crate::str::Str;
 
 /// Valid JSON text, as received. An array checked with [`parse_array`](Self::parse_array)
 /// remembers where its elements are, so that they are found without scanning it again.
 #[derive(Clone)]
-pub struct RawJson(Str, Option<Box<[(u32, u32)]>>);
+pub struct RawJson(Str, Index);
+
+/// Where the elements of an array are, as byte ranges of its text.
+#[derive(Clone)]
+enum Index {
+    /// Not known: the text is no array, or was not checked with
+    /// [`parse_array`](RawJson::parse_array).
+    None,
+    /// An array of up to two elements (most events: a name and one argument), without
+    /// allocating: the first `len` ranges.
+    Inline {
+        /// How many of `ranges` are elements (0 to 2).
+        len: u8,
+        /// The ranges; those past `len` are unused.
+        ranges: [(u32, u32); 2],
+    },
+    /// An array of more elements.
+    Boxed(Box<[(u32, u32)]>),
+}
+
+impl Index {
+    /// The element ranges, when known.
+    fn get(&self) -> Option<&[(u32, u32)]> {
+        match self {
+            Index::None => None,
+            Index::Inline { len, ranges } => Some(&ranges[..usize::from(*len)]),
+            Index::Boxed(ranges) => Some(ranges),
+        }
+    }
+}
+
+/// Element ranges as a scan reports them: the first two kept as for [`Index::Inline`], and
+/// only from a third on all of them in a vector.
+struct IndexBuilder {
+    /// How many ranges were pushed.
+    len: usize,
+    /// The first two.
+    first: [(u32, u32); 2],
+    /// All of them, once there are more than two (no allocation until then).
+    all: Vec<(u32, u32)>,
+}
+
+impl IndexBuilder {
+    /// No ranges yet.
+    fn new() -> Self {
+        IndexBuilder {
+            len: 0,
+            first: [(0, 0); 2],
+            all: Vec::new(),
+        }
+    }
+
+    /// Adds the range of the next element.
+    #[inline(always)]
+    fn push(&mut self, range: (u32, u32)) {
+        if self.len < 2 {
+            self.first[self.len] = range;
+        } else {
+            self.push_more(range);
+        }
+        self.len += 1;
+    }
+
+    /// Adds the range of the third element or a later one.
+    #[cold]
+    fn push_more(&mut self, range: (u32, u32)) {
+        if self.len == 2 {
+            self.all.reserve(8);
+            self.all.extend_from_slice(&self.first);
+        }
+        self.all.push(range);
+    }
+
+    /// The index of the array.
+    fn finish(self) -> Index {
+        match self.len {
+            0..=2 => Index::Inline {
+                len: self.len as u8,
+                ranges: self.first,
+            },
+            _ => Index::Boxed(self.all.into_boxed_slice()),
+        }
+    }
+}
 
 impl PartialEq for RawJson {
     fn eq(&self, other: &Self) -> bool {
@@ -41,40 +124,37 @@ impl std::hash::Hash for RawJson {
 }
 
 impl RawJson {
-    /// Checks that `text` is one valid JSON value (surrounding whitespace allowed).
+    /// Checks that `text` is one valid JSON value (surrounding whitespace allowed; escapes of
+    /// lone surrogates are valid). Accepts exactly what serde_json accepts as a raw value.
     pub fn parse(text: Str) -> Result<Self, DecodeError> {
-        serde_json::from_str::<&RawValue>(&text).map_err(|_| DecodeError::InvalidJson)?;
-        Ok(RawJson(text, None))
+        json_scan::validate(&text).map_err(|_| DecodeError::InvalidJson)?;
+        Ok(RawJson(text, Index::None))
     }
 
     /// Checks that `text` is one valid JSON value and, when it is an array, notes where its
-    /// elements are (one scan for both).
+    /// elements are (one scan for both; no allocation for up to two elements).
     pub fn parse_array(text: Str) -> Result<Self, DecodeError> {
-        let first = text.bytes().find(|b| !b.is_ascii_whitespace());
-        if first != Some(b'[') || text.len() > u32::MAX as usize {
+        if text.len() > u32::MAX as usize {
             return RawJson::parse(text);
         }
-        let items: Vec<&RawValue> =
-            serde_json::from_str(&text).map_err(|_| DecodeError::InvalidJson)?;
-        let base = text.as_ptr() as usize;
-        let index = items
-            .iter()
-            .map(|item| {
-                let start = item.get().as_ptr() as usize - base;
-                (start as u32, (start + item.get().len()) as u32)
-            })
-            .collect();
-        Ok(RawJson(text, Some(index)))
+        let mut ranges = IndexBuilder::new();
+        let top = json_scan::scan(&text, |start, end| ranges.push((start as u32, end as u32)))
+            .map_err(|_| DecodeError::InvalidJson)?;
+        let index = match top {
+            TopLevel::Array => ranges.finish(),
+            TopLevel::Other => Index::None,
+        };
+        Ok(RawJson(text, index))
     }
 
     /// Wraps text the caller knows to be valid JSON (for instance, serialized by serde_json).
     pub fn from_trusted(text: Str) -> Self {
-        RawJson(text, None)
+        RawJson(text, Index::None)
     }
 
     /// Serializes `v`.
     pub fn from_value(v: &Value) -> Self {
-        RawJson(Str::from(v.to_string()), None)
+        RawJson(Str::from(v.to_string()), Index::None)
     }
 
     /// The text.
@@ -125,48 +205,40 @@ impl RawJson {
     /// The elements of an array, as text slices of this one; `None` when it is not an array.
     pub fn elements(&self) -> Option<SmallVec<[RawJson; 4]>> {
         let slice = |start: usize, end: usize| {
-            RawJson(self.0.slice_from(start).slice_to(end - start), None)
+            RawJson(self.0.slice_from(start).slice_to(end - start), Index::None)
         };
-        if let Some(index) = &self.1 {
+        if let Some(index) = self.1.get() {
             let items = index.iter().map(|&(s, e)| slice(s as usize, e as usize));
             return Some(items.collect());
         }
-        let items = array_elements(&self.0)?;
-        let base = self.0.as_ptr() as usize;
-        Some(
-            items
-                .into_iter()
-                .map(|item| {
-                    let start = item.as_ptr() as usize - base;
-                    slice(start, start + item.len())
-                })
-                .collect(),
-        )
+        let mut items = SmallVec::new();
+        let top = json_scan::scan(&self.0, |start, end| items.push(slice(start, end)));
+        (top == Ok(TopLevel::Array)).then_some(items)
     }
 
     /// Where the elements of an array are (byte ranges of [`as_str`](Self::as_str)); `None`
     /// when it is not an array. Free after [`parse_array`](Self::parse_array).
     pub fn element_ranges(&self) -> Option<SmallVec<[(u32, u32); 4]>> {
-        if let Some(index) = &self.1 {
-            return Some(index.iter().copied().collect());
+        if let Some(index) = self.1.get() {
+            return Some(SmallVec::from_slice(index));
         }
-        let base = self.0.as_ptr() as usize;
-        let items = array_elements(&self.0)?;
-        Some(
-            items
-                .into_iter()
-                .map(|item| {
-                    let start = item.as_ptr() as usize - base;
-                    (start as u32, (start + item.len()) as u32)
-                })
-                .collect(),
-        )
+        let mut ranges = SmallVec::new();
+        let top = json_scan::scan(&self.0, |start, end| {
+            ranges.push((start as u32, end as u32));
+        });
+        (top == Ok(TopLevel::Array)).then_some(ranges)
+    }
+
+    /// Where the elements of an array are, when it was checked with
+    /// [`parse_array`](Self::parse_array) (nothing is scanned or copied).
+    pub fn indexed_elements(&self) -> Option<&[(u32, u32)]> {
+        self.1.get()
     }
 
     /// The text of the first element of an array, when it was checked with
     /// [`parse_array`](Self::parse_array) and has one.
     pub fn first_element(&self) -> Option<&str> {
-        let &(start, end) = self.1.as_ref()?.first()?;
+        let &(start, end) = self.1.get()?.first()?;
         self.0.get(start as usize..end as usize)
     }
 }
@@ -184,10 +256,13 @@ impl fmt::Display for RawJson {
 }
 
 /// The elements of a JSON array as slices of `text`, without building them; `None` when
-/// `text` is not an array.
+/// `text` is not an array, or not valid JSON.
 pub fn array_elements(text: &str) -> Option<SmallVec<[&str; 4]>> {
-    let items: Vec<&RawValue> = serde_json::from_str(text).ok()?;
-    Some(items.into_iter().map(RawValue::get).collect())
+    let mut items = SmallVec::new();
+    // Elements start and end at ASCII bytes (a value's first byte; a closing quote or bracket,
+    // a digit or a letter of a literal last), so these slices are on char boundaries.
+    let top = json_scan::scan(text, |start, end| items.push(&text[start..end]));
+    (top == Ok(TopLevel::Array)).then_some(items)
 }
 
 /// Deserializes `text` as `T`; should it hold lone surrogate escapes that `T` cannot take, they
@@ -309,5 +384,57 @@ mod tests {
             .unwrap()
             .elements()
             .is_none());
+    }
+
+    #[test]
+    fn up_to_two_elements_are_indexed_inline() {
+        // The text (32 bytes) and the index (24: two ranges inline, or a boxed slice).
+        assert!(
+            std::mem::size_of::<RawJson>() <= 56,
+            "{}",
+            std::mem::size_of::<RawJson>()
+        );
+        let cases: [(&str, &[&str]); 6] = [
+            ("[]", &[]),
+            (" [ ] ", &[]),
+            (r#"["a"]"#, &[r#""a""#]),
+            (r#"["a", {"b":[1]}]"#, &[r#""a""#, r#"{"b":[1]}"#]),
+            (r#"["a",1,[2]]"#, &[r#""a""#, "1", "[2]"]),
+            (
+                "[1,2,3,4,5,6,7,8,9,10]",
+                &["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"],
+            ),
+        ];
+        for (text, want) in cases {
+            let indexed = RawJson::parse_array(Str::from(text)).unwrap();
+            let inline = matches!(indexed.1, Index::Inline { .. });
+            assert_eq!(inline, want.len() <= 2, "{text}");
+            assert_eq!(indexed.first_element(), want.first().copied(), "{text}");
+            let unindexed = RawJson::from_trusted(Str::from(text));
+            assert_eq!(unindexed.first_element(), None);
+            for raw in [&indexed, &unindexed] {
+                let items = raw.elements().unwrap();
+                let texts: Vec<&str> = items.iter().map(RawJson::as_str).collect();
+                assert_eq!(texts, want, "{text}");
+                let ranges = raw.element_ranges().unwrap();
+                let texts: Vec<&str> = ranges
+                    .iter()
+                    .map(|&(s, e)| &text[s as usize..e as usize])
+                    .collect();
+                assert_eq!(texts, want, "{text}");
+            }
+            assert_eq!(array_elements(text).unwrap().as_slice(), want);
+        }
+        for text in [r#"{"a":[1]}"#, "1", r#""[1]""#, " null "] {
+            let raw = RawJson::parse_array(Str::from(text)).unwrap();
+            assert!(matches!(raw.1, Index::None), "{text}");
+            assert!(raw.elements().is_none() && raw.element_ranges().is_none());
+            assert_eq!(raw.first_element(), None);
+            assert_eq!(array_elements(text), None);
+        }
+        for text in ["[1,]", "", "\x0c[1]", "[\"\\x\"]", "[1] 2"] {
+            assert!(RawJson::parse_array(Str::from(text)).is_err(), "{text:?}");
+            assert_eq!(array_elements(text), None);
+        }
     }
 }

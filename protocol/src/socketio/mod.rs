@@ -3,6 +3,7 @@
 pub mod binary;
 pub mod broadcast;
 pub mod json;
+pub(crate) mod json_scan;
 pub mod msgpack;
 pub mod packet;
 pub(crate) mod recovery;
