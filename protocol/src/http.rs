@@ -281,7 +281,8 @@ pub trait WsOutbox: Send + Sync + 'static {
     /// go of the connection without a [`WsOut::Close`]: end it).
     fn poll_next(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<WsOut>>;
 
-    /// The next message if one is waiting (to batch what is ready before a flush).
+    /// The next message if one is waiting, with no waker kept: a writer that is running
+    /// looks with this, and with [`poll_next`](Self::poll_next) before it sleeps.
     fn try_next(&self) -> Option<WsOut>;
 
     /// The connection ended: nothing more will be written.

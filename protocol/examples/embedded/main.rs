@@ -26,7 +26,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Mutex;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use polling::{Event as Interest, Events, Poller};
@@ -947,9 +947,8 @@ impl Driver {
                 };
             }
             State::Ws(ws) => {
-                let mut cx = Context::from_waker(Waker::noop());
                 // Control frames first, then messages, a batch at a time.
-                while ws.conn.fill(&ws.outbox, &mut cx, now).is_ready() {
+                while ws.conn.fill_now(&ws.outbox, now).is_ready() {
                     if ws.conn.is_done() {
                         return self.close(key, now);
                     }

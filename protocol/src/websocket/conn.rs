@@ -14,7 +14,10 @@
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::{encode_close, encode_message, WsDecoder, WsError, WsEvent, WsLimits, CLOSE_GRACE};
+use super::{
+    encode_close, encode_message, return_output, spare_output, WsDecoder, WsError, WsEvent,
+    WsLimits, CLOSE_GRACE,
+};
 use crate::http::{Frame, WsOut, WsOutbox};
 
 /// Most bytes one [`fill`](WsConn::fill) takes from the outbox before they are written.
@@ -186,6 +189,28 @@ impl WsConn {
     /// there is nothing to write (`outbox` will wake `cx` when there is); `Ready` when the
     /// output has bytes, or the connection is done.
     pub fn fill(&mut self, outbox: &dyn WsOutbox, cx: &mut Context<'_>, now: Instant) -> Poll<()> {
+        self.fill_with(|| outbox.poll_next(cx), now)
+    }
+
+    /// Like [`fill`](Self::fill), for a loop that looks again before it sleeps: what `outbox`
+    /// holds right now ([`WsOutbox::try_next`]), with no waker left behind.
+    pub fn fill_now(&mut self, outbox: &dyn WsOutbox, now: Instant) -> Poll<()> {
+        self.fill_with(
+            || match outbox.try_next() {
+                Some(m) => Poll::Ready(Some(m)),
+                None => Poll::Pending,
+            },
+            now,
+        )
+    }
+
+    /// Like [`fill`](Self::fill), with messages from `next`: `Ready(Some)` for a message,
+    /// `Ready(None)` when no more will come (the connection closes), `Pending` for none yet.
+    pub fn fill_with(
+        &mut self,
+        mut next: impl FnMut() -> Poll<Option<WsOut>>,
+        now: Instant,
+    ) -> Poll<()> {
         if self.phase == Phase::Done {
             return Poll::Ready(());
         }
@@ -200,8 +225,13 @@ impl WsConn {
         }
         if self.phase == Phase::Open {
             while self.out.len() < BATCH {
-                match outbox.poll_next(cx) {
-                    Poll::Ready(Some(WsOut::Frame(f))) => encode_message(&mut self.out, &f),
+                match next() {
+                    Poll::Ready(Some(WsOut::Frame(f))) => {
+                        if self.out.capacity() == 0 {
+                            self.out = spare_output();
+                        }
+                        encode_message(&mut self.out, &f);
+                    }
                     Poll::Ready(Some(WsOut::Close)) | Poll::Ready(None) => {
                         self.start_close(now);
                         break;
@@ -212,6 +242,10 @@ impl WsConn {
         }
         if !self.out.is_empty() {
             return Poll::Ready(());
+        }
+        // Nothing to write: the connection holds no buffer while idle.
+        if self.out.capacity() > 0 {
+            return_output(std::mem::take(&mut self.out));
         }
         if self.phase == Phase::Ending {
             self.phase = Phase::Done;
@@ -229,7 +263,7 @@ impl WsConn {
     pub fn wrote(&mut self, n: usize, now: Instant) {
         let n = n.min(self.out.len());
         if n == self.out.len() {
-            self.out = Vec::new();
+            return_output(std::mem::take(&mut self.out));
             self.stalled_since = None;
             // Done, unless the answer to the peer's close still has to go out.
             if self.phase == Phase::Ending
@@ -292,6 +326,7 @@ mod tests {
 
     use super::*;
     use crate::websocket::tests::client_frame;
+    use crate::websocket::SPARE_OUTPUT;
 
     #[derive(Default)]
     struct Outbox(Mutex<Vec<WsOut>>);
@@ -345,6 +380,45 @@ mod tests {
         c.wrote(4, now);
         assert!(c.is_idle());
         assert_eq!(c.fill(&outbox, &mut cx(), now), Poll::Pending);
+    }
+
+    #[test]
+    fn connections_of_a_thread_write_through_one_buffer() {
+        let now = Instant::now();
+        let outbox = Outbox::default();
+        let push = |len: usize| {
+            let frame = Frame::Binary(Bytes::from(vec![7; len]));
+            outbox.0.lock().unwrap().push(WsOut::Frame(frame));
+        };
+        let (mut a, mut b) = (conn(), conn());
+        push(100);
+        assert_eq!(a.fill(&outbox, &mut cx(), now), Poll::Ready(()));
+        let first = a.output().as_ptr();
+        a.wrote(a.output().len(), now);
+        assert!(
+            a.is_idle(),
+            "the written buffer is not kept by the connection"
+        );
+        push(100);
+        assert_eq!(b.fill(&outbox, &mut cx(), now), Poll::Ready(()));
+        assert_eq!(b.output().as_ptr(), first, "the next connection reuses it");
+        assert_eq!(&b.output()[..2], [0x82, 100]);
+        // Written in part: the rest stays with its connection, and the next one gets another.
+        b.wrote(10, now);
+        push(3);
+        assert_eq!(a.fill(&outbox, &mut cx(), now), Poll::Ready(()));
+        assert_ne!(a.output().as_ptr(), b.output().as_ptr());
+        assert_eq!(a.output(), [0x82, 3, 7, 7, 7]);
+        // A buffer grown past the spare size is freed, not kept.
+        a.wrote(5, now);
+        b.wrote(92, now);
+        push(SPARE_OUTPUT + 1);
+        assert_eq!(a.fill(&outbox, &mut cx(), now), Poll::Ready(()));
+        a.wrote(a.output().len(), now);
+        assert!(spare_output().capacity() <= SPARE_OUTPUT);
+        // Nothing to write: fill keeps nothing either.
+        assert_eq!(a.fill(&outbox, &mut cx(), now), Poll::Pending);
+        assert!(a.is_idle());
     }
 
     #[test]

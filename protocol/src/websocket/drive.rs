@@ -116,7 +116,6 @@ impl WsDriver {
         // While the loop runs, the outbox is looked at without this task's waker: the reply
         // to what it reads must not wake the task that is about to write it anyway. The
         // waker goes in last, before the task sleeps.
-        let mut running = Context::from_waker(std::task::Waker::noop());
         // One look at the clock and at the stop signal per wake-up: the loop below runs for
         // microseconds, and a stop given meanwhile wakes the task again.
         let now = io.now();
@@ -129,7 +128,7 @@ impl WsDriver {
         loop {
             let mut progress = false;
             // Write what there is, control frames first.
-            while self.conn.fill(&*self.outbox, &mut running, now).is_ready() {
+            while self.conn.fill_now(&*self.outbox, now).is_ready() {
                 if self.conn.is_done() {
                     return self.end(io);
                 }

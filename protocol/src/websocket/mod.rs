@@ -57,6 +57,37 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     })
 }
 
+/// The largest write buffer a thread keeps for its next connection ([`spare_output`]).
+pub const SPARE_OUTPUT: usize = 64 * 1024;
+
+std::thread_local! {
+    static SPARE_OUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// An empty write buffer: the one this thread kept ([`return_output`]), or a new one. Every
+/// connection a thread serves encodes into the same buffer while it writes, and none holds
+/// one while idle.
+pub fn spare_output() -> Vec<u8> {
+    SPARE_OUT.try_with(|spare| spare.take()).unwrap_or_default()
+}
+
+/// Gives a written-out buffer back for the thread's next [`spare_output`]; one of more than
+/// [`SPARE_OUTPUT`] bytes is freed.
+pub fn return_output(mut buf: Vec<u8>) {
+    if buf.capacity() == 0 || buf.capacity() > SPARE_OUTPUT {
+        return;
+    }
+    buf.clear();
+    let _ = SPARE_OUT.try_with(|spare| {
+        let kept = spare.take();
+        spare.set(if kept.capacity() >= buf.capacity() {
+            kept
+        } else {
+            buf
+        });
+    });
+}
+
 /// The longest frame header: 2 bytes, a 64-bit length and the mask.
 const MAX_HEADER: usize = 14;
 
@@ -638,6 +669,7 @@ fn unmask_into(out: &mut Vec<u8>, masked: &[u8], mask: [u8; 4]) {
 
 /// Appends a frame (FIN set, unmasked, as a server sends) to `out`.
 pub fn encode_frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+    out.reserve(MAX_HEADER + payload.len());
     out.push(0x80 | opcode.bits());
     match payload.len() {
         n @ 0..=125 => out.push(n as u8),
