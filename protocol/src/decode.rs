@@ -54,8 +54,9 @@ impl Config {
 pub struct Decoded {
     pub(crate) eio: Result<EioPacket, DecodeError>,
     pub(crate) sio: Option<Result<SioPacket, DecodeError>>,
-    /// A MessagePack packet and its binary data.
-    pub(crate) inline: Option<Result<(SioPacket, Attachments), DecodeError>>,
+    /// A MessagePack packet and its binary data (boxed: a `Decoded` is moved on its way to
+    /// the core, and text packets, the common ones, have none).
+    pub(crate) inline: Option<Box<Result<(SioPacket, Attachments), DecodeError>>>,
     pub(crate) too_large: bool,
 }
 
@@ -85,7 +86,7 @@ impl Decoded {
     /// servers looks for a recovery `pid` in it: see
     /// [`Server::export_recovery`](crate::Server::export_recovery)).
     pub fn connect_auth(&self) -> Option<(&str, &crate::socketio::RawJson)> {
-        let packet = match (&self.sio, &self.inline) {
+        let packet = match (&self.sio, self.inline.as_deref()) {
             (Some(Ok(p)), _) | (_, Some(Ok((p, _)))) => p,
             _ => return None,
         };
@@ -108,7 +109,9 @@ impl Decoded {
             _ => None,
         };
         let inline = match (&eio, limits.msgpack) {
-            (Ok(EioPacket::Binary(b)), Some(l)) => Some(crate::socketio::msgpack::decode(b, l)),
+            (Ok(EioPacket::Binary(b)), Some(l)) => {
+                Some(Box::new(crate::socketio::msgpack::decode(b, l)))
+            }
             _ => None,
         };
         Decoded {

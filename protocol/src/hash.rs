@@ -4,7 +4,8 @@
 //!
 //! Handles are small integers nobody outside chooses, so hash flooding is not a concern and
 //! SipHash's cost buys nothing. Maps keyed by what a peer chooses or sees (sids, namespace and
-//! room names) keep std's randomized SipHash.
+//! room names) keep std's randomized SipHash; maps whose keys only the application inserts
+//! (handler names, which a peer can only look up) may use this one too.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -22,10 +23,15 @@ impl Hasher for HandleHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.write_u64(u64::from_le_bytes(word.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            // Byte by byte: a copy of a length known only at run time would call `memcpy`.
+            let word = rest.iter().rev().fold(0u64, |w, &b| w << 8 | u64::from(b));
+            self.write_u64(word);
         }
     }
 
@@ -67,5 +73,27 @@ mod tests {
             m.insert(TransportHandle(i), i as u32);
         }
         assert_eq!(m.get(&TransportHandle(999)), Some(&999));
+    }
+
+    #[test]
+    fn every_byte_of_a_string_counts() {
+        let hash = |s: &str| {
+            let mut h = HandleHasher::default();
+            std::hash::Hash::hash(s, &mut h);
+            h.finish()
+        };
+        let names = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "message",
+            "messagf",
+            "12345678",
+            "123456789",
+        ];
+        let hashes: HashSet<u64> = names.iter().map(|n| hash(n)).collect();
+        assert_eq!(hashes.len(), names.len());
     }
 }

@@ -1548,10 +1548,13 @@ impl Server {
         &mut self,
         h: SessionHandle,
         b: Bytes,
-        decoded: Option<Result<(SioPacket, Attachments), crate::DecodeError>>,
+        decoded: Option<Box<Result<(SioPacket, Attachments), crate::DecodeError>>>,
     ) {
         let limits = self.config.msgpack_limits();
-        let decoded = decoded.unwrap_or_else(|| crate::socketio::msgpack::decode(&b, limits));
+        let decoded = match decoded {
+            Some(d) => *d,
+            None => crate::socketio::msgpack::decode(&b, limits),
+        };
         match decoded {
             Ok((packet, attachments)) => self.dispatch(h, packet, attachments),
             Err(_) => self.close(h, DisconnectReason::ParseError),

@@ -52,6 +52,19 @@ impl Str {
         Str(self.0.slice(at..))
     }
 
+    /// The text in the byte range `range`.
+    ///
+    /// # Panics
+    /// When the range is out of bounds or off a char boundary; callers slice at ASCII
+    /// delimiters.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Str {
+        assert!(
+            self.as_str().get(range.clone()).is_some(),
+            "slice off a char boundary"
+        );
+        Str(self.0.slice(range))
+    }
+
     /// The text up to byte offset `at`.
     ///
     /// # Panics
