@@ -131,27 +131,64 @@ pub struct ArgsWriter {
     count: usize,
 }
 
+/// Most bytes of the buffer a thread keeps for its next [`ArgsWriter`].
+const SCRATCH_KEEP: usize = 16 * 1024;
+
+std::thread_local! {
+    /// The buffer emits of this thread encode into: the payload is then copied into an
+    /// allocation of its exact size, which `Bytes` takes over without another one.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 impl ArgsWriter {
     fn new(event: Option<&str>) -> Self {
-        let mut json = Vec::with_capacity(64);
+        // An emit from inside an argument's `Serialize` finds the buffer taken: it gets a new one.
+        let mut json = SCRATCH.try_with(std::cell::Cell::take).unwrap_or_default();
+        json.clear();
+        json.reserve(64);
         json.push(b'[');
         let mut count = 0;
         if let Some(e) = event {
-            // A string always serializes.
-            serde_json::to_writer(&mut json, e).expect("string serializes");
+            let plain = e
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+            if plain {
+                json.push(b'"');
+                json.extend_from_slice(e.as_bytes());
+                json.push(b'"');
+            } else {
+                // A string always serializes.
+                serde_json::to_writer(&mut json, e).expect("string serializes");
+            }
             count = 1;
         }
         ArgsWriter { json, count }
     }
 
-    /// Appends one argument given as JSON text, which must be valid JSON (its placeholders,
-    /// if any, must point at attachments of this packet).
-    pub(crate) fn raw_arg(&mut self, json: &str) {
+    /// Closes the array and gives its text; the buffer stays with the thread.
+    fn finish(mut self) -> Bytes {
+        self.json.push(b']');
+        if self.json.capacity() > SCRATCH_KEEP {
+            return Bytes::from(self.json);
+        }
+        let text = Bytes::copy_from_slice(&self.json);
+        let _ = SCRATCH.try_with(|s| s.set(self.json));
+        text
+    }
+
+    /// Appends `count` arguments given as the JSON text of consecutive elements of one
+    /// array, from the first one's start to the last one's end (the commas between them
+    /// included). The text must be valid, and its placeholders, if any, must point at
+    /// attachments of this packet.
+    pub(crate) fn raw_args(&mut self, joined: &str, count: usize) {
+        if count == 0 {
+            return;
+        }
         if self.count > 0 {
             self.json.push(b',');
         }
-        self.json.extend_from_slice(json.as_bytes());
-        self.count += 1;
+        self.json.extend_from_slice(joined.as_bytes());
+        self.count += count;
     }
 
     /// Makes `attachments` this packet's attachments, numbered as they are, when it has none
@@ -194,9 +231,8 @@ pub(crate) fn encode(event: Option<&str>, args: impl IntoArgs) -> Result<Payload
         .with(|a| a.borrow_mut().take())
         .unwrap_or_default();
     r?;
-    w.json.push(b']');
     Ok(Payload {
-        json: Bytes::from(w.json),
+        json: w.finish(),
         attachments,
     })
 }
@@ -391,6 +427,62 @@ mod tests {
             text(&encode(Some("e"), Json(S { x: 3 })).unwrap()),
             "[\"e\",{\"x\":3}]"
         );
+    }
+
+    #[test]
+    fn event_names_are_escaped_unless_plain() {
+        assert_eq!(text(&encode(Some("a b~"), ()).unwrap()), r#"["a b~"]"#);
+        assert_eq!(text(&encode(Some("q\"s\\"), ()).unwrap()), r#"["q\"s\\"]"#);
+        assert_eq!(text(&encode(Some("é\n"), ()).unwrap()), r#"["é\n"]"#);
+        assert_eq!(text(&encode(Some("\u{7f}"), ()).unwrap()), "[\"\u{7f}\"]");
+    }
+
+    #[test]
+    fn received_arguments_are_passed_on_as_they_came() {
+        use crate::Args;
+        use sockio_protocol::socketio::RawJson;
+        use sockio_protocol::Str;
+        // As the core hands an event over: indexed, the name first.
+        let event = |text: &'static str| {
+            let json = RawJson::parse_array(Str::from_static(text)).unwrap();
+            Args::from_raw(json, 1, Attachments::new())
+        };
+        let args = event(r#"[ "ev" , 1 ,{"a" : "\ud800"}, [2] ]"#);
+        assert_eq!(args.leading_str().as_deref(), Some("ev"));
+        assert_eq!(
+            text(&encode(Some("back"), args.clone()).unwrap()),
+            r#"["back",1 ,{"a" : "\ud800"}, [2]]"#
+        );
+        assert_eq!(
+            text(&encode(None, args).unwrap()),
+            r#"[1 ,{"a" : "\ud800"}, [2]]"#
+        );
+        assert_eq!(
+            text(&encode(Some("e"), event(r#"["ev"]"#)).unwrap()),
+            r#"["e"]"#
+        );
+        // A plain name is a slice of what was received; an escaped one is decoded.
+        let plain = event(r#"["echo",1]"#);
+        let name = plain.leading_str().unwrap();
+        assert_eq!(&*name, "echo");
+        let escaped = event(r#"["\u0065cho\"",1]"#);
+        assert_eq!(escaped.leading_str().as_deref(), Some("echo\""));
+    }
+
+    #[test]
+    fn a_clone_keeps_what_was_worked_out() {
+        use crate::Args;
+        use sockio_protocol::socketio::RawJson;
+        use sockio_protocol::Str;
+        let json = RawJson::parse_array(Str::from_static(r#"["ev",{"k":1},2]"#)).unwrap();
+        let args = Args::from_raw(json, 1, Attachments::new());
+        let fresh = args.clone();
+        assert_eq!(args.values(), [json!({"k": 1}), json!(2)]);
+        let worked = args.clone();
+        assert_eq!(fresh.values(), args.values());
+        assert_eq!(worked.values(), args.values());
+        assert_eq!(worked.len(), 2);
+        assert_eq!(worked.raw_json(1), Some("2"));
     }
 
     #[test]

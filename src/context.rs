@@ -13,6 +13,7 @@ use smallvec::SmallVec;
 use sockio_protocol::http::HttpRequest;
 use sockio_protocol::socketio::binary::Attachments;
 use sockio_protocol::socketio::RawJson;
+use sockio_protocol::Str;
 
 use crate::args::{from_arg, resolve_placeholders, with_attachments, ArgsError, IntoArgs};
 use crate::emit::Emitter;
@@ -27,18 +28,35 @@ use crate::{EmitError, SocketIo};
 /// (`ctx.emit("echo", ctx.arguments().clone())`, or returning them as an acknowledgement)
 /// copies the text as it came, escapes of lone UTF-16 surrogates included.
 /// [`values`](Self::values) builds JSON trees the first time it is asked for them.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Args {
     /// The JSON array whose elements are the arguments, after the first `skip` ones (an
     /// event's name); `None` for no arguments.
     json: Option<RawJson>,
     skip: usize,
     attachments: Attachments,
-    /// Where the elements are in `json`, found on first use (free for what the protocol core
-    /// already indexed).
+    /// Where the elements are in `json`, found on first use when `json` has no index of
+    /// its own (what the protocol core received has one).
     elements: OnceLock<SmallVec<[(u32, u32); 4]>>,
     /// The arguments as trees, built on first use.
     values: OnceLock<Vec<Value>>,
+}
+
+impl Clone for Args {
+    fn clone(&self) -> Self {
+        // What was not worked out yet is not copied (an empty `OnceLock` costs nothing; a
+        // filled one is a synchronised write).
+        fn copy<T: Clone>(cell: &OnceLock<T>) -> OnceLock<T> {
+            cell.get().cloned().map(OnceLock::from).unwrap_or_default()
+        }
+        Args {
+            json: self.json.clone(),
+            skip: self.skip,
+            attachments: self.attachments.clone(),
+            elements: copy(&self.elements),
+            values: copy(&self.values),
+        }
+    }
 }
 
 impl std::fmt::Debug for Args {
@@ -82,6 +100,10 @@ impl Args {
 
     /// Where every element of the array is, the skipped ones included.
     fn elements(&self) -> &[(u32, u32)] {
+        // Free for what the protocol core indexed (every event and acknowledgement received).
+        if let Some(indexed) = self.json.as_ref().and_then(RawJson::indexed_elements) {
+            return indexed;
+        }
         self.elements.get_or_init(|| {
             self.json
                 .as_ref()
@@ -149,14 +171,18 @@ impl Args {
 
     /// The first element of the whole array, `skip` or not, as a string: the name of an
     /// event. Read straight from the text when it has no escapes.
-    pub(crate) fn leading_str(&self) -> Option<Arc<str>> {
+    pub(crate) fn leading_str(&self) -> Option<Str> {
         let &(start, end) = self.elements().first()?;
-        let text = &self.json.as_ref()?.as_str()[start as usize..end as usize];
+        let json = self.json.as_ref()?.as_text();
+        let text = &json[start as usize..end as usize];
         match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-            Some(plain) if !plain.contains('\\') => Some(Arc::from(plain)),
+            // A slice of the text received: nothing copied.
+            Some(plain) if !plain.contains('\\') => {
+                Some(json.slice(start as usize + 1..end as usize - 1))
+            }
             _ => sockio_protocol::socketio::json::from_str_lossy::<String>(text)
                 .ok()
-                .map(Arc::from),
+                .map(Str::from),
         }
     }
 
@@ -199,7 +225,13 @@ impl IntoArgs for Args {
         // packet has attachments yet, and none of the attachments is left behind.
         let whole = self.skip == 0 || self.attachments.is_empty();
         if self.json.is_some() && whole && w.take_attachments_as_they_are(&self.attachments) {
-            self.raw().for_each(|raw| w.raw_arg(raw));
+            // One copy of the text from the first argument to the last.
+            let all = self.elements();
+            let skipped = &all[self.skip.min(all.len())..];
+            if let (Some(first), Some(last)) = (skipped.first(), skipped.last()) {
+                let text = self.json.as_ref().map_or("", RawJson::as_str);
+                w.raw_args(&text[first.0 as usize..last.1 as usize], skipped.len());
+            }
             return Ok(());
         }
         let attachments = &self.attachments;
@@ -315,7 +347,7 @@ pub struct Context {
     /// The socket (and, through it, the engine: a context clones no engine handle, whose
     /// count every thread would share).
     pub(crate) data: Arc<SocketData>,
-    event: Option<Arc<str>>,
+    event: Option<Str>,
     args: Arc<Args>,
     ack: Option<u64>,
 }
@@ -334,7 +366,7 @@ impl std::fmt::Debug for Context {
 impl Context {
     pub(crate) fn new(
         data: Arc<SocketData>,
-        event: Option<Arc<str>>,
+        event: Option<Str>,
         args: Args,
         ack: Option<u64>,
     ) -> Self {

@@ -601,7 +601,9 @@ impl Engine {
                         // Only an earlier deadline needs the timer to look again.
                         after.wake_timer = nanos < before;
                     }
-                    after.wakes.extend(st.wakes.drain(..));
+                    if !st.wakes.is_empty() {
+                        after.wakes.extend(st.wakes.drain(..));
+                    }
                     return;
                 }
                 Output::Transmit(Transmit::Http {
@@ -884,23 +886,33 @@ impl Engine {
     }
 
     fn finish(self: &Arc<Self>, shard: usize, after: After) {
-        for w in after.wakes {
-            w.wake();
+        // Most of it is empty on most calls: each part is looked at before it is iterated.
+        if !after.wakes.is_empty() {
+            for w in after.wakes {
+                w.wake();
+            }
         }
         if after.wake_timer {
             self.ensure_timer();
             let _ = self.timer_wake.0.try_send(());
         }
-        for data in after.spawn {
-            self.start_socket_task(data);
-        }
-        for (cb, result) in after.callbacks {
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(result))).is_err() {
-                tracing::error!("an ack callback panicked");
+        if !after.spawn.is_empty() {
+            for data in after.spawn {
+                self.start_socket_task(data);
             }
         }
-        for (data, ev) in after.inline {
-            self.handle_inline(data, ev);
+        if !after.callbacks.is_empty() {
+            for (cb, result) in after.callbacks {
+                let call = std::panic::AssertUnwindSafe(|| cb(result));
+                if std::panic::catch_unwind(call).is_err() {
+                    tracing::error!("an ack callback panicked");
+                }
+            }
+        }
+        if !after.inline.is_empty() {
+            for (data, ev) in after.inline {
+                self.handle_inline(data, ev);
+            }
         }
         if !after.engine_messages.is_empty() {
             // Called here, in order, on the task that fed the session's transport: the

@@ -1,9 +1,11 @@
 //! Where handlers are registered, per namespace.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use serde_json::Value;
+use sockio_protocol::hash::HandleHasher;
 use sockio_protocol::{DisconnectReason, Payload};
 
 use crate::handler::{
@@ -11,6 +13,11 @@ use crate::handler::{
     HandlerOutput, Method,
 };
 use crate::Context;
+
+/// A map keyed by handler names (events, namespaces). The application chooses every key: a
+/// peer's event or namespace name is only looked up, never inserted, so no peer can flood a
+/// bucket, and the fast handle hasher serves instead of SipHash.
+pub(crate) type NameMap<V> = HashMap<String, V, BuildHasherDefault<HandleHasher>>;
 
 /// A class-style namespace, like Flask-SocketIO's `Namespace` class: one object handles the
 /// connect, disconnect and events of a namespace, with one method per event.
@@ -93,7 +100,7 @@ pub trait Namespace: Send + Sync + 'static {
 /// The event methods of a class-style [`Namespace`], filled in by [`Namespace::events`].
 pub struct Events<N> {
     namespace: Arc<N>,
-    bound: HashMap<String, Erased>,
+    bound: NameMap<Erased>,
 }
 
 impl<N> std::fmt::Debug for Events<N> {
@@ -108,7 +115,7 @@ impl<N: Namespace> Events<N> {
     pub(crate) fn of(namespace: Arc<N>) -> Self {
         let mut events = Events {
             namespace,
-            bound: HashMap::new(),
+            bound: NameMap::default(),
         };
         N::events(&mut events);
         events
@@ -121,7 +128,7 @@ impl<N: Namespace> Events<N> {
         self
     }
 
-    pub(crate) fn into_bound(self) -> HashMap<String, Erased> {
+    pub(crate) fn into_bound(self) -> NameMap<Erased> {
         self.bound
     }
 }
@@ -144,13 +151,13 @@ impl Reply {
 
 #[derive(Default, Clone)]
 pub(crate) struct NsHandlers {
-    pub(crate) events: HashMap<String, Erased>,
+    pub(crate) events: NameMap<Erased>,
     pub(crate) connect: Option<ErasedConnect>,
     pub(crate) disconnect: Option<ErasedDisconnect>,
     pub(crate) error: Option<ErasedError>,
     pub(crate) class: Option<Arc<dyn Namespace>>,
     /// The class's event methods.
-    pub(crate) methods: HashMap<String, Erased>,
+    pub(crate) methods: NameMap<Erased>,
 }
 
 /// The handler of plain Engine.IO messages: the server, the session's sid, the message.
@@ -162,7 +169,7 @@ pub(crate) type AllowRequest = Arc<dyn Fn(&sockio_protocol::HttpRequest) -> bool
 
 #[derive(Default, Clone)]
 pub(crate) struct Registry {
-    namespaces: HashMap<String, NsHandlers>,
+    namespaces: NameMap<NsHandlers>,
     pub(crate) default_error: Option<ErasedError>,
     /// Decides on every new session's handshake request (`SocketIo::allow_request`).
     pub(crate) allow_request: Option<AllowRequest>,

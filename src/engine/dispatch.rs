@@ -144,6 +144,7 @@ impl Engine {
         ok
     }
 
+    /// Handles an event in the socket's task (ordered handlers), to the end.
     async fn handle_message(
         self: &Arc<Self>,
         data: &Arc<SocketData>,
@@ -151,75 +152,106 @@ impl Engine {
         attachments: Attachments,
         ack: Option<u64>,
     ) {
-        let args = Args::from_raw(msg, 1, attachments);
-        // The core checked that an event is an array led by a string.
-        let Some(event) = args.leading_str() else {
-            return;
-        };
-        let ctx = Context::new(data.clone(), Some(event.clone()), args, ack);
-        let result = self.run_event(&ctx, &event).await;
-        let result = match result {
-            Some(Ok(p)) => Some(p),
-            Some(Err(e)) => self.run_error(&ctx, e).await,
-            None => None,
-        };
-        if let Some(ack) = ack {
-            let payload = result.unwrap_or_else(|| Payload::json(&b"[]"[..]));
-            let id = data.id;
-            self.drive_shard(data.shard, |st| {
-                let Some(mut s) = st.server.socket(id) else {
-                    return;
-                };
-                if let Err(e) = s.ack(ack, payload) {
-                    // The client asked and does not read: it is not keeping up.
-                    tracing::warn!(
-                        sid = %data.sid,
-                        peer = ?data.client.request.peer_addr(),
-                        "acknowledgement not queued ({e}): client disconnected as a slow consumer"
-                    );
-                    st.server
-                        .close_session_for(data.engine_session, DisconnectReason::SlowConsumer);
-                }
-            });
+        if let Some(rest) = self.start_message(data, msg, attachments, ack) {
+            rest.await;
         }
     }
 
-    /// Runs the handler for an event: a function handler first, then the class namespace, then
-    /// a catch-all. `None` when nothing handles it.
-    async fn run_event(
+    /// Starts handling an event: a handler that does not wait is done when this returns
+    /// `None` (its acknowledgement queued); otherwise the rest of it is returned, to await.
+    fn start_message(
         self: &Arc<Self>,
-        ctx: &Context,
-        event: &str,
-    ) -> Option<Result<Payload, HandlerError>> {
+        data: &Arc<SocketData>,
+        msg: RawJson,
+        attachments: Attachments,
+        ack: Option<u64>,
+    ) -> Option<BoxFuture<()>> {
+        let args = Args::from_raw(msg, 1, attachments);
+        // The core checked that an event is an array led by a string.
+        let event = args.leading_str()?;
+        let ctx = Context::new(data.clone(), Some(event.clone()), args, ack);
+        let rest = match self.start_event(&ctx, &event) {
+            Begun::Done(Some(Ok(p))) => {
+                self.answer(data, ack, Some(p));
+                return None;
+            }
+            Begun::Done(None) => {
+                self.answer(data, ack, None);
+                return None;
+            }
+            // The error handlers may wait.
+            Begun::Done(Some(Err(e))) => Started::Done(Err(e)),
+            Begun::Waits(rest) => Started::Waits(rest),
+        };
+        let (engine, data) = (self.clone(), data.clone());
+        Some(Box::pin(async move {
+            let result = match rest {
+                Started::Done(r) => r,
+                Started::Waits(f) => match AssertUnwindSafe(f).catch_unwind().await {
+                    Ok(r) => r,
+                    Err(_) => Err(panicked()),
+                },
+            };
+            let result = match result {
+                Ok(p) => Some(p),
+                Err(e) => engine.run_error(&ctx, e).await,
+            };
+            engine.answer(&data, ack, result);
+        }))
+    }
+
+    /// Queues the acknowledgement of an event the client asked one for (`[]` when nothing
+    /// answered it).
+    fn answer(self: &Arc<Self>, data: &Arc<SocketData>, ack: Option<u64>, result: Option<Payload>) {
+        let Some(ack) = ack else {
+            return;
+        };
+        let payload = result.unwrap_or_else(|| Payload::json(&b"[]"[..]));
+        let id = data.id;
+        self.drive_shard(data.shard, |st| {
+            let Some(mut s) = st.server.socket(id) else {
+                return;
+            };
+            if let Err(e) = s.ack(ack, payload) {
+                // The client asked and does not read: it is not keeping up.
+                tracing::warn!(
+                    sid = %data.sid,
+                    peer = ?data.client.request.peer_addr(),
+                    "acknowledgement not queued ({e}): client disconnected as a slow consumer"
+                );
+                st.server
+                    .close_session_for(data.engine_session, DisconnectReason::SlowConsumer);
+            }
+        });
+    }
+
+    /// Starts the handler for an event: a function handler first, then the class namespace,
+    /// then a catch-all. `Done(None)` when nothing handles it.
+    fn start_event(self: &Arc<Self>, ctx: &Context, event: &str) -> Begun {
         // Called through the shard's copy of the registry: no handler is cloned per event.
         let reg = self.registry_for(ctx.data.shard);
         let ns = reg.namespace(ctx.namespace());
         let handler = ns.and_then(|n| n.events.get(event).or_else(|| n.methods.get(event)));
         let class = ns.and_then(|n| n.class.as_ref());
         if let Some(h) = handler {
-            return Some(run_guarded(|| h(ctx.clone())).await);
+            return start_guarded(|| h(ctx.clone()));
         }
         if let Some(c) = class {
             match std::panic::catch_unwind(AssertUnwindSafe(|| c.on_event(ctx))) {
                 Ok(Ok(crate::Reply::Unhandled)) => {}
-                Ok(Ok(crate::Reply::Ack(p))) => return Some(Ok(p)),
-                Ok(Err(e)) => return Some(Err(e)),
-                Err(_) => {
-                    return Some(Err(HandlerError::with_kind(
-                        HandlerErrorKind::Panic,
-                        "handler panicked",
-                    )))
-                }
+                Ok(Ok(crate::Reply::Ack(p))) => return Begun::Done(Some(Ok(p))),
+                Ok(Err(e)) => return Begun::Done(Some(Err(e))),
+                Err(_) => return Begun::Done(Some(Err(panicked()))),
             }
         }
         let catch_all = ns
             .and_then(|n| n.events.get("*"))
             .or_else(|| reg.catch_all());
         if let Some(h) = catch_all {
-            return Some(run_guarded(|| h(ctx.clone())).await);
+            return start_guarded(|| h(ctx.clone()));
         }
         tracing::debug!(event, namespace = ctx.namespace(), "no handler for event");
-        None
+        Begun::Done(None)
     }
 
     async fn run_error(self: &Arc<Self>, ctx: &Context, e: HandlerError) -> Option<Payload> {
@@ -293,10 +325,24 @@ impl Engine {
             self.done_one(data.shard);
             return;
         };
-        let socket = data.clone();
-        let mut work: BoxFuture<()> = Box::pin(async move {
-            let engine = &socket.engine;
-            engine.handle_message(&socket, msg, attachments, ack).await;
+        // A handler that does not wait runs to the end here, with nothing allocated for it.
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.start_message(&data, msg, attachments, ack)
+        }));
+        let mut work = match started {
+            Ok(None) => {
+                drop(pending);
+                return self.handled_inline(&data);
+            }
+            Ok(Some(rest)) => rest,
+            Err(_) => {
+                tracing::error!(sid = %data.sid, "handling an event panicked");
+                drop(pending);
+                return self.handled_inline(&data);
+            }
+        };
+        work = Box::pin(async move {
+            work.await;
             drop(pending);
         });
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
@@ -323,27 +369,47 @@ impl Engine {
             Ok(std::task::Poll::Ready(())) => {}
             Err(_) => tracing::error!(sid = %data.sid, "handling an event panicked"),
         }
-        if !concurrent {
+        self.handled_inline(&data);
+    }
+
+    /// An event handled on the task that received it is over.
+    fn handled_inline(self: &Arc<Self>, data: &SocketData) {
+        if !self.options.async_handlers {
             data.queue.release();
         }
         self.done_one(data.shard);
     }
 }
 
+/// How an event's handler started.
+enum Begun {
+    /// It is over: its outcome, `None` when nothing handled the event.
+    Done(Option<Result<Payload, HandlerError>>),
+    /// It waits for something: the rest of it.
+    Waits(BoxFuture<Result<Payload, HandlerError>>),
+}
+
+/// The error a handler's panic becomes.
+fn panicked() -> HandlerError {
+    HandlerError::with_kind(HandlerErrorKind::Panic, "handler panicked")
+}
+
+/// Starts a handler, turning a panic while starting it into an error.
+fn start_guarded(start: impl FnOnce() -> Started) -> Begun {
+    match std::panic::catch_unwind(AssertUnwindSafe(start)) {
+        Ok(Started::Done(r)) => Begun::Done(Some(r)),
+        Ok(Started::Waits(f)) => Begun::Waits(f),
+        Err(_) => Begun::Done(Some(Err(panicked()))),
+    }
+}
+
 /// Runs a handler, turning a panic (while starting it or while awaiting it) into an error.
 async fn run_guarded(start: impl FnOnce() -> Started) -> Result<Payload, HandlerError> {
-    let panicked = || {
-        Err(HandlerError::with_kind(
-            HandlerErrorKind::Panic,
-            "handler panicked",
-        ))
-    };
-    match std::panic::catch_unwind(AssertUnwindSafe(start)) {
-        Ok(Started::Done(r)) => r,
-        Ok(Started::Waits(f)) => match AssertUnwindSafe(f).catch_unwind().await {
-            Ok(r) => r,
-            Err(_) => panicked(),
-        },
-        Err(_) => panicked(),
+    match start_guarded(start) {
+        Begun::Done(r) => r.unwrap_or_else(|| Err(panicked())),
+        Begun::Waits(f) => AssertUnwindSafe(f)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(panicked())),
     }
 }

@@ -7,7 +7,7 @@
 //! the outbox tells the engine it is writable again.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -27,7 +27,11 @@ pub(crate) struct Outbox {
     inner: Mutex<Inner>,
     /// Messages in `inner` and `taken` together, read without either lock: a writer that
     /// looks for more without waiting (`try_next`) takes no lock when there is none.
-    available: AtomicUsize,
+    available: AtomicU32,
+    /// Whether the writer sleeps on the waker in `inner` (it went to sleep with the outbox
+    /// empty and has not looked at it since). While it runs, a push wakes nobody: the writer
+    /// looks again before it sleeps, and a wake-up would only poll it once more for nothing.
+    parked: AtomicBool,
     /// What the writer took out of `inner` in one go and hands out one by one: the writer
     /// locks `inner` once per batch, not once per message.
     taken: Mutex<VecDeque<WsOut>>,
@@ -75,7 +79,8 @@ impl Outbox {
                 closed: false,
                 direct: false,
             }),
-            available: AtomicUsize::new(0),
+            available: AtomicU32::new(0),
+            parked: AtomicBool::new(false),
             taken: Mutex::default(),
             blocked: AtomicBool::new(false),
             half_cap: cap / 2,
@@ -121,10 +126,15 @@ impl Outbox {
         self.available.fetch_add(1, Ordering::Release);
         let blocked =
             inner.queue.len() > inner.cap as usize && !self.blocked.swap(true, Ordering::AcqRel);
-        Pushed {
-            wake: inner.waker.take(),
-            blocked,
-        }
+        // Read under the lock the writer sets it under before it sleeps: a writer that is
+        // asleep is always seen as such. The waker stays for the next time.
+        let wake = if self.parked.load(Ordering::Acquire) {
+            self.parked.store(false, Ordering::Release);
+            inner.waker.clone()
+        } else {
+            None
+        };
+        Pushed { wake, blocked }
     }
 
     /// The engine lets go of the connection: the writer ends once it wrote what is queued.
@@ -137,28 +147,31 @@ impl Outbox {
     /// Takes the next message; tells the engine when the writer caught up with a blocked
     /// WebSocket.
     fn take(&self, cx: Option<&mut Context<'_>>) -> Poll<Option<WsOut>> {
-        // Nothing to register (no context, or the no-op waker of a writer that is running and
-        // looks again before it sleeps): an empty outbox answers without a lock.
-        let registers = cx
-            .as_ref()
-            .is_some_and(|cx| !cx.waker().will_wake(Waker::noop()));
-        if !registers && self.available.load(Ordering::Acquire) == 0 {
-            return Poll::Pending;
+        // Nothing to register (a writer that is running and looks again before it sleeps):
+        // an empty outbox answers without a lock.
+        let registers = cx.is_some();
+        if !registers {
+            // The writer runs: pushes need not wake it until it parks again.
+            if self.parked.load(Ordering::Relaxed) {
+                self.parked.store(false, Ordering::Relaxed);
+            }
+            if self.available.load(Ordering::Acquire) == 0 {
+                return Poll::Pending;
+            }
+        }
+        if self.available.load(Ordering::Acquire) == 0 {
+            // `taken` is empty (the counter covers it, and only this writer takes from it):
+            // `inner`'s lock alone decides, as pushes go there.
+            let inner = self.lock();
+            if inner.queue.is_empty() {
+                return self.sleep(inner, cx);
+            }
         }
         let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
         if taken.is_empty() {
             let mut inner = self.lock();
             if inner.queue.is_empty() {
-                if inner.finished || inner.closed {
-                    return Poll::Ready(None);
-                }
-                if let Some(cx) = cx.filter(|_| registers) {
-                    match &inner.waker {
-                        Some(w) if w.will_wake(cx.waker()) => {}
-                        _ => inner.waker = Some(cx.waker().clone()),
-                    }
-                }
-                return Poll::Pending;
+                return self.sleep(inner, cx);
             }
             // Everything queued, at once; the engine keeps filling the emptied one (both keep
             // their buffers: the conversions between `Vec` and `VecDeque` do not copy).
@@ -179,6 +192,28 @@ impl Outbox {
             }
         }
         Poll::Ready(next)
+    }
+}
+
+impl Outbox {
+    /// Nothing queued (`inner` says so, under its lock): the end, or the writer's waker kept
+    /// for the next push.
+    fn sleep(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        cx: Option<&mut Context<'_>>,
+    ) -> Poll<Option<WsOut>> {
+        if inner.finished || inner.closed {
+            return Poll::Ready(None);
+        }
+        if let Some(cx) = cx {
+            match &inner.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => inner.waker = Some(cx.waker().clone()),
+            }
+            self.parked.store(true, Ordering::Release);
+        }
+        Poll::Pending
     }
 }
 
@@ -214,7 +249,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     fn what_a_push_touches_is_one_cache_line() {
         assert_eq!(std::mem::offset_of!(Outbox, inner), 0);
-        assert!(std::mem::offset_of!(Outbox, available) + std::mem::size_of::<AtomicUsize>() <= 64);
+        assert!(std::mem::offset_of!(Outbox, available) + std::mem::size_of::<AtomicU32>() <= 64);
+        assert!(std::mem::offset_of!(Outbox, parked) < 64);
         assert_eq!(std::mem::align_of::<Outbox>(), 64);
     }
 
