@@ -539,11 +539,13 @@ impl Server {
     /// command. A [`Event::SessionClosed`] returned here frees the session's slot.
     pub fn poll_output(&mut self) -> Output {
         loop {
-            if let Some(o) = self.out.pop_front() {
-                if let Output::Event(Event::SessionClosed { session, .. }) = &o {
+            // Looked at in place, then moved out once: an `Output` is large.
+            if let Some(front) = self.out.front() {
+                if let Output::Event(Event::SessionClosed { session, .. }) = front {
+                    let session = *session;
                     self.sessions.remove(session.index, session.generation);
                 }
-                return o;
+                return self.out.pop_front().expect("looked at above");
             }
             let Some(h) = self.dirty.pop_front() else {
                 self.undrained = false;
