@@ -114,11 +114,21 @@ impl Args {
 
     /// The arguments' texts.
     fn raw(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        let all = self.elements();
-        let text = self.json.as_ref().map_or("", RawJson::as_str);
-        all[self.skip.min(all.len())..]
+        let text = self.text();
+        self.ranges()
             .iter()
             .map(move |&(s, e)| &text[s as usize..e as usize])
+    }
+
+    /// Where the arguments are in [`text`](Self::text) (the skipped elements left out).
+    fn ranges(&self) -> &[(u32, u32)] {
+        let all = self.elements();
+        &all[self.skip.min(all.len())..]
+    }
+
+    /// The JSON text of the whole array (empty for no arguments).
+    fn text(&self) -> &str {
+        self.json.as_ref().map_or("", RawJson::as_str)
     }
 
     /// The arguments as JSON values (binary arguments are placeholders; see
@@ -226,11 +236,10 @@ impl IntoArgs for Args {
         let whole = self.skip == 0 || self.attachments.is_empty();
         if self.json.is_some() && whole && w.take_attachments_as_they_are(&self.attachments) {
             // One copy of the text from the first argument to the last.
-            let all = self.elements();
-            let skipped = &all[self.skip.min(all.len())..];
-            if let (Some(first), Some(last)) = (skipped.first(), skipped.last()) {
-                let text = self.json.as_ref().map_or("", RawJson::as_str);
-                w.raw_args(&text[first.0 as usize..last.1 as usize], skipped.len());
+            let ranges = self.ranges();
+            if let (Some(first), Some(last)) = (ranges.first(), ranges.last()) {
+                let joined = &self.text()[first.0 as usize..last.1 as usize];
+                w.raw_args(joined, ranges.len());
             }
             return Ok(());
         }

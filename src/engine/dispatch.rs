@@ -405,11 +405,12 @@ fn start_guarded(start: impl FnOnce() -> Started) -> Begun {
 
 /// Runs a handler, turning a panic (while starting it or while awaiting it) into an error.
 async fn run_guarded(start: impl FnOnce() -> Started) -> Result<Payload, HandlerError> {
-    match start_guarded(start) {
-        Begun::Done(r) => r.unwrap_or_else(|| Err(panicked())),
-        Begun::Waits(f) => AssertUnwindSafe(f)
+    match std::panic::catch_unwind(AssertUnwindSafe(start)) {
+        Ok(Started::Done(r)) => r,
+        Ok(Started::Waits(f)) => AssertUnwindSafe(f)
             .catch_unwind()
             .await
             .unwrap_or_else(|_| Err(panicked())),
+        Err(_) => Err(panicked()),
     }
 }

@@ -147,21 +147,18 @@ impl Outbox {
     /// Takes the next message; tells the engine when the writer caught up with a blocked
     /// WebSocket.
     fn take(&self, cx: Option<&mut Context<'_>>) -> Poll<Option<WsOut>> {
-        // Nothing to register (a writer that is running and looks again before it sleeps):
-        // an empty outbox answers without a lock.
-        let registers = cx.is_some();
-        if !registers {
-            // The writer runs: pushes need not wake it until it parks again.
-            if self.parked.load(Ordering::Relaxed) {
-                self.parked.store(false, Ordering::Relaxed);
-            }
-            if self.available.load(Ordering::Acquire) == 0 {
-                return Poll::Pending;
-            }
+        if cx.is_none() && self.parked.load(Ordering::Relaxed) {
+            // A writer that looks without a waker runs: pushes need not wake it until it
+            // parks again.
+            self.parked.store(false, Ordering::Relaxed);
         }
         if self.available.load(Ordering::Acquire) == 0 {
-            // `taken` is empty (the counter covers it, and only this writer takes from it):
-            // `inner`'s lock alone decides, as pushes go there.
+            // Nothing queued, `taken` included (the counter covers it, and only this writer
+            // takes from it). A running writer's look ends here, without a lock; one that
+            // would sleep asks `inner`, where pushes go, under its lock alone.
+            if cx.is_none() {
+                return Poll::Pending;
+            }
             let inner = self.lock();
             if inner.queue.is_empty() {
                 return self.sleep(inner, cx);
@@ -193,9 +190,7 @@ impl Outbox {
         }
         Poll::Ready(next)
     }
-}
 
-impl Outbox {
     /// Nothing queued (`inner` says so, under its lock): the end, or the writer's waker kept
     /// for the next push.
     fn sleep(

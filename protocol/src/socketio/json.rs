@@ -204,16 +204,11 @@ impl RawJson {
 
     /// The elements of an array, as text slices of this one; `None` when it is not an array.
     pub fn elements(&self) -> Option<SmallVec<[RawJson; 4]>> {
-        let slice = |start: usize, end: usize| {
-            RawJson(self.0.slice_from(start).slice_to(end - start), Index::None)
+        let ranges = self.element_ranges()?;
+        let slice = |&(start, end): &(u32, u32)| {
+            RawJson(self.0.slice(start as usize..end as usize), Index::None)
         };
-        if let Some(index) = self.1.get() {
-            let items = index.iter().map(|&(s, e)| slice(s as usize, e as usize));
-            return Some(items.collect());
-        }
-        let mut items = SmallVec::new();
-        let top = json_scan::scan(&self.0, |start, end| items.push(slice(start, end)));
-        (top == Ok(TopLevel::Array)).then_some(items)
+        Some(ranges.iter().map(slice).collect())
     }
 
     /// Where the elements of an array are (byte ranges of [`as_str`](Self::as_str)); `None`
